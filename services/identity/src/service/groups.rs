@@ -1,0 +1,184 @@
+//! Groups and their members; nesting is allowed, cycles are not.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
+
+use super::{IdentityService, check_version, conflict_or};
+use crate::domain::directory::Directory;
+use crate::domain::group::{Group, Member, MemberKind, validate_display_name};
+use crate::store::WriteTx;
+
+/// What a caller may set on a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupDraft {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// `None` leaves members as they are (on replace); `Some` sets them exactly.
+    pub members: Option<Vec<Member>>,
+}
+
+impl IdentityService {
+    pub fn get_group(&self, id_or_name: &str) -> ServiceResult<Arc<Group>> {
+        self.directory()
+            .find_group(id_or_name)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotFound(format!("group {id_or_name:?}")))
+    }
+
+    fn validate_group(directory: &Directory, draft: &GroupDraft, group_id: Option<&str>) -> ServiceResult<()> {
+        if let Some(violation) = validate_display_name("group.display_name", &draft.display_name) {
+            return Err(ServiceError::InvalidArgument(vec![violation]));
+        }
+        if let Some(existing) = directory.find_group(&draft.display_name)
+            && Some(existing.id.as_str()) != group_id
+            && crate::domain::group::display_name_key(&existing.display_name)
+                == crate::domain::group::display_name_key(&draft.display_name)
+        {
+            return Err(ServiceError::AlreadyExists(format!("group named {:?}", draft.display_name.trim())));
+        }
+        let violations: Vec<_> = draft
+            .members
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(index, member)| {
+                Self::member_violation(directory, group_id.unwrap_or(""), member, &format!("group.members[{index}]"))
+            })
+            .collect();
+        if violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(violations)) }
+    }
+
+    fn member_violation(directory: &Directory, group_id: &str, member: &Member, field: &str) -> Option<FieldViolation> {
+        match member.kind {
+            MemberKind::User if directory.user(&member.id).is_none() => {
+                Some(FieldViolation::new(format!("{field}.id"), format!("no user with id {:?}", member.id)))
+            }
+            MemberKind::Group if directory.group(&member.id).is_none() => {
+                Some(FieldViolation::new(format!("{field}.id"), format!("no group with id {:?}", member.id)))
+            }
+            MemberKind::Group if directory.would_create_cycle(group_id, &member.id) => Some(FieldViolation::new(
+                format!("{field}.id"),
+                format!("group {:?} contains this group already; nesting it here would make a cycle", member.id),
+            )),
+            _ => None,
+        }
+    }
+
+    pub async fn create_group(&self, actor: &str, draft: GroupDraft, request_id: &str) -> ServiceResult<Arc<Group>> {
+        if let Some(resource) = self.store().idempotent_resource(request_id).await? {
+            return self.get_group(resource.trim_start_matches("groups/"));
+        }
+        let mut tx = self.begin_write(actor).await?;
+        let now = tx.now();
+        let group = Group {
+            id: uuid::Uuid::now_v7().to_string(),
+            display_name: draft.display_name.trim().to_string(),
+            external_id: draft.external_id.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        // A new group has no parents, so members cannot close a cycle; check with its id.
+        Self::validate_group(&self.directory(), &draft, Some(&group.id))?;
+        tx.put_group(&group).await.map_err(|e| conflict_or(e, format!("group named {:?}", group.display_name)))?;
+        for member in draft.members.iter().flatten() {
+            tx.add_member(&group.id, member).await?;
+        }
+        tx.remember_request(request_id, &format!("groups/{}", group.id)).await?;
+        self.commit(tx).await?;
+        self.get_group(&group.id)
+    }
+
+    pub async fn replace_group(
+        &self,
+        actor: &str,
+        id: &str,
+        draft: GroupDraft,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Arc<Group>> {
+        let mut tx = self.begin_write(actor).await?;
+        let current = self.get_group(id)?;
+        check_version("etag", expected_version, current.version)?;
+        Self::validate_group(&self.directory(), &draft, Some(&current.id))?;
+        let updated = Group {
+            display_name: draft.display_name.trim().to_string(),
+            external_id: draft.external_id.clone(),
+            ..(*current).clone()
+        };
+        let mut changed = false;
+        if updated != *current {
+            let updated = Group { updated_at: tx.now(), version: current.version + 1, ..updated };
+            tx.put_group(&updated).await.map_err(|e| conflict_or(e, format!("group named {:?}", updated.display_name)))?;
+            changed = true;
+        }
+        if let Some(members) = &draft.members {
+            changed |= self.write_member_diff(&mut tx, &current.id, members).await?;
+        }
+        if changed {
+            self.commit(tx).await?;
+        }
+        self.get_group(&current.id)
+    }
+
+    async fn write_member_diff(&self, tx: &mut WriteTx<'_>, group_id: &str, wanted: &[Member]) -> ServiceResult<bool> {
+        let (users, groups) = self.directory().members(group_id);
+        let current: BTreeSet<Member> = users
+            .into_iter()
+            .map(|id| Member { kind: MemberKind::User, id })
+            .chain(groups.into_iter().map(|id| Member { kind: MemberKind::Group, id }))
+            .collect();
+        let wanted: BTreeSet<Member> = wanted.iter().cloned().collect();
+        let mut changed = false;
+        for member in current.difference(&wanted) {
+            tx.remove_member(group_id, member).await?;
+            changed = true;
+        }
+        for member in wanted.difference(&current) {
+            tx.add_member(group_id, member).await?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    pub async fn delete_group(&self, actor: &str, id: &str) -> ServiceResult<()> {
+        let mut tx = self.begin_write(actor).await?;
+        let group = self.get_group(id)?;
+        tx.delete_group(&group).await?;
+        self.commit(tx).await
+    }
+
+    /// Adds members; those already present are left alone.
+    pub async fn add_members(&self, actor: &str, group_id: &str, members: &[Member]) -> ServiceResult<Arc<Group>> {
+        let mut tx = self.begin_write(actor).await?;
+        let group = self.get_group(group_id)?;
+        let violations: Vec<_> = {
+            let directory = self.directory();
+            members
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| Self::member_violation(&directory, &group.id, m, &format!("members[{i}]")))
+                .collect()
+        };
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        for member in members {
+            tx.add_member(&group.id, member).await?;
+        }
+        self.commit(tx).await?;
+        Ok(group)
+    }
+
+    /// Removes members; those not present are ignored.
+    pub async fn remove_members(&self, actor: &str, group_id: &str, members: &[Member]) -> ServiceResult<Arc<Group>> {
+        let mut tx = self.begin_write(actor).await?;
+        let group = self.get_group(group_id)?;
+        for member in members {
+            tx.remove_member(&group.id, member).await?;
+        }
+        self.commit(tx).await?;
+        Ok(group)
+    }
+}

@@ -1,0 +1,151 @@
+//! API tokens: created (secret shown once), listed, revoked; and the bootstrap admin.
+
+use chrono::{DateTime, Utc};
+use latch_runtime::{ServiceError, ServiceResult};
+
+use super::IdentityService;
+use crate::domain::directory::RoleName;
+use crate::domain::token;
+use crate::domain::user::UserDraft;
+use crate::store::TokenRecord;
+
+pub const SCOPE_API: &str = "api";
+pub const SCOPE_SCIM: &str = "scim";
+
+#[derive(Clone)]
+pub struct CreatedToken {
+    pub record: TokenRecord,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken").field("record", &self.record).finish_non_exhaustive()
+    }
+}
+
+/// What start-up did about the bootstrap admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootstrapOutcome {
+    /// A new admin and token were made; the secret must be shown to the operator once.
+    Created { user_name: String, secret: String },
+    /// The operator-provided `LATCH_BOOTSTRAP_TOKEN` was registered for the admin.
+    RegisteredConfiguredToken { user_name: String },
+    /// Nothing to do: an admin exists (and the configured token, if any, is known).
+    AlreadyBootstrapped,
+}
+
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+impl IdentityService {
+    pub async fn create_token(
+        &self,
+        user_id: &str,
+        description: &str,
+        scope: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> ServiceResult<CreatedToken> {
+        self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret()).await
+    }
+
+    async fn create_token_with_secret(
+        &self,
+        user_id: &str,
+        description: &str,
+        scope: &str,
+        expires_at: Option<DateTime<Utc>>,
+        secret: String,
+    ) -> ServiceResult<CreatedToken> {
+        let user = self.get_user(user_id)?;
+        if scope != SCOPE_API && scope != SCOPE_SCIM {
+            return Err(ServiceError::invalid("scope", "must be api or scim"));
+        }
+        if description.len() > 256 {
+            return Err(ServiceError::invalid("description", "must be at most 256 characters"));
+        }
+        let now = self.now();
+        if let Some(expires_at) = expires_at
+            && expires_at <= now
+        {
+            return Err(ServiceError::invalid("expire_time", "must be in the future"));
+        }
+        let record = TokenRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            description: description.to_string(),
+            scope: scope.to_string(),
+            prefix: token::display_prefix(&secret),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.store().insert_token(&record, &token::hash_secret(&secret)).await?;
+        tracing::info!(token_id = %record.id, user_id = %user.id, scope, "api token created");
+        Ok(CreatedToken { record, secret })
+    }
+
+    pub async fn list_tokens(&self, user_id: Option<&str>) -> ServiceResult<Vec<TokenRecord>> {
+        Ok(self.store().list_tokens(user_id).await?)
+    }
+
+    /// Revokes a token. Only its owner or an admin may.
+    pub async fn revoke_token(&self, caller_user_id: &str, caller_is_admin: bool, id: &str) -> ServiceResult<TokenRecord> {
+        let record = self
+            .store()
+            .token_by_id(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("token {id:?}")))?;
+        if record.user_id != caller_user_id && !caller_is_admin {
+            // Do not reveal that someone else's token exists.
+            return Err(ServiceError::NotFound(format!("token {id:?}")));
+        }
+        self.store().revoke_token(id, self.now()).await?;
+        tracing::info!(token_id = %id, "api token revoked");
+        self.store()
+            .token_by_id(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("token {id:?}")))
+    }
+
+    /// Makes sure an admin exists who can sign in. On an empty directory this creates the user
+    /// `admin` with the admin role and a token: `configured` when given (so automation knows it
+    /// in advance), a random one otherwise. A configured token is registered once and only once.
+    pub async fn bootstrap(&self, configured: &str) -> ServiceResult<BootstrapOutcome> {
+        let configured = configured.trim();
+        if !configured.is_empty() && !token::is_acceptable_bootstrap_token(configured) {
+            return Err(ServiceError::invalid(
+                "bootstrap_token",
+                "must be at least 24 characters without spaces (LATCH_BOOTSTRAP_TOKEN)",
+            ));
+        }
+        let has_admin = self.directory().admin_count() > 0;
+        if has_admin {
+            if configured.is_empty() || self.store().token_by_hash(&token::hash_secret(configured)).await?.is_some() {
+                return Ok(BootstrapOutcome::AlreadyBootstrapped);
+            }
+        }
+        let admin = match self.directory().find_user(BOOTSTRAP_ADMIN).cloned() {
+            Some(user) => user,
+            None => {
+                let draft = UserDraft {
+                    user_name: BOOTSTRAP_ADMIN.into(),
+                    display_name: "Bootstrap admin".into(),
+                    active: true,
+                    ..UserDraft::default()
+                };
+                self.create_user("bootstrap", draft, "").await?
+            }
+        };
+        if !self.directory().roles_of(&admin.id).contains(&RoleName::Admin) {
+            self.set_role("bootstrap", &admin.id, RoleName::Admin, true).await?;
+        }
+        if configured.is_empty() {
+            let created = self.create_token(&admin.id, "bootstrap admin token", SCOPE_API, None).await?;
+            return Ok(BootstrapOutcome::Created { user_name: admin.user_name.clone(), secret: created.secret });
+        }
+        self.create_token_with_secret(&admin.id, "bootstrap admin token (configured)", SCOPE_API, None, configured.into())
+            .await?;
+        Ok(BootstrapOutcome::RegisteredConfiguredToken { user_name: admin.user_name.clone() })
+    }
+}

@@ -1,0 +1,197 @@
+//! API tokens (stored as SHA-256 hashes) and MFA enrolments (secrets sealed with AES-256-GCM).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DbErr, QueryResult};
+
+use super::{IdentityStore, format_time, get, parse_time};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub user_id: String,
+    pub description: String,
+    /// "api" or "scim".
+    pub scope: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaRecord {
+    pub user_id: String,
+    pub secret_sealed: String,
+    pub confirmed: bool,
+    pub last_used_step: Option<i64>,
+    pub failures_in_a_row: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for MfaRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaRecord")
+            .field("user_id", &self.user_id)
+            .field("confirmed", &self.confirmed)
+            .field("failures_in_a_row", &self.failures_in_a_row)
+            .finish_non_exhaustive()
+    }
+}
+
+fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
+    get::<Option<String>>(row, column)?.as_deref().map(parse_time).transpose()
+}
+
+fn token(row: &QueryResult) -> Result<TokenRecord, DbErr> {
+    Ok(TokenRecord {
+        id: get(row, "id")?,
+        user_id: get(row, "user_id")?,
+        description: get(row, "description")?,
+        scope: get(row, "scope")?,
+        prefix: get(row, "prefix")?,
+        created_at: parse_time(&get::<String>(row, "created_at")?)?,
+        expires_at: optional_time(row, "expires_at")?,
+        revoked_at: optional_time(row, "revoked_at")?,
+        last_used_at: optional_time(row, "last_used_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, description, scope, prefix, created_at, expires_at, revoked_at, last_used_at";
+
+impl IdentityStore {
+    pub async fn insert_token(&self, record: &TokenRecord, secret_hash: &str) -> Result<(), DbErr> {
+        self.execute(
+            "INSERT INTO api_tokens (id, user_id, description, scope, secret_hash, prefix, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                record.id.clone().into(),
+                record.user_id.clone().into(),
+                record.description.clone().into(),
+                record.scope.clone().into(),
+                secret_hash.into(),
+                record.prefix.clone().into(),
+                format_time(record.created_at).into(),
+                record.expires_at.map(format_time).into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, DbErr> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = ?");
+        let rows = self.query_all(&sql, vec![secret_hash.into()]).await?;
+        rows.first().map(token).transpose()
+    }
+
+    pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, DbErr> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?");
+        let rows = self.query_all(&sql, vec![id.into()]).await?;
+        rows.first().map(token).transpose()
+    }
+
+    /// Tokens of one user, or of everyone; newest first.
+    pub async fn list_tokens(&self, user_id: Option<&str>) -> Result<Vec<TokenRecord>, DbErr> {
+        let rows = match user_id {
+            Some(user_id) => {
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id");
+                self.query_all(&sql, vec![user_id.into()]).await?
+            }
+            None => {
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at DESC, id");
+                self.query_all(&sql, vec![]).await?
+            }
+        };
+        rows.iter().map(token).collect()
+    }
+
+    pub async fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+        self.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            vec![format_time(now).into(), id.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+        self.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", vec![format_time(now).into(), id.into()])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mfa(&self, user_id: &str) -> Result<Option<MfaRecord>, DbErr> {
+        let rows = self
+            .query_all(
+                "SELECT user_id, secret_sealed, confirmed, last_used_step, failures_in_a_row, locked_until, created_at
+                 FROM mfa_enrollments WHERE user_id = ?",
+                vec![user_id.into()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                Ok(MfaRecord {
+                    user_id: get(row, "user_id")?,
+                    secret_sealed: get(row, "secret_sealed")?,
+                    confirmed: get(row, "confirmed")?,
+                    last_used_step: get(row, "last_used_step")?,
+                    failures_in_a_row: get(row, "failures_in_a_row")?,
+                    locked_until: optional_time(row, "locked_until")?,
+                    created_at: parse_time(&get::<String>(row, "created_at")?)?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Replaces the user's enrolment with a new, unconfirmed one.
+    pub async fn put_mfa(&self, record: &MfaRecord) -> Result<(), DbErr> {
+        self.execute(
+            "INSERT INTO mfa_enrollments (user_id, secret_sealed, confirmed, last_used_step, failures_in_a_row, locked_until, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed = excluded.confirmed,
+               last_used_step = excluded.last_used_step, failures_in_a_row = excluded.failures_in_a_row,
+               locked_until = excluded.locked_until, created_at = excluded.created_at",
+            vec![
+                record.user_id.clone().into(),
+                record.secret_sealed.clone().into(),
+                record.confirmed.into(),
+                record.last_used_step.into(),
+                record.failures_in_a_row.into(),
+                record.locked_until.map(format_time).into(),
+                format_time(record.created_at).into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records an accepted code. Succeeds only if no verification with this or a later step
+    /// won first, so one code is never accepted twice, even by concurrent calls.
+    pub async fn accept_mfa_step(&self, user_id: &str, step: i64) -> Result<bool, DbErr> {
+        let updated = self
+            .execute(
+                "UPDATE mfa_enrollments SET last_used_step = ?, confirmed = ?, failures_in_a_row = 0, locked_until = NULL
+                 WHERE user_id = ? AND (last_used_step IS NULL OR last_used_step < ?)",
+                vec![step.into(), true.into(), user_id.into(), step.into()],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
+    pub async fn record_mfa_failure(
+        &self,
+        user_id: &str,
+        failures_in_a_row: i32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<(), DbErr> {
+        self.execute(
+            "UPDATE mfa_enrollments SET failures_in_a_row = ?, locked_until = ? WHERE user_id = ?",
+            vec![failures_in_a_row.into(), locked_until.map(format_time).into(), user_id.into()],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Layered configuration: built-in defaults, then a TOML file, then `LATCH_*` environment
+//! variables (`__` separates nested keys: `LATCH_IDENTITY__ADMIN_GROUP`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LatchConfig {
+    /// Where the embedded SQLite databases and the generated encryption key live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL (one schema per context); empty for SQLite in `data_dir`.
+    pub database_url: String,
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// The admin API token to create at first start instead of a random one.
+    pub bootstrap_token: String,
+    /// Base64 of 32 bytes: the AES-256-GCM key for secrets at rest. When empty, a key is generated
+    /// once into `data_dir/secret.key` (fine for one node; set it explicitly for replicas).
+    pub encryption_key: String,
+    pub identity: IdentityConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IdentityConfig {
+    /// Members of this group (directly or through nested groups) are admins.
+    pub admin_group: String,
+    /// Members of this group are auditors.
+    pub auditor_group: String,
+    /// The issuer shown in authenticator apps.
+    pub mfa_issuer: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// `text` or `json`.
+    pub log_format: String,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub log_level: String,
+    pub service_name: String,
+}
+
+impl Default for LatchConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./latch-data"),
+            database_url: String::new(),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 7080)),
+            bootstrap_token: String::new(),
+            encryption_key: String::new(),
+            identity: IdentityConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            admin_group: "latch-admins".into(),
+            auditor_group: "latch-auditors".into(),
+            mfa_issuer: "Latch".into(),
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { log_format: "text".into(), log_level: "info".into(), service_name: "latch".into() }
+    }
+}
+
+impl LatchConfig {
+    /// Defaults, then `file` (or `LATCH_CONFIG`) when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(LatchConfig::default()));
+        let env_file = std::env::var_os("LATCH_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("LATCH_").split("__").ignore(&["config", "server", "token"]))
+            .extract()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "latch.toml",
+                r#"
+                grpc_addr = "0.0.0.0:9000"
+                http_addr = "0.0.0.0:9001"
+                [identity]
+                admin_group = "platform-admins"
+                "#,
+            )?;
+            jail.set_env("LATCH_HTTP_ADDR", "127.0.0.1:9999");
+            jail.set_env("LATCH_IDENTITY__AUDITOR_GROUP", "sec-audit");
+            let config = LatchConfig::load(Some(Path::new("latch.toml")))?;
+            assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:9000");
+            assert_eq!(config.http_addr.to_string(), "127.0.0.1:9999");
+            assert_eq!(config.identity.admin_group, "platform-admins");
+            assert_eq!(config.identity.auditor_group, "sec-audit");
+            assert_eq!(config.data_dir, PathBuf::from("./latch-data"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LATCH_GRPC_ADDR", "not-an-address");
+            let error = LatchConfig::load(None).expect_err("bad address must be refused");
+            assert!(error.to_string().contains("grpc_addr"), "{error}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,122 @@
+//! Database connection and migrations. Embedded default: one SQLite file per context in the data
+//! directory. At scale: PostgreSQL, one schema per context.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait,
+};
+
+use crate::config::LatchConfig;
+
+/// One migration, written once per backend because their DDL differs (types, autoincrement).
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Connects a context to its database and applies its migrations.
+pub async fn connect_context(
+    config: &LatchConfig,
+    context: &str,
+    migrations: &[Migration],
+) -> anyhow::Result<DatabaseConnection> {
+    debug_assert!(context.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    let connection = if config.is_postgres() {
+        let mut options = ConnectOptions::new(config.database_url.clone());
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .set_schema_search_path(context.to_string());
+        let connection = Database::connect(options).await?;
+        connection
+            .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {context}"))
+            .await?;
+        connection
+    } else {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let path = config.data_dir.join(format!("{context}.db"));
+        let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+        options
+            .max_connections(8)
+            .min_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        Database::connect(options).await?
+    };
+    migrate(&connection, migrations).await?;
+    Ok(connection)
+}
+
+/// Applies the migrations not yet recorded, each in its own transaction with its record. On
+/// PostgreSQL an advisory lock keeps replicas that start together from racing.
+pub async fn migrate(connection: &DatabaseConnection, migrations: &[Migration]) -> anyhow::Result<()> {
+    let backend = connection.get_database_backend();
+    connection
+        .execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS latch_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TEXT NOT NULL
+            )",
+        )
+        .await?;
+    for migration in migrations {
+        let transaction = connection.begin().await?;
+        if backend == DbBackend::Postgres {
+            transaction.execute_unprepared("SELECT pg_advisory_xact_lock(7070)").await?;
+        }
+        let applied = transaction
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => "SELECT version FROM latch_migrations WHERE version = $1",
+                    _ => "SELECT version FROM latch_migrations WHERE version = ?",
+                },
+                [migration.version.into()],
+            ))
+            .await?
+            .is_some();
+        if applied {
+            transaction.commit().await?;
+            continue;
+        }
+        let script = match backend {
+            DbBackend::Postgres => migration.postgres,
+            _ => migration.sqlite,
+        };
+        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            transaction.execute_unprepared(statement).await?;
+        }
+        transaction
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => {
+                        "INSERT INTO latch_migrations (version, name, applied_at) VALUES ($1, $2, $3)"
+                    }
+                    _ => "INSERT INTO latch_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                },
+                [
+                    migration.version.into(),
+                    migration.name.into(),
+                    chrono::Utc::now().to_rfc3339().into(),
+                ],
+            ))
+            .await?;
+        transaction.commit().await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! What every Latch service shares: configuration, telemetry, the gRPC server bootstrap,
+//! authentication, the error model, the clock, secrets at rest and the database.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod database;
+pub mod error;
+pub mod pagination;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use auth::{Caller, TokenScope};
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use config::LatchConfig;
+pub use error::{FieldViolation, ServiceError, ServiceResult};

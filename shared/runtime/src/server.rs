@@ -1,0 +1,75 @@
+//! gRPC server bootstrap: health, reflection, trace context, authentication and graceful
+//! shutdown, the same for every service.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+
+use crate::auth::{AuthLayer, SharedAuthenticator};
+use crate::telemetry::TraceContextLayer;
+
+/// The services one process serves, plus the health reporter that marks them serving.
+pub struct GrpcRoutes {
+    routes: tonic::service::RoutesBuilder,
+    service_names: Vec<&'static str>,
+}
+
+impl Default for GrpcRoutes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GrpcRoutes {
+    pub fn new() -> Self {
+        Self { routes: Routes::builder(), service_names: Vec::new() }
+    }
+
+    pub fn add<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Error = std::convert::Infallible,
+                Response = http::Response<tonic::body::Body>,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and drains in-flight calls.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        authenticator: SharedAuthenticator,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for name in &self.service_names {
+            health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+        }
+        // The empty name is the whole server, what `grpc_health_probe` asks by default.
+        health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(latch_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        self.routes.add_service(health_service).add_service(reflection);
+        Server::builder()
+            .layer(TraceContextLayer)
+            .layer(AuthLayer::new(authenticator))
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod grpc;
+pub mod scim;
 pub mod service;
 pub mod store;
 

@@ -60,9 +60,9 @@ pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("latch")));
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let result = if config.log_format == "json" {
-        registry.with(tracing_subscriber::fmt::layer().json()).try_init()
+        registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer()).try_init()
+        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init()
     };
     if result.is_err() {
         // Already installed (tests start many servers in one process).

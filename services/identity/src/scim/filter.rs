@@ -169,7 +169,10 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `emails[type eq "work" and value co "@x"]`
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 /// A parse error; `position` is a byte offset into the parsed text.
@@ -455,9 +458,8 @@ impl<'a> Parser<'a> {
             }
             let filter = self.parse_bracket_filter()?;
             if self.peek() == Some('.') {
-                return Err(
-                    self.error_here("a value path cannot be followed by a sub-attribute in a filter")
-                );
+                return Err(self
+                    .error_here("a value path cannot be followed by a sub-attribute in a filter"));
             }
             return Ok(Filter::ValuePath {
                 path,
@@ -571,7 +573,11 @@ fn parse_attr_path_word(word: &str, offset: usize) -> Result<AttrPath, FilterErr
                     position: offset,
                 });
             }
-            (Some(uri.to_string()), &word[colon + 1..], offset + colon + 1)
+            (
+                Some(uri.to_string()),
+                &word[colon + 1..],
+                offset + colon + 1,
+            )
         }
         None => (None, word, offset),
     };
@@ -632,7 +638,11 @@ impl fmt::Display for Filter {
             Filter::And(left, right) => {
                 write_operand(f, left, matches!(**left, Filter::Or(..)))?;
                 f.write_str(" and ")?;
-                write_operand(f, right, matches!(**right, Filter::Or(..) | Filter::And(..)))
+                write_operand(
+                    f,
+                    right,
+                    matches!(**right, Filter::Or(..) | Filter::And(..)),
+                )
             }
             Filter::Or(left, right) => {
                 write_operand(f, left, false)?;
@@ -673,7 +683,9 @@ impl Filter {
             Filter::And(left, right) => {
                 left.eval(node, parent_attr) && right.eval(node, parent_attr)
             }
-            Filter::Or(left, right) => left.eval(node, parent_attr) || right.eval(node, parent_attr),
+            Filter::Or(left, right) => {
+                left.eval(node, parent_attr) || right.eval(node, parent_attr)
+            }
             Filter::Not(inner) => !inner.eval(node, parent_attr),
             Filter::ValuePath { path, filter } => {
                 let element_matches = |element: &Value| {
@@ -768,7 +780,11 @@ fn is_case_exact(parent_attr: Option<&str>, path: &AttrPath) -> bool {
         Some(sub) => (sub.as_str(), Some(path.attr.as_str())),
         None => (path.attr.as_str(), parent_attr),
     };
-    let is_reference = |name: &str| REFERENCE_ATTRIBUTES.iter().any(|r| r.eq_ignore_ascii_case(name));
+    let is_reference = |name: &str| {
+        REFERENCE_ATTRIBUTES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+    };
     ["id", "externalId", "$ref"]
         .iter()
         .any(|exact| exact.eq_ignore_ascii_case(last))
@@ -981,7 +997,10 @@ mod tests {
             (r#"name.familyName co "O'Malley""#, true),
             (r#"userName sw "J""#, false),
             (r#"userName sw "B""#, true),
-            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#, true),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
+                true,
+            ),
             ("title pr", true),
             (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
             (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -990,7 +1009,10 @@ mod tests {
             (r#"title pr and userType eq "Employee""#, true),
             (r#"title pr and userType eq "Intern""#, false),
             (r#"title pr or userType eq "Intern""#, true),
-            (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, true),
+            (
+                r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+                true,
+            ),
             (
                 r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
                 true,
@@ -999,7 +1021,10 @@ mod tests {
                 r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
                 false,
             ),
-            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
+            (
+                r#"userType eq "Employee" and (emails.type eq "work")"#,
+                true,
+            ),
             (
                 r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
                 true,
@@ -1022,7 +1047,11 @@ mod tests {
         );
         assert_eq!(
             parse(r#"name.familyName co "O'Malley""#),
-            cmp(sub_path("name", "familyName"), CompareOp::Co, json!("O'Malley"))
+            cmp(
+                sub_path("name", "familyName"),
+                CompareOp::Co,
+                json!("O'Malley")
+            )
         );
         assert_eq!(parse("title pr"), Filter::Present(path("title")));
     }
@@ -1084,9 +1113,18 @@ mod tests {
                 Filter::Not(Box::new(Filter::Present(path("c"))))
             )
         );
-        assert_eq!(parse("x eq TRUE"), cmp(path("x"), CompareOp::Eq, json!(true)));
-        assert_eq!(parse("x eq False"), cmp(path("x"), CompareOp::Eq, json!(false)));
-        assert_eq!(parse("x eq NULL"), cmp(path("x"), CompareOp::Eq, Value::Null));
+        assert_eq!(
+            parse("x eq TRUE"),
+            cmp(path("x"), CompareOp::Eq, json!(true))
+        );
+        assert_eq!(
+            parse("x eq False"),
+            cmp(path("x"), CompareOp::Eq, json!(false))
+        );
+        assert_eq!(
+            parse("x eq NULL"),
+            cmp(path("x"), CompareOp::Eq, Value::Null)
+        );
     }
 
     #[test]
@@ -1158,6 +1196,11 @@ mod tests {
         assert_eq!(value("-7"), json!(-7));
         assert_eq!(value("2.5"), json!(2.5));
         assert_eq!(value("1e3"), json!(1000.0));
+        // Floats are read with correct rounding, so printed values read back exactly.
+        assert_eq!(
+            value("7.42576938332272e+121"),
+            json!(7.42576938332272e121_f64)
+        );
         assert_eq!(value("true"), json!(true));
         assert_eq!(value("false"), json!(false));
         assert_eq!(value("null"), Value::Null);
@@ -1191,7 +1234,11 @@ mod tests {
             (r#"userName eq "x" "y""#, 16, "trailing"),
             ("userName eq bjensen", 12, "must be quoted"),
             (r#"userName eq "abc"#, 12, "unterminated string"),
-            (r#"emails[type eq "work"].value eq "x""#, 22, "sub-attribute"),
+            (
+                r#"emails[type eq "work"].value eq "x""#,
+                22,
+                "sub-attribute",
+            ),
             (r#"emails[ims[type eq "x"]]"#, 10, "nested"),
             ("a.b.c pr", 3, "only one sub-attribute"),
             ("title pr and", 12, "expected an expression"),
@@ -1247,13 +1294,19 @@ mod tests {
     #[test]
     fn filter_error_displays_position() {
         let error = parse_err("userName eq");
-        assert_eq!(error.to_string(), format!("{} (at position 11)", error.message));
+        assert_eq!(
+            error.to_string(),
+            format!("{} (at position 11)", error.message)
+        );
     }
 
     #[test]
     fn parses_bare_attribute_paths() {
         assert_eq!(parse_attr_path("userName"), Ok(path("userName")));
-        assert_eq!(parse_attr_path(" name.familyName "), Ok(sub_path("name", "familyName")));
+        assert_eq!(
+            parse_attr_path(" name.familyName "),
+            Ok(sub_path("name", "familyName"))
+        );
         assert_eq!(
             parse_attr_path(&format!("{ENTERPRISE}:department")),
             Ok(AttrPath {
@@ -1262,7 +1315,10 @@ mod tests {
                 sub_attr: None,
             })
         );
-        assert_eq!(parse_attr_path("members.$ref"), Ok(sub_path("members", "$ref")));
+        assert_eq!(
+            parse_attr_path("members.$ref"),
+            Ok(sub_path("members", "$ref"))
+        );
         for bad in ["", "a b", "a[b eq 1]", "a.b.c", "9a", "a.", "a eq 1"] {
             assert!(parse_attr_path(bad).is_err(), "{bad:?}");
         }
@@ -1278,7 +1334,10 @@ mod tests {
         );
         assert_eq!(expression.sub_attr.as_deref(), Some("value"));
         let plain = parse_path_expression("name.familyName").unwrap();
-        assert_eq!((plain.attr, plain.filter), (sub_path("name", "familyName"), None));
+        assert_eq!(
+            (plain.attr, plain.filter),
+            (sub_path("name", "familyName"), None)
+        );
         for bad in [
             r#"emails[type eq "work"].value.x"#,
             r#"emails[type eq "work"]."#,
@@ -1314,8 +1373,14 @@ mod tests {
     #[test]
     fn identifiers_and_references_compare_case_exactly() {
         let user = user();
-        assert!(matches(r#"id eq "2819c223-7f76-453a-919d-413861904646""#, &user));
-        assert!(!matches(r#"id eq "2819C223-7F76-453A-919D-413861904646""#, &user));
+        assert!(matches(
+            r#"id eq "2819c223-7f76-453a-919d-413861904646""#,
+            &user
+        ));
+        assert!(!matches(
+            r#"id eq "2819C223-7F76-453A-919D-413861904646""#,
+            &user
+        ));
         assert!(matches(r#"externalId eq "BJensen-Ext""#, &user));
         assert!(!matches(r#"externalId eq "bjensen-ext""#, &user));
         assert!(matches(r#"groups.value eq "GroupId-1""#, &user));
@@ -1329,7 +1394,8 @@ mod tests {
         let manager_implicit = format!("{ENTERPRISE}:manager eq \"Mgr-26118915\"");
         assert!(matches(&manager_implicit, &user));
 
-        let group = json!({"displayName": "Admins", "members": [{"value": "AbC", "display": "Ann"}]});
+        let group =
+            json!({"displayName": "Admins", "members": [{"value": "AbC", "display": "Ann"}]});
         assert!(matches(r#"members[value eq "AbC"]"#, &group));
         assert!(!matches(r#"members[value eq "abc"]"#, &group));
         assert!(!matches(r#"members eq "abc""#, &group));
@@ -1352,13 +1418,22 @@ mod tests {
     #[test]
     fn extension_and_core_uris_address_the_right_object() {
         let user = user();
-        assert!(matches(&format!("{ENTERPRISE}:department eq \"Tour Operations\""), &user));
         assert!(matches(
-            &format!("{}:DEPARTMENT eq \"tour operations\"", ENTERPRISE.to_uppercase()),
+            &format!("{ENTERPRISE}:department eq \"Tour Operations\""),
+            &user
+        ));
+        assert!(matches(
+            &format!(
+                "{}:DEPARTMENT eq \"tour operations\"",
+                ENTERPRISE.to_uppercase()
+            ),
             &user
         ));
         // The attribute exists at the top level only, not in the extension.
-        assert!(!matches(&format!("{ENTERPRISE}:userName eq \"bjensen\""), &user));
+        assert!(!matches(
+            &format!("{ENTERPRISE}:userName eq \"bjensen\""),
+            &user
+        ));
         assert!(matches(
             r#"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq "Barbara""#,
             &user
@@ -1373,11 +1448,23 @@ mod tests {
     fn date_times_compare_as_instants() {
         let user = user();
         // 06:42:34+02:00 is 04:42:34Z.
-        assert!(matches(r#"meta.lastModified eq "2011-05-13T04:42:34Z""#, &user));
-        assert!(matches(r#"meta.lastModified gt "2011-05-13T04:42:33.999Z""#, &user));
-        assert!(matches(r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#, &user));
+        assert!(matches(
+            r#"meta.lastModified eq "2011-05-13T04:42:34Z""#,
+            &user
+        ));
+        assert!(matches(
+            r#"meta.lastModified gt "2011-05-13T04:42:33.999Z""#,
+            &user
+        ));
+        assert!(matches(
+            r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#,
+            &user
+        ));
         // As plain strings "2011-05-13T06..." would be greater than "2011-05-13T05...".
-        assert!(!matches(r#"meta.lastModified gt "2011-05-13T05:00:00Z""#, &user));
+        assert!(!matches(
+            r#"meta.lastModified gt "2011-05-13T05:00:00Z""#,
+            &user
+        ));
     }
 
     #[test]
@@ -1463,10 +1550,19 @@ mod tests {
     #[test]
     fn value_paths_match_on_one_element() {
         let user = user();
-        assert!(matches(r#"emails[type eq "work" and value co "@example.com"]"#, &user));
+        assert!(matches(
+            r#"emails[type eq "work" and value co "@example.com"]"#,
+            &user
+        ));
         // Both conditions must hold for the same element.
-        assert!(!matches(r#"emails[type eq "home" and value co "@example.com"]"#, &user));
-        assert!(matches(r#"emails[type eq "home" or value co "@nowhere"]"#, &user));
+        assert!(!matches(
+            r#"emails[type eq "home" and value co "@example.com"]"#,
+            &user
+        ));
+        assert!(matches(
+            r#"emails[type eq "home" or value co "@nowhere"]"#,
+            &user
+        ));
         assert!(matches(r#"emails[not (type eq "work")]"#, &user));
         assert!(matches(r#"emails[primary eq true]"#, &user));
         assert!(!matches(r#"ims[type pr]"#, &user));
@@ -1616,15 +1712,20 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             Just(Value::Null),
         ];
-        let leaf = prop_oneof![
-            (attr.clone(), arb_op(), value.clone())
-                .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
-            attr.prop_map(Filter::Present),
-            (arb_op(), value).prop_map(|(op, value)| Filter::ValuePath {
-                path: path("emails"),
-                filter: Box::new(Filter::Compare { path: path("type"), op, value }),
-            }),
-        ];
+        let leaf =
+            prop_oneof![
+                (attr.clone(), arb_op(), value.clone())
+                    .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+                attr.prop_map(Filter::Present),
+                (arb_op(), value).prop_map(|(op, value)| Filter::ValuePath {
+                    path: path("emails"),
+                    filter: Box::new(Filter::Compare {
+                        path: path("type"),
+                        op,
+                        value
+                    }),
+                }),
+            ];
         leaf.prop_recursive(3, 16, 2, combine)
     }
 
@@ -1636,7 +1737,8 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             Just(Value::Null),
         ];
-        let email = (text.clone(), text.clone()).prop_map(|(value, kind)| json!({"value": value, "type": kind}));
+        let email = (text.clone(), text.clone())
+            .prop_map(|(value, kind)| json!({"value": value, "type": kind}));
         (
             prop::option::of(scalar.clone()),
             prop::option::of(scalar.clone()),

@@ -233,7 +233,9 @@ fn prefix_error(error: PatchError, index: usize) -> PatchError {
 
 fn parse_operation(raw: &Value) -> Result<PatchOperation, PatchError> {
     if !raw.is_object() {
-        return Err(PatchError::invalid_syntax("an operation must be a JSON object"));
+        return Err(PatchError::invalid_syntax(
+            "an operation must be a JSON object",
+        ));
     }
     let op = match get_ignore_case(raw, "op") {
         Some(Value::String(op)) => op.parse::<PatchOpKind>()?,
@@ -254,7 +256,9 @@ fn parse_operation(raw: &Value) -> Result<PatchOperation, PatchError> {
 /// Applies the operations in order; on error the resource is left unchanged.
 pub fn apply_operations(resource: &mut Value, ops: &[PatchOperation]) -> Result<(), PatchError> {
     if !resource.is_object() {
-        return Err(PatchError::invalid_value("the resource must be a JSON object"));
+        return Err(PatchError::invalid_value(
+            "the resource must be a JSON object",
+        ));
     }
     let mut working = resource.clone();
     for (index, operation) in ops.iter().enumerate() {
@@ -319,7 +323,14 @@ fn apply_operation(resource: &mut Value, operation: &PatchOperation) -> Result<(
                 PatchOpKind::Remove => None,
                 _ => Some(value()?),
             };
-            apply_filtered(resource, operation.op, &attr, &filter, sub_attr.as_deref(), value)
+            apply_filtered(
+                resource,
+                operation.op,
+                &attr,
+                &filter,
+                sub_attr.as_deref(),
+                value,
+            )
         }
     }
 }
@@ -336,14 +347,18 @@ enum Namespace {
 /// Recognises a path that names a whole schema rather than an attribute; see the module docs.
 fn schema_namespace(resource: &Value, path: &AttrPath) -> Option<Namespace> {
     let uri = path.uri.as_deref()?;
-    if path.sub_attr.is_some() {
+    // `urn:...:core:2.0:User:title` is an attribute of a core schema, not a schema.
+    if path.sub_attr.is_some() || is_core_schema_uri(uri) {
         return None;
     }
     let full = format!("{uri}:{}", path.attr);
     if is_core_schema_uri(&full) {
         return Some(Namespace::TopLevel);
     }
-    if let Some(key) = resource.as_object().and_then(|map| existing_key(map, &full)) {
+    if let Some(key) = resource
+        .as_object()
+        .and_then(|map| existing_key(map, &full))
+    {
         return Some(Namespace::Extension(key));
     }
     let listed = get_ignore_case(resource, "schemas")
@@ -421,9 +436,8 @@ fn is_schemas_path(path: &AttrPath) -> bool {
 
 /// Fixes value shapes that identity providers are known to send.
 fn normalize_value(path: &AttrPath, value: Value) -> Value {
-    let is_active = path.is_top_level()
-        && path.sub_attr.is_none()
-        && path.attr.eq_ignore_ascii_case("active");
+    let is_active =
+        path.is_top_level() && path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("active");
     let is_enterprise_manager = path
         .uri
         .as_deref()
@@ -452,7 +466,9 @@ fn container_for<'r>(
     create: bool,
 ) -> Result<Option<&'r mut Map<String, Value>>, PatchError> {
     let Some(root) = resource.as_object_mut() else {
-        return Err(PatchError::invalid_value("the resource must be a JSON object"));
+        return Err(PatchError::invalid_value(
+            "the resource must be a JSON object",
+        ));
     };
     let uri = match &path.uri {
         Some(uri) if !is_core_schema_uri(uri) => uri,
@@ -468,6 +484,10 @@ fn container_for<'r>(
         None => return Ok(None),
     };
     match root.get_mut(&key) {
+        Some(slot @ Value::Null) if create => {
+            *slot = Value::Object(Map::new());
+            Ok(slot.as_object_mut())
+        }
         Some(Value::Object(extension)) => Ok(Some(extension)),
         _ => Err(PatchError::invalid_path(format!(
             "'{key}' is not an extension object"
@@ -517,7 +537,10 @@ fn prune_empty_extension(resource: &mut Value, path: &AttrPath) {
     let Some(key) = existing_key(root, uri) else {
         return;
     };
-    if root.get(&key).is_some_and(|ext| ext.as_object().is_some_and(Map::is_empty)) {
+    if root
+        .get(&key)
+        .is_some_and(|ext| ext.as_object().is_some_and(Map::is_empty))
+    {
         unlist_schema(root, &key);
     }
 }
@@ -782,8 +805,8 @@ fn apply_filtered(
         }
     };
     if matching.is_empty() {
-        if let Some(element) = element_from_filter(filter, sub_attr, &value)
-            .filter(|_| kind == PatchOpKind::Add)
+        if let Some(element) =
+            element_from_filter(filter, sub_attr, &value).filter(|_| kind == PatchOpKind::Add)
         {
             match container.get_mut(&key) {
                 Some(Value::Array(items)) => append_unique(items, vec![element]),
@@ -899,4 +922,948 @@ fn element_from_filter(filter: &Filter, sub_attr: Option<&str>, value: &Value) -
         (None, _) => return None,
     }
     Some(Value::Object(element))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const MEMBER_1: &str = "2819c223-7f76-453a-919d-413861904646";
+    const MEMBER_2: &str = "902c246b-6245-4190-8e05-00816be7344a";
+
+    fn user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "2819c223-7f76-453a-919d-413861904646",
+            "userName": "bjensen",
+            "name": {"familyName": "Jensen", "givenName": "Barbara"},
+            "active": true,
+            "emails": [
+                {"value": "bjensen@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "addresses": [
+                {"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood"},
+                {"type": "home", "streetAddress": "456 Hollywood Blvd", "locality": "Hollywood"}
+            ],
+            "meta": {"resourceType": "User", "version": "W/\"a330bc54f0671c9\""}
+        })
+    }
+
+    fn group() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "id": "e9e30dba-f08f-4109-8486-d5c6a331660a",
+            "displayName": "Tour Guides",
+            "members": [
+                {"value": MEMBER_1, "display": "Babs Jensen"},
+                {"value": MEMBER_2, "display": "Mandy Pepperidge"}
+            ],
+            "meta": {"resourceType": "Group"}
+        })
+    }
+
+    fn op(kind: PatchOpKind, path: Option<&str>, value: Option<Value>) -> PatchOperation {
+        PatchOperation {
+            op: kind,
+            path: path.map(str::to_string),
+            value,
+        }
+    }
+
+    fn add(path: &str, value: Value) -> PatchOperation {
+        op(PatchOpKind::Add, Some(path), Some(value))
+    }
+
+    fn replace(path: &str, value: Value) -> PatchOperation {
+        op(PatchOpKind::Replace, Some(path), Some(value))
+    }
+
+    fn remove(path: &str) -> PatchOperation {
+        op(PatchOpKind::Remove, Some(path), None)
+    }
+
+    /// Applies one operation to a copy and returns the result.
+    fn patched(resource: &Value, operation: PatchOperation) -> Value {
+        let mut copy = resource.clone();
+        apply_operations(&mut copy, &[operation]).unwrap_or_else(|e| panic!("patch failed: {e}"));
+        copy
+    }
+
+    fn patch_error(resource: &Value, operation: PatchOperation) -> PatchError {
+        let mut copy = resource.clone();
+        let error = apply_operations(&mut copy, &[operation]).expect_err("patch should fail");
+        assert_eq!(
+            &copy, resource,
+            "a failed patch must not change the resource"
+        );
+        error
+    }
+
+    fn member_ids(group: &Value) -> Vec<&str> {
+        group["members"]
+            .as_array()
+            .map(|members| members.iter().filter_map(|m| m["value"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    // ---- paths ----
+
+    #[test]
+    fn parses_patch_paths() {
+        assert_eq!(
+            parse_patch_path(r#"members[value eq "2819c223"]"#),
+            Ok(PatchPath::Filtered {
+                attr: AttrPath::new("members"),
+                filter: Filter::Compare {
+                    path: AttrPath::new("value"),
+                    op: CompareOp::Eq,
+                    value: json!("2819c223"),
+                },
+                sub_attr: None,
+            })
+        );
+        assert_eq!(
+            parse_patch_path(r#"emails[type eq "work"].value"#),
+            Ok(PatchPath::Filtered {
+                attr: AttrPath::new("emails"),
+                filter: Filter::Compare {
+                    path: AttrPath::new("type"),
+                    op: CompareOp::Eq,
+                    value: json!("work"),
+                },
+                sub_attr: Some("value".into()),
+            })
+        );
+        assert_eq!(
+            parse_patch_path(&format!("{ENTERPRISE}:manager")),
+            Ok(PatchPath::Attr(AttrPath {
+                uri: Some(ENTERPRISE.into()),
+                attr: "manager".into(),
+                sub_attr: None,
+            }))
+        );
+        assert_eq!(
+            parse_patch_path(&format!("{ENTERPRISE}:manager.value")),
+            Ok(PatchPath::Attr(AttrPath {
+                uri: Some(ENTERPRISE.into()),
+                attr: "manager".into(),
+                sub_attr: Some("value".into()),
+            }))
+        );
+        assert_eq!(
+            parse_patch_path("name.familyName"),
+            Ok(PatchPath::Attr(AttrPath {
+                uri: None,
+                attr: "name".into(),
+                sub_attr: Some("familyName".into()),
+            }))
+        );
+        for bad in [
+            "",
+            "na me",
+            "emails[type eq",
+            "emails[type eq \"w\"].value.x",
+            "a.b.c",
+        ] {
+            assert!(parse_patch_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    // ---- request bodies ----
+
+    #[test]
+    fn parses_a_patch_op_message() {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "add", "path": "members", "value": [{"value": MEMBER_1}]},
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "REMOVE", "path": "members[value eq \"x\"]"},
+                {"op": "replace", "value": {"active": false}}
+            ]
+        });
+        assert_eq!(
+            parse_operations(&body),
+            Ok(vec![
+                add("members", json!([{"value": MEMBER_1}])),
+                replace("active", json!("False")),
+                remove(r#"members[value eq "x"]"#),
+                op(PatchOpKind::Replace, None, Some(json!({"active": false}))),
+            ])
+        );
+    }
+
+    #[test]
+    fn message_keys_are_case_insensitive() {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA.to_uppercase()],
+            "operations": [{"OP": "aDd", "Path": "title", "Value": "Boss"}]
+        });
+        assert_eq!(
+            parse_operations(&body),
+            Ok(vec![add("title", json!("Boss"))])
+        );
+        // schemas may be omitted; a null path means no path.
+        let body = json!({"Operations": [{"op": "replace", "path": null, "value": {"a": 1}}]});
+        assert_eq!(
+            parse_operations(&body),
+            Ok(vec![op(PatchOpKind::Replace, None, Some(json!({"a": 1})))])
+        );
+    }
+
+    #[test]
+    fn op_kinds_parse_in_any_case() {
+        for (text, kind) in [
+            ("add", PatchOpKind::Add),
+            ("Add", PatchOpKind::Add),
+            ("ADD", PatchOpKind::Add),
+            ("replace", PatchOpKind::Replace),
+            ("Replace", PatchOpKind::Replace),
+            ("remove", PatchOpKind::Remove),
+            ("ReMoVe", PatchOpKind::Remove),
+        ] {
+            assert_eq!(text.parse::<PatchOpKind>(), Ok(kind));
+        }
+        assert!("move".parse::<PatchOpKind>().is_err());
+    }
+
+    #[test]
+    fn rejects_malformed_messages() {
+        let cases = [
+            (json!([]), "invalidSyntax"),
+            (
+                json!({"schemas": ["urn:wrong"], "Operations": [{"op": "add", "value": {}}]}),
+                "invalidSyntax",
+            ),
+            (json!({"schemas": [PATCH_OP_SCHEMA]}), "invalidSyntax"),
+            (json!({"Operations": {}}), "invalidSyntax"),
+            (json!({"Operations": []}), "invalidSyntax"),
+            (json!({"Operations": ["add"]}), "invalidSyntax"),
+            (json!({"Operations": [{"path": "a"}]}), "invalidSyntax"),
+            (
+                json!({"Operations": [{"op": "copy", "path": "a"}]}),
+                "invalidSyntax",
+            ),
+            (
+                json!({"Operations": [{"op": "add", "path": 5, "value": 1}]}),
+                "invalidPath",
+            ),
+            (
+                json!({"Operations": [{"op": "add", "path": "a b", "value": 1}]}),
+                "invalidPath",
+            ),
+            (
+                json!({"Operations": [{"op": "remove", "path": "emails[type eq]"}]}),
+                "invalidFilter",
+            ),
+            (
+                json!({"Operations": [{"op": "remove", "path": "emails[type zz \"x\"]"}]}),
+                "invalidFilter",
+            ),
+        ];
+        for (body, scim_type) in cases {
+            let error = parse_operations(&body).expect_err("body should be rejected");
+            assert_eq!(error.scim_type, scim_type, "{body}: {error}");
+        }
+    }
+
+    #[test]
+    fn error_messages_name_the_operation() {
+        let body = json!({"Operations": [
+            {"op": "add", "path": "a", "value": 1},
+            {"op": "nope"}
+        ]});
+        let error = parse_operations(&body).expect_err("invalid op");
+        assert!(
+            error.message.starts_with("operation 1:"),
+            "{}",
+            error.message
+        );
+        assert!(error.to_string().starts_with("invalidSyntax: "));
+    }
+
+    // ---- add (RFC 7644 §3.5.2.1) ----
+
+    #[test]
+    fn rfc_add_members_to_a_group() {
+        let group = json!({"id": "g", "displayName": "Tour Guides"});
+        let value = json!([{
+            "display": "Babs Jensen",
+            "$ref": "https://example.com/v2/Users/2819c223...413861904646",
+            "value": MEMBER_1
+        }]);
+        let result = patched(&group, add("members", value.clone()));
+        assert_eq!(result["members"], value);
+    }
+
+    #[test]
+    fn rfc_add_without_path_merges_attributes() {
+        let value = json!({
+            "emails": [{"value": "babs@jensen.org", "type": "home"}, {"value": "new@jensen.org", "type": "other"}],
+            "nickname": "Babs"
+        });
+        let result = patched(&user(), op(PatchOpKind::Add, None, Some(value)));
+        assert_eq!(result["nickname"], json!("Babs"));
+        let emails: Vec<&str> = result["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["value"].as_str().unwrap())
+            .collect();
+        // babs@jensen.org was already present and is not added twice.
+        assert_eq!(
+            emails,
+            ["bjensen@example.com", "babs@jensen.org", "new@jensen.org"]
+        );
+    }
+
+    #[test]
+    fn add_appends_only_missing_members() {
+        let result = patched(
+            &group(),
+            add(
+                "members",
+                json!([{"value": MEMBER_1, "display": "dup"}, {"value": "third"}]),
+            ),
+        );
+        assert_eq!(member_ids(&result), [MEMBER_1, MEMBER_2, "third"]);
+        assert_eq!(result["members"][0]["display"], json!("Babs Jensen"));
+        // A single object is appended like a one-element array.
+        let result = patched(&group(), add("members", json!({"value": "fourth"})));
+        assert_eq!(member_ids(&result), [MEMBER_1, MEMBER_2, "fourth"]);
+    }
+
+    #[test]
+    fn add_appends_primitive_values_once() {
+        let resource = json!({"tags": ["a", "b"]});
+        let result = patched(&resource, add("tags", json!(["b", "c"])));
+        assert_eq!(result["tags"], json!(["a", "b", "c"]));
+    }
+
+    #[test]
+    fn add_to_single_valued_attribute_replaces() {
+        let result = patched(&user(), add("userName", json!("babs")));
+        assert_eq!(result["userName"], json!("babs"));
+    }
+
+    #[test]
+    fn add_to_complex_attribute_merges_sub_attributes() {
+        let result = patched(
+            &user(),
+            add("name", json!({"givenName": "Babs", "middleName": "J"})),
+        );
+        assert_eq!(
+            result["name"],
+            json!({"familyName": "Jensen", "givenName": "Babs", "middleName": "J"})
+        );
+    }
+
+    #[test]
+    fn add_creates_missing_attributes_and_extensions() {
+        let result = patched(&user(), add("title", json!("Tour Guide")));
+        assert_eq!(result["title"], json!("Tour Guide"));
+        let result = patched(
+            &user(),
+            add("x509Certificates", json!([{"value": "MIIDQzCC"}])),
+        );
+        assert_eq!(result["x509Certificates"], json!([{"value": "MIIDQzCC"}]));
+        let result = patched(&user(), add("name.honorificPrefix", json!("Ms.")));
+        assert_eq!(result["name"]["honorificPrefix"], json!("Ms."));
+        assert_eq!(result["name"]["familyName"], json!("Jensen"));
+        let result = patched(&json!({}), add("name.givenName", json!("A")));
+        assert_eq!(result, json!({"name": {"givenName": "A"}}));
+
+        let result = patched(
+            &user(),
+            add(&format!("{ENTERPRISE}:department"), json!("Sales")),
+        );
+        assert_eq!(result[ENTERPRISE], json!({"department": "Sales"}));
+        assert_eq!(
+            result["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE])
+        );
+    }
+
+    #[test]
+    fn add_without_path_accepts_entra_style_keys() {
+        let value = json!({
+            format!("{ENTERPRISE}:department"): "X",
+            "name.givenName": "A",
+            "urn:ietf:params:scim:schemas:core:2.0:User:title": "Boss",
+            "displayName": "Babs"
+        });
+        let result = patched(&user(), op(PatchOpKind::Add, None, Some(value)));
+        assert_eq!(result[ENTERPRISE]["department"], json!("X"));
+        assert_eq!(
+            result["name"],
+            json!({"familyName": "Jensen", "givenName": "A"})
+        );
+        assert_eq!(result["title"], json!("Boss"));
+        assert_eq!(result["displayName"], json!("Babs"));
+    }
+
+    #[test]
+    fn add_without_path_merges_extension_objects() {
+        let mut resource = user();
+        resource[ENTERPRISE] = json!({"employeeNumber": "701984"});
+        let value = json!({ENTERPRISE: {"department": "Tour Operations"}});
+        let result = patched(&resource, op(PatchOpKind::Add, None, Some(value)));
+        assert_eq!(
+            result[ENTERPRISE],
+            json!({"employeeNumber": "701984", "department": "Tour Operations"})
+        );
+        // The same through a path naming the whole extension.
+        let result = patched(&resource, add(ENTERPRISE, json!({"costCenter": "4130"})));
+        assert_eq!(result[ENTERPRISE]["costCenter"], json!("4130"));
+        assert_eq!(result[ENTERPRISE]["employeeNumber"], json!("701984"));
+    }
+
+    #[test]
+    fn core_schema_uri_keys_address_the_top_level() {
+        let value = json!({"urn:ietf:params:scim:schemas:core:2.0:User": {"title": "Boss", "name.givenName": "B"}});
+        let result = patched(&user(), op(PatchOpKind::Replace, None, Some(value)));
+        assert_eq!(result["title"], json!("Boss"));
+        assert_eq!(result["name"]["givenName"], json!("B"));
+        assert!(
+            result
+                .get("urn:ietf:params:scim:schemas:core:2.0:User")
+                .is_none()
+        );
+        let result = patched(
+            &user(),
+            add(
+                "urn:ietf:params:scim:schemas:core:2.0:User:title",
+                json!("T"),
+            ),
+        );
+        assert_eq!(result["title"], json!("T"));
+        let error = patch_error(
+            &user(),
+            remove("urn:ietf:params:scim:schemas:core:2.0:User"),
+        );
+        assert_eq!(error.scim_type, "invalidPath");
+    }
+
+    #[test]
+    fn add_of_a_primary_value_clears_other_primaries() {
+        let result = patched(
+            &user(),
+            add(
+                "emails",
+                json!([{"value": "new@x.org", "type": "other", "primary": true}]),
+            ),
+        );
+        assert_eq!(result["emails"][0]["primary"], json!(false));
+        assert_eq!(result["emails"][2]["primary"], json!(true));
+    }
+
+    #[test]
+    fn add_requires_a_value() {
+        let error = patch_error(&user(), op(PatchOpKind::Add, Some("title"), None));
+        assert_eq!(error.scim_type, "invalidValue");
+        let error = patch_error(&user(), op(PatchOpKind::Add, None, Some(json!("x"))));
+        assert_eq!(error.scim_type, "invalidValue");
+        let error = patch_error(&user(), op(PatchOpKind::Replace, None, None));
+        assert_eq!(error.scim_type, "invalidValue");
+    }
+
+    #[test]
+    fn add_with_filter_sets_sub_attribute_of_matches() {
+        let result = patched(
+            &user(),
+            add(r#"emails[type eq "work"].display"#, json!("Work")),
+        );
+        assert_eq!(result["emails"][0]["display"], json!("Work"));
+        assert!(result["emails"][1].get("display").is_none());
+    }
+
+    #[test]
+    fn entra_add_with_unmatched_filter_creates_the_element() {
+        let result = patched(
+            &user(),
+            add(
+                r#"phoneNumbers[type eq "work"].value"#,
+                json!("555-555-5555"),
+            ),
+        );
+        assert_eq!(
+            result["phoneNumbers"],
+            json!([{"type": "work", "value": "555-555-5555"}])
+        );
+        let result = patched(
+            &user(),
+            add(r#"emails[type eq "other"].value"#, json!("o@x.org")),
+        );
+        assert_eq!(
+            result["emails"][2],
+            json!({"type": "other", "value": "o@x.org"})
+        );
+        // A filter that does not pin down the element cannot create one.
+        let error = patch_error(
+            &user(),
+            add(r#"emails[type co "oth"].value"#, json!("o@x.org")),
+        );
+        assert_eq!(error.scim_type, "noTarget");
+    }
+
+    // ---- remove (RFC 7644 §3.5.2.2) ----
+
+    #[test]
+    fn rfc_remove_a_single_member() {
+        let result = patched(
+            &group(),
+            remove(&format!("members[value eq \"{MEMBER_1}\"]")),
+        );
+        assert_eq!(member_ids(&result), [MEMBER_2]);
+    }
+
+    #[test]
+    fn rfc_remove_all_members() {
+        let result = patched(&group(), remove("members"));
+        assert!(result.get("members").is_none());
+    }
+
+    #[test]
+    fn rfc_remove_multi_valued_by_complex_filter() {
+        let result = patched(
+            &user(),
+            remove(r#"emails[type eq "work" and value ew "example.com"]"#),
+        );
+        assert_eq!(
+            result["emails"],
+            json!([{"value": "babs@jensen.org", "type": "home"}])
+        );
+    }
+
+    #[test]
+    fn rfc_replace_all_members_by_remove_then_add() {
+        let mut group = group();
+        let ops = [
+            remove("members"),
+            add(
+                "members",
+                json!([{"display": "James Smith", "value": "08e1d05d"}]),
+            ),
+        ];
+        apply_operations(&mut group, &ops).unwrap();
+        assert_eq!(member_ids(&group), ["08e1d05d"]);
+    }
+
+    #[test]
+    fn removing_the_last_element_removes_the_attribute() {
+        let group = json!({"id": "g", "members": [{"value": "only"}]});
+        let result = patched(&group, remove(r#"members[value eq "only"]"#));
+        assert_eq!(result, json!({"id": "g"}));
+    }
+
+    #[test]
+    fn remove_sub_attribute_of_matching_elements() {
+        let result = patched(&user(), remove(r#"emails[type eq "work"].primary"#));
+        assert_eq!(
+            result["emails"][0],
+            json!({"value": "bjensen@example.com", "type": "work"})
+        );
+        let result = patched(&user(), remove("name.givenName"));
+        assert_eq!(result["name"], json!({"familyName": "Jensen"}));
+        let result = patched(&result, remove("name.familyName"));
+        assert!(
+            result.get("name").is_none(),
+            "an emptied complex attribute is removed"
+        );
+    }
+
+    #[test]
+    fn remove_requires_a_path() {
+        let error = patch_error(&group(), op(PatchOpKind::Remove, None, None));
+        assert_eq!(error.scim_type, "noTarget");
+    }
+
+    #[test]
+    fn removing_absent_targets_is_a_no_op() {
+        let user = user();
+        assert_eq!(patched(&user, remove("nickName")), user);
+        assert_eq!(patched(&user, remove("name.middleName")), user);
+        assert_eq!(
+            patched(&user, remove(&format!("{ENTERPRISE}:department"))),
+            user
+        );
+        assert_eq!(patched(&user, remove(r#"emails[type eq "other"]"#)), user);
+        assert_eq!(patched(&user, remove(r#"ims[type eq "xmpp"]"#)), user);
+    }
+
+    #[test]
+    fn entra_remove_members_listed_in_value() {
+        let operation = op(
+            PatchOpKind::Remove,
+            Some("members"),
+            Some(json!([{"value": MEMBER_2}, {"value": "not-a-member"}])),
+        );
+        let result = patched(&group(), operation);
+        assert_eq!(member_ids(&result), [MEMBER_1]);
+        let operation = op(
+            PatchOpKind::Remove,
+            Some("members"),
+            Some(json!([{"value": MEMBER_1}, {"value": MEMBER_2}])),
+        );
+        assert!(patched(&group(), operation).get("members").is_none());
+    }
+
+    #[test]
+    fn removing_the_last_extension_attribute_removes_the_extension() {
+        let mut resource = user();
+        resource[ENTERPRISE] = json!({"department": "Sales"});
+        resource["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]);
+        let result = patched(&resource, remove(&format!("{ENTERPRISE}:department")));
+        assert!(result.get(ENTERPRISE).is_none());
+        assert_eq!(
+            result["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+        );
+        let result = patched(&resource, remove(ENTERPRISE));
+        assert!(result.get(ENTERPRISE).is_none());
+    }
+
+    // ---- replace (RFC 7644 §3.5.2.3) ----
+
+    #[test]
+    fn rfc_replace_all_members() {
+        let result = patched(
+            &group(),
+            replace(
+                "members",
+                json!([{"display": "James Smith", "value": "08e1d05d"}]),
+            ),
+        );
+        assert_eq!(member_ids(&result), ["08e1d05d"]);
+    }
+
+    #[test]
+    fn rfc_replace_an_element_selected_by_filter() {
+        let value = json!({
+            "type": "work",
+            "streetAddress": "911 Universal City Plaza",
+            "locality": "Hollywood",
+            "region": "CA",
+            "postalCode": "91608",
+            "country": "US",
+            "formatted": "911 Universal City Plaza\nHollywood, CA 91608 US",
+            "primary": true
+        });
+        let mut resource = user();
+        resource["addresses"][1]["primary"] = json!(true);
+        let result = patched(
+            &resource,
+            replace(r#"addresses[type eq "work"]"#, value.clone()),
+        );
+        assert_eq!(result["addresses"][0], value);
+        assert_eq!(result["addresses"][1]["primary"], json!(false));
+    }
+
+    #[test]
+    fn rfc_replace_a_sub_attribute_selected_by_filter() {
+        let result = patched(
+            &user(),
+            replace(
+                r#"addresses[type eq "work"].streetAddress"#,
+                json!("1010 Broadway Ave"),
+            ),
+        );
+        assert_eq!(
+            result["addresses"][0]["streetAddress"],
+            json!("1010 Broadway Ave")
+        );
+        assert_eq!(result["addresses"][0]["locality"], json!("Hollywood"));
+        assert_eq!(
+            result["addresses"][1]["streetAddress"],
+            json!("456 Hollywood Blvd")
+        );
+    }
+
+    #[test]
+    fn rfc_replace_without_path() {
+        let value = json!({
+            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
+            "nickname": "Babs"
+        });
+        let result = patched(&user(), op(PatchOpKind::Replace, None, Some(value)));
+        assert_eq!(
+            result["emails"],
+            json!([{"value": "bjensen@example.com", "type": "work", "primary": true}])
+        );
+        assert_eq!(result["nickname"], json!("Babs"));
+        assert_eq!(result["userName"], json!("bjensen"));
+    }
+
+    #[test]
+    fn replace_of_complex_attribute_keeps_unnamed_sub_attributes() {
+        let result = patched(&user(), replace("name", json!({"givenName": "Babs"})));
+        assert_eq!(
+            result["name"],
+            json!({"familyName": "Jensen", "givenName": "Babs"})
+        );
+    }
+
+    #[test]
+    fn replace_with_unmatched_filter_is_no_target() {
+        let error = patch_error(
+            &user(),
+            replace(r#"emails[type eq "other"].value"#, json!("x")),
+        );
+        assert_eq!(error.scim_type, "noTarget");
+        let error = patch_error(
+            &user(),
+            replace(r#"ims[type eq "xmpp"]"#, json!({"value": "x"})),
+        );
+        assert_eq!(error.scim_type, "noTarget");
+    }
+
+    #[test]
+    fn replace_creates_missing_attributes() {
+        let result = patched(&user(), replace("title", json!("Boss")));
+        assert_eq!(result["title"], json!("Boss"));
+    }
+
+    #[test]
+    fn replace_with_null_unassigns() {
+        let result = patched(&user(), replace("name", Value::Null));
+        assert!(result.get("name").is_none());
+        let result = patched(&group(), replace("members", json!([])));
+        assert!(result.get("members").is_none());
+    }
+
+    #[test]
+    fn okta_deactivates_without_path() {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [{"op": "replace", "value": {"active": false}}]
+        });
+        let ops = parse_operations(&body).unwrap();
+        let mut resource = user();
+        apply_operations(&mut resource, &ops).unwrap();
+        assert_eq!(resource["active"], json!(false));
+    }
+
+    #[test]
+    fn entra_string_booleans_become_booleans_for_active() {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+        });
+        let mut resource = user();
+        apply_operations(&mut resource, &parse_operations(&body).unwrap()).unwrap();
+        assert_eq!(resource["active"], json!(false));
+        let result = patched(&resource, replace("active", json!("True")));
+        assert_eq!(result["active"], json!(true));
+        let result = patched(
+            &resource,
+            op(PatchOpKind::Replace, None, Some(json!({"active": "true"}))),
+        );
+        assert_eq!(result["active"], json!(true));
+        // Only `active` is coerced.
+        let result = patched(&resource, replace("title", json!("False")));
+        assert_eq!(result["title"], json!("False"));
+    }
+
+    #[test]
+    fn entra_add_and_remove_group_members() {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": "new-id"}]},
+                {"op": "Remove", "path": "members", "value": [{"value": MEMBER_1}]}
+            ]
+        });
+        let mut resource = group();
+        apply_operations(&mut resource, &parse_operations(&body).unwrap()).unwrap();
+        assert_eq!(member_ids(&resource), [MEMBER_2, "new-id"]);
+    }
+
+    #[test]
+    fn entra_manager_string_becomes_a_reference() {
+        let result = patched(
+            &user(),
+            add(&format!("{ENTERPRISE}:manager"), json!("mgr-1")),
+        );
+        assert_eq!(result[ENTERPRISE]["manager"], json!({"value": "mgr-1"}));
+        let result = patched(
+            &result,
+            replace(&format!("{ENTERPRISE}:manager.value"), json!("mgr-2")),
+        );
+        assert_eq!(result[ENTERPRISE]["manager"], json!({"value": "mgr-2"}));
+    }
+
+    #[test]
+    fn replace_without_path_updates_extension_attributes_only() {
+        let mut resource = user();
+        resource[ENTERPRISE] = json!({"employeeNumber": "701984", "department": "Sales"});
+        let value = json!({ENTERPRISE: {"department": "Support"}});
+        let result = patched(&resource, op(PatchOpKind::Replace, None, Some(value)));
+        assert_eq!(
+            result[ENTERPRISE],
+            json!({"employeeNumber": "701984", "department": "Support"})
+        );
+    }
+
+    // ---- names, read-only attributes, atomicity ----
+
+    #[test]
+    fn attribute_names_match_existing_keys_ignoring_case() {
+        let result = patched(&user(), replace("USERNAME", json!("babs")));
+        assert_eq!(result["userName"], json!("babs"));
+        assert!(result.get("USERNAME").is_none());
+        let result = patched(&user(), replace("Name.GivenName", json!("B")));
+        assert_eq!(result["name"]["givenName"], json!("B"));
+        let result = patched(
+            &user(),
+            op(
+                PatchOpKind::Replace,
+                None,
+                Some(json!({"DisplayName": "x", "ACTIVE": false})),
+            ),
+        );
+        assert_eq!(result["active"], json!(false));
+        assert_eq!(result["DisplayName"], json!("x"));
+        let result = patched(
+            &group(),
+            remove(r#"MEMBERS[VALUE eq "902c246b-6245-4190-8e05-00816be7344a"]"#),
+        );
+        assert_eq!(member_ids(&result), [MEMBER_1]);
+    }
+
+    #[test]
+    fn read_only_attributes_may_not_change() {
+        let user = user();
+        for operation in [
+            replace("id", json!("other")),
+            remove("id"),
+            remove("meta"),
+            replace("meta.resourceType", json!("Group")),
+            add("meta.created", json!("2011-08-01T18:29:49.793Z")),
+            op(PatchOpKind::Replace, None, Some(json!({"id": "other"}))),
+            op(PatchOpKind::Add, None, Some(json!({"ID": "other"}))),
+        ] {
+            let error = patch_error(&user, operation.clone());
+            assert_eq!(error.scim_type, "mutability", "{operation:?}");
+        }
+        // Restating the current values is allowed (Okta sends the id back).
+        let same =
+            json!({"id": user["id"].clone(), "meta": {"resourceType": "User"}, "active": false});
+        let result = patched(&user, op(PatchOpKind::Replace, None, Some(same)));
+        assert_eq!(result["active"], json!(false));
+        assert_eq!(result["meta"], user["meta"]);
+    }
+
+    #[test]
+    fn schemas_is_ignored() {
+        let user = user();
+        assert_eq!(patched(&user, replace("schemas", json!(["x"]))), user);
+        assert_eq!(patched(&user, remove("schemas")), user);
+        let result = patched(
+            &user,
+            op(
+                PatchOpKind::Add,
+                None,
+                Some(json!({"schemas": ["x"], "title": "t"})),
+            ),
+        );
+        assert_eq!(result["schemas"], user["schemas"]);
+        assert_eq!(result["title"], json!("t"));
+    }
+
+    #[test]
+    fn failed_patch_leaves_resource_unchanged() {
+        let mut resource = user();
+        let ops = [
+            replace("userName", json!("changed")),
+            replace(r#"emails[type eq "nope"].value"#, json!("x")),
+        ];
+        let error = apply_operations(&mut resource, &ops).expect_err("second op fails");
+        assert_eq!(error.scim_type, "noTarget");
+        assert!(error.message.starts_with("operation 1:"));
+        assert_eq!(resource, user());
+    }
+
+    #[test]
+    fn invalid_paths_are_reported() {
+        let error = patch_error(&user(), replace("a b", json!(1)));
+        assert_eq!(error.scim_type, "invalidPath");
+        let error = patch_error(&user(), replace(r#"emails[type eq "work""#, json!(1)));
+        assert_eq!(error.scim_type, "invalidFilter");
+        let error = patch_error(&user(), replace("userName.first", json!(1)));
+        assert_eq!(error.scim_type, "invalidPath");
+        let error = patch_error(&user(), replace(r#"userName[value eq "x"]"#, json!(1)));
+        assert_eq!(error.scim_type, "invalidPath");
+        let error = patch_error(&user(), op(PatchOpKind::Add, None, Some(json!({"a b": 1}))));
+        assert_eq!(error.scim_type, "invalidPath");
+        let mut not_object = json!([1]);
+        let error = apply_operations(&mut not_object, &[remove("a")]).expect_err("not an object");
+        assert_eq!(error.scim_type, "invalidValue");
+    }
+
+    // ---- properties ----
+
+    fn arb_member_ids() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec("[a-c]{1,2}", 0..6)
+    }
+
+    fn group_with(ids: &[String]) -> Value {
+        let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+        json!({"id": "g", "members": members})
+    }
+
+    proptest! {
+        #[test]
+        fn adding_members_is_idempotent_and_keeps_them_unique(
+            existing in arb_member_ids(),
+            added in arb_member_ids(),
+        ) {
+            let mut unique_existing: Vec<String> = Vec::new();
+            for id in existing {
+                if !unique_existing.contains(&id) {
+                    unique_existing.push(id);
+                }
+            }
+            let value = Value::Array(added.iter().map(|id| json!({"value": id})).collect());
+            let mut once = group_with(&unique_existing);
+            apply_operations(&mut once, &[add("members", value.clone())]).unwrap();
+            let mut twice = once.clone();
+            apply_operations(&mut twice, &[add("members", value)]).unwrap();
+            prop_assert_eq!(&once, &twice);
+            let ids = member_ids(&once);
+            // Existing members keep their order and come first.
+            prop_assert_eq!(&ids[..unique_existing.len()], unique_existing.as_slice());
+            for id in &added {
+                prop_assert!(ids.contains(&id.as_str()));
+            }
+            let mut sorted = ids.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            prop_assert_eq!(sorted.len(), ids.len());
+        }
+
+        #[test]
+        fn removing_a_member_by_filter_removes_exactly_it(
+            ids in arb_member_ids(),
+            target in "[a-c]{1,2}",
+        ) {
+            let mut group = group_with(&ids);
+            let path = format!("members[value eq \"{target}\"]");
+            apply_operations(&mut group, &[remove(&path)]).unwrap();
+            let expected: Vec<&str> = ids.iter().map(String::as_str).filter(|id| *id != target).collect();
+            prop_assert_eq!(member_ids(&group), expected.clone());
+            prop_assert_eq!(group.get("members").is_some(), !expected.is_empty());
+        }
+
+        #[test]
+        fn patching_never_panics(path in "[a-zA-Z\\[\\]\". :]{0,30}", value in any::<i64>()) {
+            let mut resource = user();
+            for kind in [PatchOpKind::Add, PatchOpKind::Replace, PatchOpKind::Remove] {
+                let _ = apply_operations(&mut resource, &[op(kind, Some(&path), Some(json!(value)))]);
+            }
+        }
+    }
 }

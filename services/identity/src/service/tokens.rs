@@ -125,7 +125,8 @@ impl IdentityService {
                 return Ok(BootstrapOutcome::AlreadyBootstrapped);
             }
         }
-        let admin = match self.directory().find_user(BOOTSTRAP_ADMIN).cloned() {
+        let existing = self.directory().find_user(BOOTSTRAP_ADMIN).cloned();
+        let admin = match existing {
             Some(user) => user,
             None => {
                 let draft = UserDraft {
@@ -137,7 +138,8 @@ impl IdentityService {
                 self.create_user("bootstrap", draft, "").await?
             }
         };
-        if !self.directory().roles_of(&admin.id).contains(&RoleName::Admin) {
+        let is_admin = self.directory().roles_of(&admin.id).contains(&RoleName::Admin);
+        if !is_admin {
             self.set_role("bootstrap", &admin.id, RoleName::Admin, true).await?;
         }
         if configured.is_empty() {

@@ -1,0 +1,152 @@
+//! Assembles the Latch server from its contexts: one process, any subset of services.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use latch_identity::grpc::IdentityGrpc;
+use latch_identity::service::{BootstrapOutcome, LocalAuthenticator, parse_import_document};
+use latch_identity::{IdentityService, IdentityStore};
+use latch_runtime::crypto::SecretBox;
+use latch_runtime::server::GrpcRoutes;
+use latch_runtime::{LatchConfig, SharedClock, SystemClock};
+use tokio::net::TcpListener;
+
+/// Every service this build can run, in start order.
+pub const ALL_SERVICES: &[&str] = &["identity"];
+
+const DEMO_DIRECTORY: &str = include_str!("demo.yaml");
+
+#[derive(Debug, Default, Clone)]
+pub struct AppOptions {
+    /// Services to run; empty means all.
+    pub services: Vec<String>,
+    /// Load the demo directory at start.
+    pub demo: bool,
+    /// The clock; the system clock when `None` (tests pass a manual one).
+    pub clock: Option<SharedClock>,
+}
+
+pub struct App {
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    routes: GrpcRoutes,
+    http: axum::Router,
+    authenticator: latch_runtime::auth::SharedAuthenticator,
+    identity: IdentityService,
+    bootstrap: BootstrapOutcome,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl App {
+    /// Connects databases, applies migrations, bootstraps the admin and binds both listeners
+    /// (port 0 picks a free port; read it back with [`App::grpc_addr`]).
+    pub async fn build(config: LatchConfig, options: AppOptions) -> anyhow::Result<Self> {
+        let services = if options.services.is_empty() {
+            ALL_SERVICES.iter().map(|s| s.to_string()).collect()
+        } else {
+            options.services.clone()
+        };
+        for service in &services {
+            if !ALL_SERVICES.contains(&service.as_str()) {
+                anyhow::bail!("unknown service {service:?}; this build runs: {}", ALL_SERVICES.join(", "));
+            }
+        }
+        // Every other context authenticates through identity; until they can ask a remote one,
+        // identity runs in each process.
+        anyhow::ensure!(services.iter().any(|s| s == "identity"), "--services must include identity");
+
+        let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+        let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
+            .context("encryption key (LATCH_ENCRYPTION_KEY)")?;
+        let db = latch_runtime::database::connect_context(&config, "identity", latch_identity::store::MIGRATIONS)
+            .await
+            .context("identity database")?;
+        let identity =
+            IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
+        let bootstrap = identity.bootstrap(&config.bootstrap_token).await?;
+        if options.demo {
+            let document = parse_import_document(DEMO_DIRECTORY)?;
+            let report = identity.import_directory("demo", &document, false).await?;
+            tracing::info!(created = report.created.len(), changed = report.changed.len(), "demo directory loaded");
+        }
+        let follow_every = if config.is_postgres() { Duration::from_millis(250) } else { Duration::from_secs(2) };
+        let background = vec![identity.spawn_follower(follow_every)];
+
+        let mut routes = GrpcRoutes::new();
+        routes.add(IdentityGrpc::new(identity.clone()).into_server());
+        let http = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .nest("/scim/v2", latch_identity::scim::router(identity.clone()));
+
+        let grpc_listener = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
+        let http_listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
+        Ok(Self {
+            grpc_listener,
+            http_listener,
+            routes,
+            http,
+            authenticator: Arc::new(LocalAuthenticator::new(identity.clone())),
+            identity,
+            bootstrap,
+            background,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn identity(&self) -> &IdentityService {
+        &self.identity
+    }
+
+    pub fn bootstrap(&self) -> &BootstrapOutcome {
+        &self.bootstrap
+    }
+
+    /// The one-time message for the operator when a random admin token was created.
+    pub fn bootstrap_message(&self) -> Option<String> {
+        match &self.bootstrap {
+            BootstrapOutcome::Created { user_name, secret } => Some(format!(
+                "\nLatch created the bootstrap admin `{user_name}`. Its API token, shown only this once:\n\n    {secret}\n\n\
+                 Try it:  export LATCH_TOKEN={secret} && latch whoami\n"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Serves gRPC and HTTP until `shutdown` resolves, then drains both.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = receiver.wait_for(|stop| *stop).await;
+        };
+        tracing::info!(grpc = %self.grpc_addr(), http = %self.http_addr(), "latchd ready");
+        let grpc = self.routes.serve(self.grpc_listener, self.authenticator, wait(stopped.clone()));
+        let http = axum::serve(self.http_listener, self.http).with_graceful_shutdown(wait(stopped)).into_future();
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let (grpc, http, ()) = tokio::join!(grpc, http, signal);
+        for task in self.background {
+            task.abort();
+        }
+        grpc.context("gRPC server")?;
+        http.context("HTTP server")?;
+        tracing::info!("latchd stopped");
+        Ok(())
+    }
+}

@@ -125,9 +125,6 @@ impl IdentityService {
             .map_err(|e| ServiceError::invalid(format!("override.{}", e.field.trim_start_matches("override.")), e.message))?;
         let mut updated = (*schedule).clone();
         updated.overrides.push(OverrideRecord { id: candidate.id, user_id: user.id.clone(), start, end });
-        // Overrides that ended long ago only slow lookups down; keep a week of history.
-        let horizon = tx.now() - chrono::TimeDelta::days(7);
-        updated.overrides.retain(|o| o.end > horizon);
         updated.version += 1;
         updated.updated_at = tx.now();
         tx.put_schedule(&updated).await?;

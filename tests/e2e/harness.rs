@@ -1,0 +1,215 @@
+//! Starts a whole Latch in-process on free ports with a fresh database per test: SQLite in a
+//! temporary directory, or a new PostgreSQL database when `LATCH_TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use latch_proto::identity::v1 as pb;
+use latch_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use latch_runtime::clock::ManualClock;
+use latch_runtime::{LatchConfig, SharedClock};
+use latchd::{App, AppOptions};
+use sea_orm::ConnectionTrait;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub const ADMIN_TOKEN: &str = "latch_e2e_bootstrap_admin_token_0123456789";
+
+#[derive(Clone)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub struct TestServer {
+    pub grpc_addr: std::net::SocketAddr,
+    pub http_base: String,
+    pub clock: Arc<ManualClock>,
+    pub data_dir: Arc<tempfile::TempDir>,
+    pub database_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow_free::Result>>,
+}
+
+mod anyhow_free {
+    pub type Result = std::result::Result<(), String>;
+}
+
+/// A fixed instant so tests that read the clock are repeatable.
+pub fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).single().expect("valid instant")
+}
+
+/// A fresh PostgreSQL database for one test, or `None` to use SQLite.
+async fn fresh_postgres() -> Option<String> {
+    let base = std::env::var("LATCH_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("latch_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(base.as_str()).await.expect("connect to LATCH_TEST_DATABASE_URL");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    admin.close().await.ok();
+    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+    let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    Some(format!("{prefix}/{name}{query}"))
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database_url = fresh_postgres().await.unwrap_or_default();
+        Self::start_on(data_dir, database_url, ManualClock::new(epoch())).await
+    }
+
+    /// Starts on an existing data directory and database (to test restarts).
+    pub async fn start_on(data_dir: Arc<tempfile::TempDir>, database_url: String, clock: Arc<ManualClock>) -> Self {
+        let config = LatchConfig {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: database_url.clone(),
+            grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+            http_addr: "127.0.0.1:0".parse().expect("addr"),
+            bootstrap_token: ADMIN_TOKEN.into(),
+            ..LatchConfig::default()
+        };
+        let shared: SharedClock = clock.clone();
+        let app = App::build(config, AppOptions { clock: Some(shared), ..AppOptions::default() })
+            .await
+            .expect("latch starts");
+        let grpc_addr = app.grpc_addr();
+        let http_base = format!("http://{}", app.http_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until_stopped(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| format!("{e:#}"))
+        });
+        Self { grpc_addr, http_base, clock, data_dir, database_url, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) -> (Arc<tempfile::TempDir>, String, Arc<ManualClock>) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        (self.data_dir.clone(), self.database_url.clone(), self.clock.clone())
+    }
+
+    pub async fn client_with(&self, token: Option<&str>) -> Client {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect over gRPC");
+        let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
+        IdentityServiceClient::with_interceptor(channel, Bearer(header))
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.client_with(Some(ADMIN_TOKEN)).await
+    }
+
+    /// Creates a user through the API and returns it with an API token of its own.
+    pub async fn user_with_token(&self, user_name: &str) -> (pb::User, Client) {
+        let mut admin = self.admin().await;
+        let user = admin
+            .create_user(pb::CreateUserRequest {
+                user: Some(pb::User { user_name: user_name.into(), active: true, ..Default::default() }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create user")
+            .into_inner();
+        let secret = admin
+            .create_token(pb::CreateTokenRequest { user_id: user.id.clone(), description: "test".into(), ..Default::default() })
+            .await
+            .expect("create token")
+            .into_inner()
+            .secret;
+        (user, self.client_with(Some(&secret)).await)
+    }
+
+    /// A SCIM-scoped token for the HTTP tests.
+    pub async fn scim_token(&self) -> String {
+        let mut admin = self.admin().await;
+        admin
+            .create_token(pb::CreateTokenRequest {
+                description: "idp".into(),
+                scope: pb::api_token::Scope::Scim as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("create scim token")
+            .into_inner()
+            .secret
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn create_user(client: &mut Client, user_name: &str, attributes: &[(&str, &str)], manager_id: &str) -> pb::User {
+    client
+        .create_user(pb::CreateUserRequest {
+            user: Some(pb::User {
+                user_name: user_name.into(),
+                email: format!("{user_name}@example.com"),
+                active: true,
+                manager_id: manager_id.into(),
+                attributes: attributes
+                    .iter()
+                    .map(|(k, v)| latch_proto::common::v1::Attribute { key: (*k).into(), values: vec![(*v).into()] })
+                    .collect(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create user")
+        .into_inner()
+}
+
+pub async fn create_group(client: &mut Client, name: &str, users: &[&str], groups: &[&str]) -> pb::Group {
+    let members = users
+        .iter()
+        .map(|id| pb::GroupMember { kind: pb::group_member::Kind::User as i32, id: (*id).into(), display: String::new() })
+        .chain(groups.iter().map(|id| pb::GroupMember {
+            kind: pb::group_member::Kind::Group as i32,
+            id: (*id).into(),
+            display: String::new(),
+        }))
+        .collect();
+    client
+        .create_group(pb::CreateGroupRequest {
+            group: Some(pb::Group { display_name: name.into(), members, ..Default::default() }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create group")
+        .into_inner()
+}
+
+/// The field paths of an INVALID_ARGUMENT status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,14 @@
+//! One end-to-end test binary: every test starts its own Latch with its own database.
+
+mod harness;
+
+mod auth;
+mod feed;
+mod groups;
+mod import;
+mod mfa;
+mod restart;
+mod schedules;
+mod scim;
+mod tokens;
+mod users;

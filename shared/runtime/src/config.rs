@@ -129,7 +129,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LATCH_GRPC_ADDR", "not-an-address");
             let error = LatchConfig::load(None).expect_err("bad address must be refused");
-            assert!(error.to_string().contains("grpc_addr"), "{error}");
+            assert!(error.to_string().to_lowercase().contains("grpc_addr"), "{error}");
             Ok(())
         });
     }

@@ -6,10 +6,7 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = [
-        "latch/common/v1/common.proto",
-        "latch/identity/v1/identity.proto",
-    ];
+    let files = ["latch/common/v1/common.proto", "latch/identity/v1/identity.proto"];
     for file in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }

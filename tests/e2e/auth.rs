@@ -14,11 +14,16 @@ async fn health_and_reflection_need_no_token_but_everything_else_does() {
         .await
         .unwrap();
     let health = HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest { service: "latch.identity.v1.IdentityService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "latch.identity.v1.IdentityService".into(),
+        })
         .await
         .expect("health needs no token")
         .into_inner();
-    assert_eq!(health.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let mut anonymous = server.client_with(None).await;
     let status = anonymous.who_am_i(pb::WhoAmIRequest {}).await.unwrap_err();
@@ -32,7 +37,13 @@ async fn health_and_reflection_need_no_token_but_everything_else_does() {
 #[tokio::test]
 async fn whoami_reports_the_token_owner_and_roles() {
     let server = TestServer::start().await;
-    let me = server.admin().await.who_am_i(pb::WhoAmIRequest {}).await.unwrap().into_inner();
+    let me = server
+        .admin()
+        .await
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(me.user.unwrap().user_name, "admin");
     assert!(me.roles.contains(&(Role::Admin as i32)));
 }
@@ -43,19 +54,30 @@ async fn admin_calls_refuse_other_users_and_change_nothing() {
     let (_, mut bob) = server.user_with_token("bob").await;
     let status = bob
         .create_user(pb::CreateUserRequest {
-            user: Some(pb::User { user_name: "mallory".into(), active: true, ..Default::default() }),
+            user: Some(pb::User {
+                user_name: "mallory".into(),
+                active: true,
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let status = bob
-        .create_token(pb::CreateTokenRequest { scope: pb::api_token::Scope::Scim as i32, ..Default::default() })
+        .create_token(pb::CreateTokenRequest {
+            scope: pb::api_token::Scope::Scim as i32,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "only admins mint SCIM tokens");
     // Reads are open to any authenticated user.
-    let users = bob.list_users(pb::ListUsersRequest::default()).await.unwrap().into_inner();
+    let users = bob
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(users.users.iter().all(|u| u.user_name != "mallory"));
     let me = bob.who_am_i(pb::WhoAmIRequest {}).await.unwrap().into_inner();
     assert_eq!(me.roles, vec![Role::User as i32]);
@@ -65,7 +87,12 @@ async fn admin_calls_refuse_other_users_and_change_nothing() {
 async fn a_scim_token_cannot_call_the_grpc_api() {
     let server = TestServer::start().await;
     let scim = server.scim_token().await;
-    let status = server.client_with(Some(&scim)).await.who_am_i(pb::WhoAmIRequest {}).await.unwrap_err();
+    let status = server
+        .client_with(Some(&scim))
+        .await
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 }
 
@@ -76,12 +103,18 @@ async fn identity_comes_from_the_token_not_from_request_fields() {
     let (_, mut bob) = server.user_with_token("bob").await;
     // Bob may not verify MFA on Alice's behalf, nor mint tokens for her.
     let status = bob
-        .verify_mfa(pb::VerifyMfaRequest { code: "123456".into(), user_id: alice.id.clone() })
+        .verify_mfa(pb::VerifyMfaRequest {
+            code: "123456".into(),
+            user_id: alice.id.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let status = bob
-        .create_token(pb::CreateTokenRequest { user_id: alice.id.clone(), ..Default::default() })
+        .create_token(pb::CreateTokenRequest {
+            user_id: alice.id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);

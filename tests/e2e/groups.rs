@@ -17,7 +17,10 @@ async fn subjects_resolve_nested_groups_manager_and_reports() {
     create_group(&mut admin, "finance", &[&boss.id], &[]).await;
 
     let subject = admin
-        .resolve_subject(pb::ResolveSubjectRequest { user_id: "ada".into(), at: None })
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: "ada".into(),
+            at: None,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -25,7 +28,10 @@ async fn subjects_resolve_nested_groups_manager_and_reports() {
     groups.sort();
     assert_eq!(groups, ["engineering", "everyone", "sre"]);
     assert_eq!(subject.manager.unwrap().id, boss.id);
-    assert_eq!(subject.direct_reports.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), [intern.id.as_str()]);
+    assert_eq!(
+        subject.direct_reports.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        [intern.id.as_str()]
+    );
     let user = subject.user.unwrap();
     assert_eq!(user.attributes[0].key, "department");
 
@@ -33,11 +39,22 @@ async fn subjects_resolve_nested_groups_manager_and_reports() {
     admin
         .remove_group_member(pb::RemoveGroupMemberRequest {
             group_id: "sre".into(),
-            member: Some(pb::GroupMember { kind: pb::group_member::Kind::User as i32, id: "ada".into(), display: String::new() }),
+            member: Some(pb::GroupMember {
+                kind: pb::group_member::Kind::User as i32,
+                id: "ada".into(),
+                display: String::new(),
+            }),
         })
         .await
         .unwrap();
-    let subject = admin.resolve_subject(pb::ResolveSubjectRequest { user_id: ada.id.clone(), at: None }).await.unwrap().into_inner();
+    let subject = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: ada.id.clone(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(subject.groups.is_empty());
 }
 
@@ -51,13 +68,21 @@ async fn nesting_that_would_make_a_cycle_is_refused() {
     let status = admin
         .add_group_member(pb::AddGroupMemberRequest {
             group_id: a.id.clone(),
-            member: Some(pb::GroupMember { kind: pb::group_member::Kind::Group as i32, id: "c".into(), display: String::new() }),
+            member: Some(pb::GroupMember {
+                kind: pb::group_member::Kind::Group as i32,
+                id: "c".into(),
+                display: String::new(),
+            }),
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), ["members[0].id"]);
-    let a = admin.get_group(pb::GetGroupRequest { id: a.id.clone() }).await.unwrap().into_inner();
+    let a = admin
+        .get_group(pb::GetGroupRequest { id: a.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(a.members.is_empty(), "nothing was written");
 }
 
@@ -66,11 +91,17 @@ async fn the_configured_admin_group_makes_its_nested_members_admins() {
     let server = TestServer::start().await;
     let mut admin = server.admin().await;
     let (bob, mut bob_client) = server.user_with_token("bob").await;
-    let status = bob_client.list_tokens(pb::ListTokensRequest { all_users: true }).await.unwrap_err();
+    let status = bob_client
+        .list_tokens(pb::ListTokensRequest { all_users: true })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let platform = create_group(&mut admin, "platform", &[&bob.id], &[]).await;
     create_group(&mut admin, "latch-admins", &[], &[&platform.id]).await;
     let me = bob_client.who_am_i(pb::WhoAmIRequest {}).await.unwrap().into_inner();
     assert!(me.roles.contains(&(Role::Admin as i32)));
-    bob_client.list_tokens(pb::ListTokensRequest { all_users: true }).await.expect("admin now");
+    bob_client
+        .list_tokens(pb::ListTokensRequest { all_users: true })
+        .await
+        .expect("admin now");
 }

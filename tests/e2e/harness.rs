@@ -46,15 +46,24 @@ mod anyhow_free {
 
 /// A fixed instant so tests that read the clock are repeatable.
 pub fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).single().expect("valid instant")
+    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0)
+        .single()
+        .expect("valid instant")
 }
 
 /// A fresh PostgreSQL database for one test, or `None` to use SQLite.
 async fn fresh_postgres() -> Option<String> {
-    let base = std::env::var("LATCH_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let base = std::env::var("LATCH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     let name = format!("latch_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sea_orm::Database::connect(base.as_str()).await.expect("connect to LATCH_TEST_DATABASE_URL");
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let admin = sea_orm::Database::connect(base.as_str())
+        .await
+        .expect("connect to LATCH_TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
     admin.close().await.ok();
     let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
     let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
@@ -79,9 +88,15 @@ impl TestServer {
             ..LatchConfig::default()
         };
         let shared: SharedClock = clock.clone();
-        let app = App::build(config, AppOptions { clock: Some(shared), ..AppOptions::default() })
-            .await
-            .expect("latch starts");
+        let app = App::build(
+            config,
+            AppOptions {
+                clock: Some(shared),
+                ..AppOptions::default()
+            },
+        )
+        .await
+        .expect("latch starts");
         let grpc_addr = app.grpc_addr();
         let http_base = format!("http://{}", app.http_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -92,7 +107,15 @@ impl TestServer {
             .await
             .map_err(|e| format!("{e:#}"))
         });
-        Self { grpc_addr, http_base, clock, data_dir, database_url, stop: Some(stop), task: Some(task) }
+        Self {
+            grpc_addr,
+            http_base,
+            clock,
+            data_dir,
+            database_url,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Stops the server and waits for it to drain.
@@ -125,14 +148,22 @@ impl TestServer {
         let mut admin = self.admin().await;
         let user = admin
             .create_user(pb::CreateUserRequest {
-                user: Some(pb::User { user_name: user_name.into(), active: true, ..Default::default() }),
+                user: Some(pb::User {
+                    user_name: user_name.into(),
+                    active: true,
+                    ..Default::default()
+                }),
                 request_id: String::new(),
             })
             .await
             .expect("create user")
             .into_inner();
         let secret = admin
-            .create_token(pb::CreateTokenRequest { user_id: user.id.clone(), description: "test".into(), ..Default::default() })
+            .create_token(pb::CreateTokenRequest {
+                user_id: user.id.clone(),
+                description: "test".into(),
+                ..Default::default()
+            })
             .await
             .expect("create token")
             .into_inner()
@@ -164,7 +195,12 @@ impl Drop for TestServer {
     }
 }
 
-pub async fn create_user(client: &mut Client, user_name: &str, attributes: &[(&str, &str)], manager_id: &str) -> pb::User {
+pub async fn create_user(
+    client: &mut Client,
+    user_name: &str,
+    attributes: &[(&str, &str)],
+    manager_id: &str,
+) -> pb::User {
     client
         .create_user(pb::CreateUserRequest {
             user: Some(pb::User {
@@ -174,7 +210,10 @@ pub async fn create_user(client: &mut Client, user_name: &str, attributes: &[(&s
                 manager_id: manager_id.into(),
                 attributes: attributes
                     .iter()
-                    .map(|(k, v)| latch_proto::common::v1::Attribute { key: (*k).into(), values: vec![(*v).into()] })
+                    .map(|(k, v)| latch_proto::common::v1::Attribute {
+                        key: (*k).into(),
+                        values: vec![(*v).into()],
+                    })
                     .collect(),
                 ..Default::default()
             }),
@@ -188,7 +227,11 @@ pub async fn create_user(client: &mut Client, user_name: &str, attributes: &[(&s
 pub async fn create_group(client: &mut Client, name: &str, users: &[&str], groups: &[&str]) -> pb::Group {
     let members = users
         .iter()
-        .map(|id| pb::GroupMember { kind: pb::group_member::Kind::User as i32, id: (*id).into(), display: String::new() })
+        .map(|id| pb::GroupMember {
+            kind: pb::group_member::Kind::User as i32,
+            id: (*id).into(),
+            display: String::new(),
+        })
         .chain(groups.iter().map(|id| pb::GroupMember {
             kind: pb::group_member::Kind::Group as i32,
             id: (*id).into(),
@@ -197,7 +240,11 @@ pub async fn create_group(client: &mut Client, name: &str, users: &[&str], group
         .collect();
     client
         .create_group(pb::CreateGroupRequest {
-            group: Some(pb::Group { display_name: name.into(), members, ..Default::default() }),
+            group: Some(pb::Group {
+                display_name: name.into(),
+                members,
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await

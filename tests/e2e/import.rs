@@ -30,20 +30,33 @@ async fn import_is_idempotent_and_reports_what_it_did() {
     let server = TestServer::start().await;
     let mut admin = server.admin().await;
     let first = admin
-        .import_directory(pb::ImportDirectoryRequest { document: DIRECTORY.into(), dry_run: false })
+        .import_directory(pb::ImportDirectoryRequest {
+            document: DIRECTORY.into(),
+            dry_run: false,
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(first.created.len(), 5, "{first:?}");
     let second = admin
-        .import_directory(pb::ImportDirectoryRequest { document: DIRECTORY.into(), dry_run: false })
+        .import_directory(pb::ImportDirectoryRequest {
+            document: DIRECTORY.into(),
+            dry_run: false,
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(second.created.is_empty() && second.changed.is_empty(), "{second:?}");
     assert_eq!(second.unchanged, 5);
 
-    let bob = admin.resolve_subject(pb::ResolveSubjectRequest { user_id: "bob".into(), at: None }).await.unwrap().into_inner();
+    let bob = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: "bob".into(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(bob.manager.unwrap().user_name, "alice");
     let mut groups: Vec<_> = bob.groups.iter().map(|g| g.display_name.clone()).collect();
     groups.sort();
@@ -51,12 +64,19 @@ async fn import_is_idempotent_and_reports_what_it_did() {
 
     let changed = DIRECTORY.replace("members: [bob]", "members: []");
     let dry = admin
-        .import_directory(pb::ImportDirectoryRequest { document: changed.clone(), dry_run: true })
+        .import_directory(pb::ImportDirectoryRequest {
+            document: changed.clone(),
+            dry_run: true,
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(dry.changed, ["group sre"]);
-    let still = admin.get_group(pb::GetGroupRequest { id: "sre".into() }).await.unwrap().into_inner();
+    let still = admin
+        .get_group(pb::GetGroupRequest { id: "sre".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(still.members.len(), 1, "a dry run changes nothing");
 }
 
@@ -66,15 +86,25 @@ async fn import_with_unknown_references_changes_nothing() {
     let mut admin = server.admin().await;
     let document = "users:\n  - user_name: carol\n    manager: nobody\ngroups:\n  - name: g\n    members: [ghost]\n";
     let status = admin
-        .import_directory(pb::ImportDirectoryRequest { document: document.into(), dry_run: false })
+        .import_directory(pb::ImportDirectoryRequest {
+            document: document.into(),
+            dry_run: false,
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), ["users[0].manager", "groups[0].members[0]"]);
-    let users = admin.list_users(pb::ListUsersRequest::default()).await.unwrap().into_inner();
+    let users = admin
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(users.total_size, 1);
     let status = admin
-        .import_directory(pb::ImportDirectoryRequest { document: "users: [ {name: x} ]".into(), dry_run: false })
+        .import_directory(pb::ImportDirectoryRequest {
+            document: "users: [ {name: x} ]".into(),
+            dry_run: false,
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["document"]);

@@ -17,18 +17,41 @@ fn wrong_code(secret: &TotpSecret, step: i64) -> String {
 async fn totp_enrolment_verification_replay_and_lockout() {
     let server = TestServer::start().await;
     let (bob, mut client) = server.user_with_token("bob").await;
-    let status = client.verify_mfa(pb::VerifyMfaRequest { code: "123456".into(), user_id: String::new() }).await.unwrap_err();
+    let status = client
+        .verify_mfa(pb::VerifyMfaRequest {
+            code: "123456".into(),
+            user_id: String::new(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "not enrolled yet");
 
     let enrolled = client.enroll_mfa(pb::EnrollMfaRequest {}).await.unwrap().into_inner();
-    assert!(enrolled.otpauth_uri.starts_with("otpauth://totp/Latch:bob?secret="), "{}", enrolled.otpauth_uri);
+    assert!(
+        enrolled.otpauth_uri.starts_with("otpauth://totp/Latch:bob?secret="),
+        "{}",
+        enrolled.otpauth_uri
+    );
     let secret = TotpSecret::from_base32(&enrolled.secret).expect("base32 secret");
 
     let step = time_step(server.clock.now());
     let code = code_at_step(&secret, step);
-    let verify = |code: String| pb::VerifyMfaRequest { code, user_id: String::new() };
-    assert!(client.verify_mfa(verify(code.clone())).await.unwrap().into_inner().verified);
-    assert!(!client.verify_mfa(verify(code)).await.unwrap().into_inner().verified, "a code is never accepted twice");
+    let verify = |code: String| pb::VerifyMfaRequest {
+        code,
+        user_id: String::new(),
+    };
+    assert!(
+        client
+            .verify_mfa(verify(code.clone()))
+            .await
+            .unwrap()
+            .into_inner()
+            .verified
+    );
+    assert!(
+        !client.verify_mfa(verify(code)).await.unwrap().into_inner().verified,
+        "a code is never accepted twice"
+    );
 
     // The previous step's code is still inside the ±1 window but older than the one used.
     let older = code_at_step(&secret, step - 1);
@@ -36,7 +59,14 @@ async fn totp_enrolment_verification_replay_and_lockout() {
 
     // Three more failures make five in a row: locked for 15 minutes, even for a right code.
     for _ in 0..3 {
-        assert!(!client.verify_mfa(verify(wrong_code(&secret, step))).await.unwrap().into_inner().verified);
+        assert!(
+            !client
+                .verify_mfa(verify(wrong_code(&secret, step)))
+                .await
+                .unwrap()
+                .into_inner()
+                .verified
+        );
     }
     server.clock.advance(TimeDelta::seconds(30));
     let next = code_at_step(&secret, time_step(server.clock.now()));
@@ -55,7 +85,10 @@ async fn totp_enrolment_verification_replay_and_lockout() {
 async fn server_mfa_row(server: &TestServer, user_id: &str) -> String {
     use sea_orm::{ConnectionTrait, Statement};
     let (url, backend) = if server.database_url.is_empty() {
-        (format!("sqlite://{}/identity.db", server.data_dir.path().display()), sea_orm::DbBackend::Sqlite)
+        (
+            format!("sqlite://{}/identity.db", server.data_dir.path().display()),
+            sea_orm::DbBackend::Sqlite,
+        )
     } else {
         (server.database_url.clone(), sea_orm::DbBackend::Postgres)
     };
@@ -66,6 +99,10 @@ async fn server_mfa_row(server: &TestServer, user_id: &str) -> String {
         sea_orm::DbBackend::Postgres => "SELECT secret_sealed FROM mfa_enrollments WHERE user_id = $1",
         _ => "SELECT secret_sealed FROM mfa_enrollments WHERE user_id = ?",
     };
-    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [user_id.into()])).await.unwrap().unwrap();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [user_id.into()]))
+        .await
+        .unwrap()
+        .unwrap();
     row.try_get::<String>("", "secret_sealed").unwrap()
 }

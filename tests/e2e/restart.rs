@@ -12,13 +12,36 @@ async fn everything_survives_a_restart_and_bootstrap_does_not_repeat() {
 
     let server = TestServer::start_on(dir, url, clock).await;
     let mut admin = server.admin().await;
-    let subject = admin.resolve_subject(pb::ResolveSubjectRequest { user_id: "ada".into(), at: None }).await.unwrap().into_inner();
+    let subject = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: "ada".into(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(subject.groups[0].display_name, "sre");
-    let users = admin.list_users(pb::ListUsersRequest::default()).await.unwrap().into_inner();
+    let users = admin
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(users.total_size, 2, "no second bootstrap admin");
-    let tokens = admin.list_tokens(pb::ListTokensRequest { all_users: true }).await.unwrap().into_inner();
-    assert_eq!(tokens.tokens.len(), 1, "the configured bootstrap token is registered once");
-    let mut feed = admin.watch_changes(pb::WatchChangesRequest { after_sequence: 0 }).await.unwrap().into_inner();
+    let tokens = admin
+        .list_tokens(pb::ListTokensRequest { all_users: true })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        tokens.tokens.len(),
+        1,
+        "the configured bootstrap token is registered once"
+    );
+    let mut feed = admin
+        .watch_changes(pb::WatchChangesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
     use futures::StreamExt;
     let mut last = 0;
     for _ in 0..5 {

@@ -29,18 +29,45 @@ async fn weekly_rotation_overrides_and_on_call_in_subjects() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(schedule.rotation.as_ref().unwrap().members, [ada.id.clone(), bob.id.clone()]);
+    assert_eq!(
+        schedule.rotation.as_ref().unwrap().members,
+        [ada.id.clone(), bob.id.clone()]
+    );
 
-    let on_call = |at: chrono::DateTime<Utc>| pb::GetOnCallRequest { schedule_id: "payments-primary".into(), at: Some(timestamp(at)) };
+    let on_call = |at: chrono::DateTime<Utc>| pb::GetOnCallRequest {
+        schedule_id: "payments-primary".into(),
+        at: Some(timestamp(at)),
+    };
     // 2026-11-02 09:00 Berlin is 08:00 UTC. Week 1: ada; week 2: bob.
     let first_week = Utc.with_ymd_and_hms(2026, 11, 3, 12, 0, 0).unwrap();
     let answer = admin.get_on_call(on_call(first_week)).await.unwrap().into_inner();
     assert_eq!(answer.user.unwrap().id, ada.id);
-    assert_eq!(answer.shift_end.unwrap().seconds, Utc.with_ymd_and_hms(2026, 11, 9, 8, 0, 0).unwrap().timestamp());
+    assert_eq!(
+        answer.shift_end.unwrap().seconds,
+        Utc.with_ymd_and_hms(2026, 11, 9, 8, 0, 0).unwrap().timestamp()
+    );
     let second_week = Utc.with_ymd_and_hms(2026, 11, 9, 8, 0, 0).unwrap();
-    assert_eq!(admin.get_on_call(on_call(second_week)).await.unwrap().into_inner().user.unwrap().id, bob.id);
+    assert_eq!(
+        admin
+            .get_on_call(on_call(second_week))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap()
+            .id,
+        bob.id
+    );
     let before_start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-    assert!(admin.get_on_call(on_call(before_start)).await.unwrap().into_inner().user.is_none());
+    assert!(
+        admin
+            .get_on_call(on_call(before_start))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .is_none()
+    );
 
     // Bob covers two hours of Ada's week.
     admin
@@ -55,20 +82,41 @@ async fn weekly_rotation_overrides_and_on_call_in_subjects() {
         })
         .await
         .unwrap();
-    let covered = admin.get_on_call(on_call(first_week + TimeDelta::minutes(30))).await.unwrap().into_inner();
-    assert_eq!(covered.user.unwrap().id, bob.id);
-    assert!(covered.from_override);
-    let after = admin.get_on_call(on_call(first_week + TimeDelta::hours(2))).await.unwrap().into_inner();
-    assert_eq!(after.user.unwrap().id, ada.id, "the override's end is exclusive");
-
-    let subject = admin
-        .resolve_subject(pb::ResolveSubjectRequest { user_id: "bob".into(), at: Some(timestamp(second_week)) })
+    let covered = admin
+        .get_on_call(on_call(first_week + TimeDelta::minutes(30)))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(subject.on_call.iter().map(|s| s.display_name.as_str()).collect::<Vec<_>>(), ["payments-primary"]);
+    assert_eq!(covered.user.unwrap().id, bob.id);
+    assert!(covered.from_override);
+    let after = admin
+        .get_on_call(on_call(first_week + TimeDelta::hours(2)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.user.unwrap().id, ada.id, "the override's end is exclusive");
+
+    let subject = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: "bob".into(),
+            at: Some(timestamp(second_week)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        subject
+            .on_call
+            .iter()
+            .map(|s| s.display_name.as_str())
+            .collect::<Vec<_>>(),
+        ["payments-primary"]
+    );
     let for_ada = admin
-        .list_on_call_schedules(pb::ListOnCallSchedulesRequest { user_id: "ada".into(), at: Some(timestamp(second_week)) })
+        .list_on_call_schedules(pb::ListOnCallSchedulesRequest {
+            user_id: "ada".into(),
+            at: Some(timestamp(second_week)),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -99,8 +147,18 @@ async fn invalid_schedules_name_each_bad_field() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields = violated_fields(&status);
     assert!(fields.contains(&"schedule.time_zone".to_string()), "{fields:?}");
-    assert!(fields.contains(&"schedule.rotation.handoff_time".to_string()), "{fields:?}");
-    assert!(fields.contains(&"schedule.rotation.members[0]".to_string()), "{fields:?}");
-    let list = admin.list_schedules(pb::ListSchedulesRequest::default()).await.unwrap().into_inner();
+    assert!(
+        fields.contains(&"schedule.rotation.handoff_time".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"schedule.rotation.members[0]".to_string()),
+        "{fields:?}"
+    );
+    let list = admin
+        .list_schedules(pb::ListSchedulesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(list.schedules.is_empty());
 }

@@ -14,7 +14,11 @@ struct Scim {
 
 impl Scim {
     async fn new(server: &TestServer) -> Self {
-        Self { http: reqwest::Client::new(), base: format!("{}/scim/v2", server.http_base), token: server.scim_token().await }
+        Self {
+            http: reqwest::Client::new(),
+            base: format!("{}/scim/v2", server.http_base),
+            token: server.scim_token().await,
+        }
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -29,7 +33,14 @@ impl Scim {
         let response = request.send().await.expect("scim request");
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json body") })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).expect("json body")
+            },
+        )
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -64,12 +75,17 @@ fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
 async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
     let server = TestServer::start().await;
     let scim = Scim::new(&server).await;
-    let (status, ada) = scim.post("/Users", okta_user("ada@example.com", "Ada", "Lovelace")).await;
+    let (status, ada) = scim
+        .post("/Users", okta_user("ada@example.com", "Ada", "Lovelace"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{ada}");
     let id = ada["id"].as_str().unwrap().to_string();
     assert_eq!(ada["name"]["familyName"], "Lovelace", "unmodelled attributes are kept");
     assert!(ada.get("password").is_none(), "passwords are never stored or returned");
-    assert_eq!(ada["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Engineering");
+    assert_eq!(
+        ada["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Engineering"
+    );
     assert_eq!(ada["meta"]["location"], format!("{}/Users/{id}", scim.base));
 
     let (_, boss) = scim.post("/Users", okta_user("boss@example.com", "Big", "Boss")).await;
@@ -82,12 +98,18 @@ async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
-    assert_eq!(patched["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"], boss_id);
+    assert_eq!(
+        patched["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        boss_id
+    );
 
     // The directory sees the SCIM user with mapped attributes and manager.
     let mut admin = server.admin().await;
     let subject = admin
-        .resolve_subject(pb::ResolveSubjectRequest { user_id: "ada@example.com".into(), at: None })
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: "ada@example.com".into(),
+            at: None,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -100,20 +122,34 @@ async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
     assert_eq!(subject.manager.unwrap().id, boss_id);
 
     // Okta deactivates with a no-path replace; Entra sends "False" as a string.
-    let (status, deactivated) = scim.patch(&format!("/Users/{id}"), json!([{ "op": "replace", "value": { "active": false } }])).await;
+    let (status, deactivated) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{ "op": "replace", "value": { "active": false } }]),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(deactivated["active"], false);
-    let (_, reactivated) = scim.patch(&format!("/Users/{id}"), json!([{ "op": "Replace", "path": "active", "value": "True" }])).await;
+    let (_, reactivated) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{ "op": "Replace", "path": "active", "value": "True" }]),
+        )
+        .await;
     assert_eq!(reactivated["active"], true);
 
     // PUT replaces the whole resource.
     let mut replacement = okta_user("ada@example.com", "Ada", "King");
     replacement["title"] = json!("Countess");
-    let (status, replaced) = scim.send(reqwest::Method::PUT, &format!("/Users/{id}"), Some(replacement)).await;
+    let (status, replaced) = scim
+        .send(reqwest::Method::PUT, &format!("/Users/{id}"), Some(replacement))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(replaced["name"]["familyName"], "King");
     assert!(
-        replaced["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].get("manager").is_none(),
+        replaced["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+            .get("manager")
+            .is_none(),
         "PUT without a manager removes it"
     );
 
@@ -129,7 +165,11 @@ async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
 async fn filters_sorting_and_pagination() {
     let server = TestServer::start().await;
     let scim = Scim::new(&server).await;
-    for (name, given, department) in [("a@x.io", "Ann", "Sales"), ("b@x.io", "Ben", "Engineering"), ("c@y.io", "Cid", "Engineering")] {
+    for (name, given, department) in [
+        ("a@x.io", "Ann", "Sales"),
+        ("b@x.io", "Ben", "Engineering"),
+        ("c@y.io", "Cid", "Engineering"),
+    ] {
         let mut user = okta_user(name, given, "Smith");
         user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"] = json!(department);
         assert_eq!(scim.post("/Users", user).await.0, StatusCode::CREATED);
@@ -140,19 +180,33 @@ async fn filters_sorting_and_pagination() {
     assert_eq!(found["Resources"][0]["userName"], "b@x.io");
     let (_, found) = scim.get(&query(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Engineering" and emails co "@y.io""#)).await;
     assert_eq!(found["totalResults"], 1);
-    let (_, found) = scim.get(&query(r#"name.givenName sw "A" or not (userName ew "x.io")"#)).await;
+    let (_, found) = scim
+        .get(&query(r#"name.givenName sw "A" or not (userName ew "x.io")"#))
+        .await;
     assert_eq!(found["totalResults"], 3, "ann, cid and the admin (not ending in x.io)");
-    let (_, found) = scim.get(&query(r#"meta.created gt "2000-01-01T00:00:00Z" and title pr"#)).await;
+    let (_, found) = scim
+        .get(&query(r#"meta.created gt "2000-01-01T00:00:00Z" and title pr"#))
+        .await;
     assert_eq!(found["totalResults"], 3);
 
-    let (_, page) = scim.get("/Users?sortBy=userName&sortOrder=descending&startIndex=2&count=2").await;
+    let (_, page) = scim
+        .get("/Users?sortBy=userName&sortOrder=descending&startIndex=2&count=2")
+        .await;
     assert_eq!(page["totalResults"], 4, "three users and the bootstrap admin");
     assert_eq!(page["startIndex"], 2);
-    let names: Vec<_> = page["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap()).collect();
+    let names: Vec<_> = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["b@x.io", "admin"]);
     let (_, slim) = scim.get("/Users?attributes=userName&count=1").await;
     let keys: Vec<_> = slim["Resources"][0].as_object().unwrap().keys().cloned().collect();
-    assert!(keys.iter().all(|k| ["id", "schemas", "userName"].contains(&k.as_str())), "{keys:?}");
+    assert!(
+        keys.iter().all(|k| ["id", "schemas", "userName"].contains(&k.as_str())),
+        "{keys:?}"
+    );
 
     let (status, error) = scim.get(&query(r#"userName eq"#)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -165,29 +219,59 @@ async fn groups_with_members_and_member_patches() {
     let scim = Scim::new(&server).await;
     let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
     let (_, ben) = scim.post("/Users", okta_user("ben@x.io", "Ben", "B")).await;
-    let (ann, ben) = (ann["id"].as_str().unwrap().to_string(), ben["id"].as_str().unwrap().to_string());
+    let (ann, ben) = (
+        ann["id"].as_str().unwrap().to_string(),
+        ben["id"].as_str().unwrap().to_string(),
+    );
     let (status, group) = scim
         .post("/Groups", json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "oncall", "members": [{ "value": ann }] }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let gid = group["id"].as_str().unwrap().to_string();
 
-    let (status, _) = scim.patch(&format!("/Groups/{gid}"), json!([{ "op": "add", "path": "members", "value": [{ "value": ben }] }])).await;
+    let (status, _) = scim
+        .patch(
+            &format!("/Groups/{gid}"),
+            json!([{ "op": "add", "path": "members", "value": [{ "value": ben }] }]),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, group) = scim.get(&format!("/Groups/{gid}")).await;
     assert_eq!(group["members"].as_array().unwrap().len(), 2);
 
     let (status, _) = scim
-        .patch(&format!("/Groups/{gid}"), json!([{ "op": "remove", "path": format!("members[value eq \"{ann}\"]") }]))
+        .patch(
+            &format!("/Groups/{gid}"),
+            json!([{ "op": "remove", "path": format!("members[value eq \"{ann}\"]") }]),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let mut admin = server.admin().await;
-    let subject = admin.resolve_subject(pb::ResolveSubjectRequest { user_id: ann.clone(), at: None }).await.unwrap().into_inner();
+    let subject = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: ann.clone(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(subject.groups.is_empty(), "ann left the group");
-    let subject = admin.resolve_subject(pb::ResolveSubjectRequest { user_id: ben.clone(), at: None }).await.unwrap().into_inner();
+    let subject = admin
+        .resolve_subject(pb::ResolveSubjectRequest {
+            user_id: ben.clone(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(subject.groups[0].display_name, "oncall");
 
-    let (_, listed) = scim.get(&format!("/Groups?filter={}&excludedAttributes=members", urlencode(r#"displayName eq "ONCALL""#))).await;
+    let (_, listed) = scim
+        .get(&format!(
+            "/Groups?filter={}&excludedAttributes=members",
+            urlencode(r#"displayName eq "ONCALL""#)
+        ))
+        .await;
     assert_eq!(listed["totalResults"], 1);
     assert!(listed["Resources"][0].get("members").is_none());
 
@@ -195,18 +279,29 @@ async fn groups_with_members_and_member_patches() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["scimType"], "uniqueness");
     let (status, error) = scim
-        .post("/Groups", json!({ "displayName": "ghosts", "members": [{ "value": "no-such-id" }] }))
+        .post(
+            "/Groups",
+            json!({ "displayName": "ghosts", "members": [{ "value": "no-such-id" }] }),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["scimType"], "invalidValue");
-    assert_eq!(scim.send(reqwest::Method::DELETE, &format!("/Groups/{gid}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.send(reqwest::Method::DELETE, &format!("/Groups/{gid}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
 async fn duplicates_bad_bodies_and_credentials_get_scim_errors() {
     let server = TestServer::start().await;
     let scim = Scim::new(&server).await;
-    assert_eq!(scim.post("/Users", okta_user("dup@x.io", "D", "U")).await.0, StatusCode::CREATED);
+    assert_eq!(
+        scim.post("/Users", okta_user("dup@x.io", "D", "U")).await.0,
+        StatusCode::CREATED
+    );
     let (status, error) = scim.post("/Users", okta_user("DUP@x.io", "D", "U")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["scimType"], "uniqueness");
@@ -216,10 +311,23 @@ async fn duplicates_bad_bodies_and_credentials_get_scim_errors() {
     let (status, _) = scim.send(reqwest::Method::POST, "/Users", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let anonymous = reqwest::Client::new().get(format!("{}/Users", scim.base)).send().await.unwrap();
+    let anonymous = reqwest::Client::new()
+        .get(format!("{}/Users", scim.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let api_token = reqwest::Client::new().get(format!("{}/Users", scim.base)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
-    assert_eq!(api_token.status(), StatusCode::FORBIDDEN, "an API token is not a SCIM token");
+    let api_token = reqwest::Client::new()
+        .get(format!("{}/Users", scim.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api_token.status(),
+        StatusCode::FORBIDDEN,
+        "an API token is not a SCIM token"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +343,13 @@ async fn discovery_documents_describe_what_is_supported() {
     assert_eq!(types["totalResults"], 2);
     let (status, user_schema) = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(user_schema["attributes"].as_array().unwrap().iter().any(|a| a["name"] == "userName"));
+    assert!(
+        user_schema["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "userName")
+    );
 }
 
 fn urlencode(text: &str) -> String {

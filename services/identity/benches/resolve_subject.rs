@@ -82,13 +82,19 @@ fn main() {
         if u < PROBES {
             // 12 middles spread over 8 tops; 30 leaves under those middles: 50 groups in all.
             let middles: Vec<usize> = (0..8).chain(200..204).map(|m| (m + u * 13) % MIDDLES).collect();
-            let leaves = (0..3).flat_map(|k| middles.iter().map(move |m| m + MIDDLES * k)).take(30);
+            let leaves = (0..3)
+                .flat_map(|k| middles.iter().map(move |m| m + MIDDLES * k))
+                .take(30);
             for leaf in leaves {
                 directory.add_member(&format!("leaf-{leaf}"), MemberKind::User, &format!("user-{u}"));
             }
         } else {
             for k in 0..5 {
-                directory.add_member(&format!("leaf-{}", (u * 7 + k * 811) % LEAVES), MemberKind::User, &format!("user-{u}"));
+                directory.add_member(
+                    &format!("leaf-{}", (u * 7 + k * 811) % LEAVES),
+                    MemberKind::User,
+                    &format!("user-{u}"),
+                );
             }
         }
     }
@@ -128,13 +134,23 @@ fn main() {
     }
     samples.sort();
     let percentile = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    println!("resolve_subject: {USERS} users, {} groups nested 3 deep, subjects with 50 groups", LEAVES + MIDDLES + TOPS);
+    println!(
+        "resolve_subject: {USERS} users, {} groups nested 3 deep, subjects with 50 groups",
+        LEAVES + MIDDLES + TOPS
+    );
     println!("  directory built in {:.2?}", built);
     println!("  calls: {ITERATIONS}");
     println!("  p50:   {:.2?}", percentile(0.50));
     println!("  p99:   {:.2?}", percentile(0.99));
     println!("  max:   {:.2?}", samples[samples.len() - 1]);
-    println!("  resident memory: {} MiB total, {} MiB for the directory", after / 1024, after.saturating_sub(before) / 1024);
+    println!(
+        "  resident memory: {} MiB total, {} MiB for the directory",
+        after / 1024,
+        after.saturating_sub(before) / 1024
+    );
     let p99 = percentile(0.99);
-    println!("  budget p99 <= 100µs: {}", if p99.as_micros() <= 100 { "met" } else { "MISSED" });
+    println!(
+        "  budget p99 <= 100µs: {}",
+        if p99.as_micros() <= 100 { "met" } else { "MISSED" }
+    );
 }

@@ -52,12 +52,18 @@ impl App {
         };
         for service in &services {
             if !ALL_SERVICES.contains(&service.as_str()) {
-                anyhow::bail!("unknown service {service:?}; this build runs: {}", ALL_SERVICES.join(", "));
+                anyhow::bail!(
+                    "unknown service {service:?}; this build runs: {}",
+                    ALL_SERVICES.join(", ")
+                );
             }
         }
         // Every other context authenticates through identity; until they can ask a remote one,
         // identity runs in each process.
-        anyhow::ensure!(services.iter().any(|s| s == "identity"), "--services must include identity");
+        anyhow::ensure!(
+            services.iter().any(|s| s == "identity"),
+            "--services must include identity"
+        );
 
         let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
@@ -65,15 +71,22 @@ impl App {
         let db = latch_runtime::database::connect_context(&config, "identity", latch_identity::store::MIGRATIONS)
             .await
             .context("identity database")?;
-        let identity =
-            IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
+        let identity = IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
         let bootstrap = identity.bootstrap(&config.bootstrap_token).await?;
         if options.demo {
             let document = parse_import_document(DEMO_DIRECTORY)?;
             let report = identity.import_directory("demo", &document, false).await?;
-            tracing::info!(created = report.created.len(), changed = report.changed.len(), "demo directory loaded");
+            tracing::info!(
+                created = report.created.len(),
+                changed = report.changed.len(),
+                "demo directory loaded"
+            );
         }
-        let follow_every = if config.is_postgres() { Duration::from_millis(250) } else { Duration::from_secs(2) };
+        let follow_every = if config.is_postgres() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(2)
+        };
         let background = vec![identity.spawn_follower(follow_every)];
 
         let mut routes = GrpcRoutes::new();
@@ -101,11 +114,15 @@ impl App {
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.grpc_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.http_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn identity(&self) -> &IdentityService {
@@ -134,8 +151,12 @@ impl App {
             let _ = receiver.wait_for(|stop| *stop).await;
         };
         tracing::info!(grpc = %self.grpc_addr(), http = %self.http_addr(), "latchd ready");
-        let grpc = self.routes.serve(self.grpc_listener, self.authenticator, wait(stopped.clone()));
-        let http = axum::serve(self.http_listener, self.http).with_graceful_shutdown(wait(stopped)).into_future();
+        let grpc = self
+            .routes
+            .serve(self.grpc_listener, self.authenticator, wait(stopped.clone()));
+        let http = axum::serve(self.http_listener, self.http)
+            .with_graceful_shutdown(wait(stopped))
+            .into_future();
         let signal = async move {
             shutdown.await;
             let _ = stop.send(true);

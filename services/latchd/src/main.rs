@@ -8,7 +8,11 @@ use clap::Parser;
 use latchd::{App, AppOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "latchd", version, about = "Latch: just-in-time access. Runs every service by default.")]
+#[command(
+    name = "latchd",
+    version,
+    about = "Latch: just-in-time access. Runs every service by default."
+)]
 struct Args {
     /// A TOML config file (also LATCH_CONFIG); LATCH_* variables override it.
     #[arg(long)]
@@ -56,7 +60,11 @@ async fn main() -> ExitCode {
         config.data_dir = dir;
     }
     let _telemetry = latch_runtime::telemetry::init(&config.telemetry);
-    let options = AppOptions { services: args.services, demo: args.demo, ..AppOptions::default() };
+    let options = AppOptions {
+        services: args.services,
+        demo: args.demo,
+        ..AppOptions::default()
+    };
     let app = match App::build(config, options).await {
         Ok(app) => app,
         Err(error) => {

@@ -78,7 +78,10 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Paths open without a token: health checks and reflection, so probes and grpcurl work.
@@ -101,7 +104,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, authenticator: self.authenticator.clone() }
+        AuthService {
+            inner,
+            authenticator: self.authenticator.clone(),
+        }
     }
 }
 
@@ -113,10 +119,7 @@ pub struct AuthService<S> {
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for AuthService<S>
 where
-    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     RequestBody: Send + 'static,
     ResponseBody: Default + Send + 'static,
@@ -177,7 +180,9 @@ mod tests {
     #[test]
     fn only_health_and_reflection_are_public() {
         assert!(is_public_path("/grpc.health.v1.Health/Check"));
-        assert!(is_public_path("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+        assert!(is_public_path(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
         assert!(!is_public_path("/latch.identity.v1.IdentityService/WhoAmI"));
     }
 }

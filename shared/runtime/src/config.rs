@@ -74,21 +74,30 @@ impl Default for IdentityConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { log_format: "text".into(), log_level: "info".into(), service_name: "latch".into() }
+        Self {
+            log_format: "text".into(),
+            log_level: "info".into(),
+            service_name: "latch".into(),
+        }
     }
 }
 
 impl LatchConfig {
     /// Defaults, then `file` (or `LATCH_CONFIG`) when given, then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(LatchConfig::default()));
         let env_file = std::env::var_os("LATCH_CONFIG").map(PathBuf::from);
         if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
-            .merge(Env::prefixed("LATCH_").split("__").ignore(&["config", "server", "token"]))
+            .merge(
+                Env::prefixed("LATCH_")
+                    .split("__")
+                    .ignore(&["config", "server", "token"]),
+            )
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -97,6 +106,7 @@ impl LatchConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
 mod tests {
     use super::*;
 
@@ -114,7 +124,7 @@ mod tests {
             )?;
             jail.set_env("LATCH_HTTP_ADDR", "127.0.0.1:9999");
             jail.set_env("LATCH_IDENTITY__AUDITOR_GROUP", "sec-audit");
-            let config = LatchConfig::load(Some(Path::new("latch.toml")))?;
+            let config = LatchConfig::load(Some(Path::new("latch.toml"))).map_err(|e| *e)?;
             assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:9000");
             assert_eq!(config.http_addr.to_string(), "127.0.0.1:9999");
             assert_eq!(config.identity.admin_group, "platform-admins");

@@ -54,7 +54,10 @@ impl SecretBox {
             return Self::from_base64(configured);
         }
         let path = data_dir.join("secret.key");
-        let key_file_error = |source| CryptoError::KeyFile { path: path.display().to_string(), source };
+        let key_file_error = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(existing) => Self::from_base64(&existing),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 use crate::config::LatchConfig;
 
@@ -75,7 +72,9 @@ pub async fn migrate(connection: &DatabaseConnection, migrations: &[Migration]) 
     for migration in migrations {
         let transaction = connection.begin().await?;
         if backend == DbBackend::Postgres {
-            transaction.execute_unprepared("SELECT pg_advisory_xact_lock(7070)").await?;
+            transaction
+                .execute_unprepared("SELECT pg_advisory_xact_lock(7070)")
+                .await?;
         }
         let applied = transaction
             .query_one_raw(Statement::from_sql_and_values(

@@ -28,9 +28,8 @@ impl Page {
         let offset = if page_token.is_empty() {
             0
         } else {
-            decode(page_token).ok_or_else(|| {
-                ServiceError::invalid("page_token", "is not a token returned by a previous call")
-            })?
+            decode(page_token)
+                .ok_or_else(|| ServiceError::invalid("page_token", "is not a token returned by a previous call"))?
         };
         Ok(Self { offset, size })
     }

@@ -25,7 +25,10 @@ impl Default for GrpcRoutes {
 
 impl GrpcRoutes {
     pub fn new() -> Self {
-        Self { routes: Routes::builder(), service_names: Vec::new() }
+        Self {
+            routes: Routes::builder(),
+            service_names: Vec::new(),
+        }
     }
 
     pub fn add<S>(&mut self, service: S) -> &mut Self
@@ -55,10 +58,14 @@ impl GrpcRoutes {
     ) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
         for name in &self.service_names {
-            health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+            health
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
         }
         // The empty name is the whole server, what `grpc_health_probe` asks by default.
-        health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(latch_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

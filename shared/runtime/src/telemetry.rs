@@ -37,32 +37,37 @@ pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{},sqlx=warn,h2=warn,hyper=warn", config.log_level)));
-    let provider = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().and_then(|_| {
-        match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
-            Ok(exporter) => Some(
-                SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(
-                        opentelemetry_sdk::Resource::builder()
-                            .with_service_name(config.service_name.clone())
-                            .build(),
-                    )
-                    .build(),
-            ),
-            Err(error) => {
-                eprintln!("OTLP export disabled: {error}");
-                None
-            }
-        }
-    });
+    let provider =
+        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().and_then(
+            |_| match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
+                Ok(exporter) => Some(
+                    SdkTracerProvider::builder()
+                        .with_batch_exporter(exporter)
+                        .with_resource(
+                            opentelemetry_sdk::Resource::builder()
+                                .with_service_name(config.service_name.clone())
+                                .build(),
+                        )
+                        .build(),
+                ),
+                Err(error) => {
+                    eprintln!("OTLP export disabled: {error}");
+                    None
+                }
+            },
+        );
     let otel_layer = provider
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("latch")));
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let result = if config.log_format == "json" {
-        registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init()
     };
     if result.is_err() {
         // Already installed (tests start many servers in one process).

@@ -87,9 +87,7 @@ impl Change {
                     member: m.member,
                 }
             }
-            ChangeKind::ScheduleUpserted => {
-                ChangePayload::Schedule(serde_json::from_value(value).ok()?)
-            }
+            ChangeKind::ScheduleUpserted => ChangePayload::Schedule(serde_json::from_value(value).ok()?),
             ChangeKind::UserDeleted | ChangeKind::GroupDeleted | ChangeKind::ScheduleDeleted => {
                 let id = value.get("id")?.as_str()?.to_string();
                 ChangePayload::Deleted { id }
@@ -145,10 +143,7 @@ impl NewChange {
     }
 
     pub fn membership(kind: ChangeKind, group_id: &str, member: &Member) -> Self {
-        debug_assert!(matches!(
-            kind,
-            ChangeKind::MemberAdded | ChangeKind::MemberRemoved
-        ));
+        debug_assert!(matches!(kind, ChangeKind::MemberAdded | ChangeKind::MemberRemoved));
         Self {
             kind,
             resource: format!("groups/{group_id}"),

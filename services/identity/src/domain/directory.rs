@@ -110,8 +110,7 @@ impl Directory {
 
     pub fn upsert_user(&mut self, user: User) {
         if let Some(previous) = self.users.get(&user.id).cloned() {
-            self.user_ids_by_name
-                .remove(&user_name_key(&previous.user_name));
+            self.user_ids_by_name.remove(&user_name_key(&previous.user_name));
             if let Some(manager) = &previous.manager_id
                 && let Some(reports) = self.reports.get_mut(manager)
             {
@@ -121,10 +120,7 @@ impl Directory {
         self.user_ids_by_name
             .insert(user_name_key(&user.user_name), user.id.clone());
         if let Some(manager) = &user.manager_id {
-            self.reports
-                .entry(manager.clone())
-                .or_default()
-                .insert(user.id.clone());
+            self.reports.entry(manager.clone()).or_default().insert(user.id.clone());
         }
         self.users.insert(user.id.clone(), Arc::new(user));
     }
@@ -133,8 +129,7 @@ impl Directory {
         let Some(user) = self.users.remove(id) else {
             return;
         };
-        self.user_ids_by_name
-            .remove(&user_name_key(&user.user_name));
+        self.user_ids_by_name.remove(&user_name_key(&user.user_name));
         if let Some(manager) = &user.manager_id
             && let Some(reports) = self.reports.get_mut(manager)
         {
@@ -242,11 +237,7 @@ impl Directory {
 
     pub fn upsert_schedule(&mut self, record: ScheduleRecord) {
         self.remove_schedule(&record.id);
-        for user in record
-            .members
-            .iter()
-            .chain(record.overrides.iter().map(|o| &o.user_id))
-        {
+        for user in record.members.iter().chain(record.overrides.iter().map(|o| &o.user_id)) {
             self.schedules_by_user
                 .entry(user.clone())
                 .or_default()
@@ -314,15 +305,9 @@ impl Directory {
             (ChangeKind::MemberRemoved, ChangePayload::Membership { group_id, member }) => {
                 self.remove_member(&group_id, member.kind, &member.id)
             }
-            (ChangeKind::ScheduleUpserted, ChangePayload::Schedule(record)) => {
-                self.upsert_schedule(record)
-            }
-            (ChangeKind::ScheduleDeleted, ChangePayload::Schedule(record)) => {
-                self.remove_schedule(&record.id)
-            }
-            (ChangeKind::ScheduleDeleted, ChangePayload::Deleted { id }) => {
-                self.remove_schedule(&id)
-            }
+            (ChangeKind::ScheduleUpserted, ChangePayload::Schedule(record)) => self.upsert_schedule(record),
+            (ChangeKind::ScheduleDeleted, ChangePayload::Schedule(record)) => self.remove_schedule(&record.id),
+            (ChangeKind::ScheduleDeleted, ChangePayload::Deleted { id }) => self.remove_schedule(&id),
             (kind, _) => {
                 tracing::warn!(
                     sequence = change.sequence,
@@ -349,9 +334,7 @@ impl Directory {
     }
 
     pub fn user_id_by_name(&self, user_name: &str) -> Option<&str> {
-        self.user_ids_by_name
-            .get(&user_name_key(user_name))
-            .map(String::as_str)
+        self.user_ids_by_name.get(&user_name_key(user_name)).map(String::as_str)
     }
 
     pub fn user_count(&self) -> usize {
@@ -418,14 +401,8 @@ impl Directory {
     }
 
     pub fn groups_sorted(&self) -> Vec<Arc<Group>> {
-        let mut groups: Vec<_> = self
-            .groups
-            .values()
-            .map(|node| node.group.clone())
-            .collect();
-        groups.sort_by(|a, b| {
-            display_name_key(&a.display_name).cmp(&display_name_key(&b.display_name))
-        });
+        let mut groups: Vec<_> = self.groups.values().map(|node| node.group.clone()).collect();
+        groups.sort_by_key(|g| display_name_key(&g.display_name));
         groups
     }
 
@@ -554,11 +531,7 @@ impl Directory {
     }
 
     pub fn schedules_sorted(&self) -> Vec<Arc<ScheduleRecord>> {
-        let mut schedules: Vec<_> = self
-            .schedules
-            .values()
-            .map(|node| node.record.clone())
-            .collect();
+        let mut schedules: Vec<_> = self.schedules.values().map(|node| node.record.clone()).collect();
         schedules.sort_by(|a, b| a.display_name.cmp(&b.display_name));
         schedules
     }
@@ -575,10 +548,7 @@ impl Directory {
             .get(user_id)
             .into_iter()
             .flatten()
-            .filter(|id| {
-                self.on_call(id, at)
-                    .is_some_and(|on_call| on_call.user_id == user_id)
-            })
+            .filter(|id| self.on_call(id, at).is_some_and(|on_call| on_call.user_id == user_id))
             .filter_map(|id| self.schedule(id).cloned())
             .collect();
         schedules.sort_by(|a, b| a.display_name.cmp(&b.display_name));
@@ -591,15 +561,9 @@ impl Directory {
         let user = self.find_user(id_or_name)?.clone();
         let group_ids = self.transitive_group_ids(&user.id);
         let roles = self.roles(&user, &group_ids);
-        let mut groups: Vec<Arc<Group>> = group_ids
-            .iter()
-            .filter_map(|id| self.group(id).cloned())
-            .collect();
+        let mut groups: Vec<Arc<Group>> = group_ids.iter().filter_map(|id| self.group(id).cloned()).collect();
         groups.sort_unstable_by(|a, b| a.display_name.cmp(&b.display_name));
-        let manager = user
-            .manager_id
-            .as_deref()
-            .and_then(|id| self.users.get(id).cloned());
+        let manager = user.manager_id.as_deref().and_then(|id| self.users.get(id).cloned());
         let direct_reports = self.direct_reports(&user.id);
         let on_call = self.on_call_schedules(&user.id, at);
         Some(SubjectView {

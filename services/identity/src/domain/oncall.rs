@@ -24,8 +24,8 @@
 //! difference, never from walking shifts.
 
 use chrono::{
-    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
-    TimeZone, Timelike, Utc,
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Timelike,
+    Utc,
 };
 use chrono_tz::Tz;
 
@@ -156,8 +156,7 @@ pub fn parse_start_date(s: &str) -> Result<NaiveDate, RotationError> {
 /// Two ASCII digits as a number; chrono's own parser would also accept a
 /// single digit or a sign, which the strict wire format does not allow.
 fn two_digits(tens: u8, ones: u8) -> Option<u32> {
-    (tens.is_ascii_digit() && ones.is_ascii_digit())
-        .then(|| u32::from(tens - b'0') * 10 + u32::from(ones - b'0'))
+    (tens.is_ascii_digit() && ones.is_ascii_digit()).then(|| u32::from(tens - b'0') * 10 + u32::from(ones - b'0'))
 }
 
 impl Rotation {
@@ -318,11 +317,7 @@ impl Override {
 /// `at`; `None` before the first hand-off or for a rotation that fails
 /// [`Rotation::validate`] in a way that leaves no answer (no members, zero
 /// shift length).
-pub fn on_call_at(
-    rotation: &Rotation,
-    overrides: &[Override],
-    at: DateTime<Utc>,
-) -> Option<OnCall> {
+pub fn on_call_at(rotation: &Rotation, overrides: &[Override], at: DateTime<Utc>) -> Option<OnCall> {
     if let Some(covering) = overrides.iter().rev().find(|o| o.covers(at)) {
         return Some(OnCall {
             user_id: covering.user_id.clone(),
@@ -447,14 +442,8 @@ mod tests {
     fn parsers_accept_the_wire_formats() {
         assert_eq!(parse_time_zone("Europe/Berlin"), Ok(Berlin));
         assert_eq!(parse_time_zone("UTC"), Ok(chrono_tz::UTC));
-        assert_eq!(
-            parse_handoff("09:00"),
-            Ok(NaiveTime::from_hms_opt(9, 0, 0).unwrap())
-        );
-        assert_eq!(
-            parse_handoff("23:59"),
-            Ok(NaiveTime::from_hms_opt(23, 59, 0).unwrap())
-        );
+        assert_eq!(parse_handoff("09:00"), Ok(NaiveTime::from_hms_opt(9, 0, 0).unwrap()));
+        assert_eq!(parse_handoff("23:59"), Ok(NaiveTime::from_hms_opt(23, 59, 0).unwrap()));
         assert_eq!(parse_handoff("00:00"), Ok(NaiveTime::MIN));
         assert_eq!(
             parse_start_date("2026-03-29"),
@@ -469,11 +458,7 @@ mod tests {
     #[test]
     fn parsers_reject_everything_else() {
         for bad in ["", "Mars/Olympus", "europe/berlin", " Europe/Berlin"] {
-            assert_eq!(
-                parse_time_zone(bad).unwrap_err().field,
-                "time_zone",
-                "{bad:?}"
-            );
+            assert_eq!(parse_time_zone(bad).unwrap_err().field, "time_zone", "{bad:?}");
         }
         for bad in [
             "",
@@ -608,13 +593,7 @@ mod tests {
     #[test]
     fn weekly_rotation() {
         // Monday 2026-01-05 09:00 Berlin (CET, UTC+1).
-        let r = rotation(
-            &["alice", "bob", "carol"],
-            168,
-            "09:00",
-            "2026-01-05",
-            Berlin,
-        );
+        let r = rotation(&["alice", "bob", "carol"], 168, "09:00", "2026-01-05", Berlin);
         assert_eq!(on_call_at(&r, &[], utc("2026-01-05T07:59:59Z")), None);
         let first = on_call("alice", "2026-01-05T08:00:00Z", "2026-01-12T08:00:00Z");
         assert_eq!(on_call_at(&r, &[], utc("2026-01-05T08:00:00Z")), first);
@@ -628,9 +607,7 @@ mod tests {
             on_call("carol", "2026-01-19T08:00:00Z", "2026-01-26T08:00:00Z")
         );
         assert_eq!(
-            on_call_at(&r, &[], utc("2026-01-26T08:00:00Z"))
-                .unwrap()
-                .user_id,
+            on_call_at(&r, &[], utc("2026-01-26T08:00:00Z")).unwrap().user_id,
             "alice"
         );
         // The week containing the spring-forward Sunday is 167 h long and
@@ -657,12 +634,7 @@ mod tests {
             on_call_at(&r, &[], utc("2026-03-28T12:00:00Z")),
             on_call("b", "2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z")
         );
-        assert_eq!(
-            on_call_at(&r, &[], utc("2026-03-29T00:59:59Z"))
-                .unwrap()
-                .user_id,
-            "b"
-        );
+        assert_eq!(on_call_at(&r, &[], utc("2026-03-29T00:59:59Z")).unwrap().user_id, "b");
         assert_eq!(
             on_call_at(&r, &[], utc("2026-03-29T01:00:00Z")),
             on_call("a", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z")
@@ -772,10 +744,7 @@ mod tests {
             ..far.clone()
         };
         assert_eq!(on_call_at(&first_day, &[], DateTime::<Utc>::MIN_UTC), None);
-        let hourly = Rotation {
-            shift_hours: 1,
-            ..far
-        };
+        let hourly = Rotation { shift_hours: 1, ..far };
         assert_eq!(on_call_at(&hourly, &[], DateTime::<Utc>::MAX_UTC), None);
     }
 
@@ -829,19 +798,13 @@ mod tests {
             "bob"
         );
         assert_eq!(
-            on_call_at(&r, &overrides, utc("2026-01-06T13:00:00Z"))
-                .unwrap()
-                .user_id,
+            on_call_at(&r, &overrides, utc("2026-01-06T13:00:00Z")).unwrap().user_id,
             "bob"
         );
         // Overrides also apply before the rotation starts.
         let early = override_of("o3", "xia", "2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z");
         assert_eq!(
-            on_call_at(
-                &r,
-                std::slice::from_ref(&early),
-                utc("2025-12-31T12:00:00Z")
-            ),
+            on_call_at(&r, std::slice::from_ref(&early), utc("2025-12-31T12:00:00Z")),
             expect(&early)
         );
     }
@@ -905,15 +868,13 @@ mod tests {
             arb_start_date(),
             proptest::sample::select(ZONES),
         )
-            .prop_map(
-                |(members, shift_hours, handoff, start_date, time_zone)| Rotation {
-                    members,
-                    shift_hours,
-                    handoff,
-                    start_date,
-                    time_zone,
-                },
-            )
+            .prop_map(|(members, shift_hours, handoff, start_date, time_zone)| Rotation {
+                members,
+                shift_hours,
+                handoff,
+                start_date,
+                time_zone,
+            })
     }
 
     /// An instant up to ~30 years after the rotation's first hand-off.

@@ -50,7 +50,13 @@ impl ScheduleRecord {
                     .collect());
             }
         };
-        let rotation = Rotation { members: self.members.clone(), shift_hours: self.shift_hours, handoff, start_date, time_zone };
+        let rotation = Rotation {
+            members: self.members.clone(),
+            shift_hours: self.shift_hours,
+            handoff,
+            start_date,
+            time_zone,
+        };
         rotation.validate().map_err(|error| vec![to_violation(error)])?;
         Ok(rotation)
     }

@@ -12,7 +12,11 @@ const RANDOM_LEN: usize = 32;
 const DISPLAY_PREFIX_LEN: usize = 12;
 
 pub fn generate_secret() -> String {
-    let random: String = rand::rng().sample_iter(&Alphanumeric).take(RANDOM_LEN).map(char::from).collect();
+    let random: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(RANDOM_LEN)
+        .map(char::from)
+        .collect();
     format!("{TOKEN_PREFIX}{random}")
 }
 
@@ -43,6 +47,9 @@ mod tests {
         assert_eq!(a.len(), TOKEN_PREFIX.len() + RANDOM_LEN);
         assert_eq!(hash_secret(&a), hash_secret(&a));
         assert_ne!(hash_secret(&a), hash_secret(&b));
-        assert_eq!(hash_secret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

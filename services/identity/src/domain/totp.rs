@@ -77,10 +77,7 @@ impl TotpSecret {
         if normalized.is_empty() {
             return None;
         }
-        data_encoding::BASE32_NOPAD
-            .decode(normalized.as_bytes())
-            .ok()
-            .map(Self)
+        data_encoding::BASE32_NOPAD.decode(normalized.as_bytes()).ok().map(Self)
     }
 }
 
@@ -125,11 +122,7 @@ pub fn time_step(at: DateTime<Utc>) -> i64 {
 /// step is fed to HMAC as its two's-complement 64-bit big-endian bytes,
 /// which is what `(u64) T` means in the RFC's reference code.
 pub fn code_at_step(secret: &TotpSecret, step: i64) -> String {
-    format!(
-        "{:0width$}",
-        code_value(secret, step),
-        width = DIGITS as usize
-    )
+    format!("{:0width$}", code_value(secret, step), width = DIGITS as usize)
 }
 
 fn code_value(secret: &TotpSecret, step: i64) -> u32 {
@@ -181,12 +174,7 @@ pub enum Verification {
 /// response time does not reveal which step or how many digits matched.
 /// Whether the caller is locked out is the caller's business: check
 /// [`FailureState::is_locked`] before calling this.
-pub fn verify(
-    secret: &TotpSecret,
-    code: &str,
-    at: DateTime<Utc>,
-    last_used_step: Option<i64>,
-) -> Verification {
+pub fn verify(secret: &TotpSecret, code: &str, at: DateTime<Utc>, last_used_step: Option<i64>) -> Verification {
     let Some(submitted) = normalize_code(code) else {
         return Verification::Invalid;
     };
@@ -252,10 +240,7 @@ impl FailureState {
             FailureState {
                 failures_in_a_row: 0,
                 // Saturate rather than panic for a `now` at the end of time.
-                locked_until: Some(
-                    now.checked_add_signed(LOCKOUT)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
-                ),
+                locked_until: Some(now.checked_add_signed(LOCKOUT).unwrap_or(DateTime::<Utc>::MAX_UTC)),
             }
         } else {
             FailureState {
@@ -336,10 +321,7 @@ mod tests {
         assert_eq!(encoded, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(TotpSecret::from_base32(&encoded), Some(secret.clone()));
         let generated = TotpSecret::generate();
-        assert_eq!(
-            TotpSecret::from_base32(&generated.to_base32()),
-            Some(generated)
-        );
+        assert_eq!(TotpSecret::from_base32(&generated.to_base32()), Some(generated));
     }
 
     #[test]
@@ -398,20 +380,8 @@ mod tests {
         let accepted = Verification::Accepted { step: 1 };
         assert_eq!(verify(&secret, " 287082 ", at, None), accepted);
         assert_eq!(verify(&secret, "287 082", at, None), accepted);
-        for bad in [
-            "",
-            "28708",
-            "2870820",
-            "28708a",
-            "２８７０８２",
-            "287-082",
-            "\t287082",
-        ] {
-            assert_eq!(
-                verify(&secret, bad, at, None),
-                Verification::Invalid,
-                "{bad:?}"
-            );
+        for bad in ["", "28708", "2870820", "28708a", "２８７０８２", "287-082", "\t287082"] {
+            assert_eq!(verify(&secret, bad, at, None), Verification::Invalid, "{bad:?}");
         }
     }
 
@@ -423,16 +393,10 @@ mod tests {
         let Verification::Accepted { step } = verify(&secret, &code, at, None) else {
             panic!("first use must be accepted");
         };
-        assert_eq!(
-            verify(&secret, &code, at, Some(step)),
-            Verification::Replayed
-        );
+        assert_eq!(verify(&secret, &code, at, Some(step)), Verification::Replayed);
         // An older code after a newer one is refused too.
         let older = code_at_step(&secret, step - 1);
-        assert_eq!(
-            verify(&secret, &older, at, Some(step)),
-            Verification::Replayed
-        );
+        assert_eq!(verify(&secret, &older, at, Some(step)), Verification::Replayed);
         // A newer one is fine.
         let newer = code_at_step(&secret, step + 1);
         assert_eq!(
@@ -440,10 +404,7 @@ mod tests {
             Verification::Accepted { step: step + 1 }
         );
         // A wrong code stays Invalid whatever the last step.
-        assert_eq!(
-            verify(&secret, "000000", at, Some(step)),
-            Verification::Invalid
-        );
+        assert_eq!(verify(&secret, "000000", at, Some(step)), Verification::Invalid);
     }
 
     #[test]
@@ -453,10 +414,7 @@ mod tests {
         for attempt in 1..MAX_FAILURES {
             state = state.after_failure(now);
             assert_eq!(state.failures_in_a_row, attempt);
-            assert!(
-                !state.is_locked(now),
-                "locked after only {attempt} failures"
-            );
+            assert!(!state.is_locked(now), "locked after only {attempt} failures");
         }
         state = state.after_failure(now);
         assert_eq!(

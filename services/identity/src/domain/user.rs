@@ -46,10 +46,7 @@ impl User {
     }
 
     pub fn attribute(&self, key: &str) -> &[String] {
-        self.attributes
-            .get(key)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        self.attributes.get(key).map(Vec::as_slice).unwrap_or_default()
     }
 }
 
@@ -70,9 +67,9 @@ pub fn is_valid_attribute_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 64
         && key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.'
-        })
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.')
 }
 
 impl UserDraft {
@@ -89,10 +86,7 @@ impl UserDraft {
                 field("user_name"),
                 "must be at most 256 characters",
             ));
-        } else if user_name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
+        } else if user_name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             violations.push(FieldViolation::new(
                 field("user_name"),
                 "must not contain spaces or control characters",

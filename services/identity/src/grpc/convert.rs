@@ -13,7 +13,10 @@ use crate::domain::user::{Attributes, User};
 use crate::store::TokenRecord;
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn from_timestamp(field: &str, ts: &prost_types::Timestamp) -> ServiceResult<DateTime<Utc>> {
@@ -21,7 +24,11 @@ pub fn from_timestamp(field: &str, ts: &prost_types::Timestamp) -> ServiceResult
         .ok_or_else(|| ServiceError::invalid(field, "is not a valid timestamp"))
 }
 
-pub fn optional_instant(field: &str, ts: Option<&prost_types::Timestamp>, now: DateTime<Utc>) -> ServiceResult<DateTime<Utc>> {
+pub fn optional_instant(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) -> ServiceResult<DateTime<Utc>> {
     ts.map_or(Ok(now), |ts| from_timestamp(field, ts))
 }
 
@@ -43,13 +50,21 @@ pub fn role_name(field: &str, value: i32) -> ServiceResult<RoleName> {
 }
 
 pub fn attributes_to_proto(attributes: &Attributes) -> Vec<Attribute> {
-    attributes.iter().map(|(key, values)| Attribute { key: key.clone(), values: values.clone() }).collect()
+    attributes
+        .iter()
+        .map(|(key, values)| Attribute {
+            key: key.clone(),
+            values: values.clone(),
+        })
+        .collect()
 }
 
 pub fn attributes_from_proto(attributes: &[Attribute]) -> Attributes {
     let mut out = Attributes::new();
     for attribute in attributes {
-        out.entry(attribute.key.trim().to_string()).or_default().extend(attribute.values.iter().cloned());
+        out.entry(attribute.key.trim().to_string())
+            .or_default()
+            .extend(attribute.values.iter().cloned());
     }
     out
 }
@@ -65,7 +80,11 @@ pub fn user(user: &User, directory: &Directory) -> pb::User {
         attributes: attributes_to_proto(&user.attributes),
         manager_id: user.manager_id.clone().unwrap_or_default(),
         external_id: user.external_id.clone().unwrap_or_default(),
-        roles: directory.roles_of(&user.id).into_iter().map(|r| role(r) as i32).collect(),
+        roles: directory
+            .roles_of(&user.id)
+            .into_iter()
+            .map(|r| role(r) as i32)
+            .collect(),
         create_time: Some(timestamp(user.created_at)),
         update_time: Some(timestamp(user.updated_at)),
         etag: user.etag(),
@@ -73,7 +92,11 @@ pub fn user(user: &User, directory: &Directory) -> pb::User {
 }
 
 pub fn user_ref(user: &User) -> pb::UserRef {
-    pb::UserRef { id: user.id.clone(), user_name: user.user_name.clone(), display_name: user.display_name.clone() }
+    pb::UserRef {
+        id: user.id.clone(),
+        user_name: user.user_name.clone(),
+        display_name: user.display_name.clone(),
+    }
 }
 
 pub fn group(group: &Group, directory: &Directory) -> pb::Group {
@@ -111,20 +134,32 @@ pub fn member(field: &str, member: Option<&pb::GroupMember>, directory: &Directo
             let user = directory
                 .find_user(&member.id)
                 .ok_or_else(|| ServiceError::invalid(format!("{field}.id"), format!("no user {:?}", member.id)))?;
-            Ok(Member { kind: MemberKind::User, id: user.id.clone() })
+            Ok(Member {
+                kind: MemberKind::User,
+                id: user.id.clone(),
+            })
         }
         Ok(pb::group_member::Kind::Group) => {
             let group = directory
                 .find_group(&member.id)
                 .ok_or_else(|| ServiceError::invalid(format!("{field}.id"), format!("no group {:?}", member.id)))?;
-            Ok(Member { kind: MemberKind::Group, id: group.id.clone() })
+            Ok(Member {
+                kind: MemberKind::Group,
+                id: group.id.clone(),
+            })
         }
-        _ => Err(ServiceError::invalid(format!("{field}.kind"), "must be KIND_USER or KIND_GROUP")),
+        _ => Err(ServiceError::invalid(
+            format!("{field}.kind"),
+            "must be KIND_USER or KIND_GROUP",
+        )),
     }
 }
 
 pub fn schedule_ref(schedule: &ScheduleRecord) -> pb::ScheduleRef {
-    pb::ScheduleRef { id: schedule.id.clone(), display_name: schedule.display_name.clone() }
+    pb::ScheduleRef {
+        id: schedule.id.clone(),
+        display_name: schedule.display_name.clone(),
+    }
 }
 
 pub fn schedule(schedule: &ScheduleRecord) -> pb::Schedule {
@@ -160,7 +195,11 @@ pub fn token(record: &TokenRecord) -> pb::ApiToken {
         id: record.id.clone(),
         user_id: record.user_id.clone(),
         description: record.description.clone(),
-        scope: if record.scope == "scim" { pb::api_token::Scope::Scim } else { pb::api_token::Scope::Api } as i32,
+        scope: if record.scope == "scim" {
+            pb::api_token::Scope::Scim
+        } else {
+            pb::api_token::Scope::Api
+        } as i32,
         create_time: Some(timestamp(record.created_at)),
         expire_time: record.expires_at.map(timestamp),
         revoke_time: record.revoked_at.map(timestamp),

@@ -108,7 +108,9 @@ impl IdentityApi for IdentityGrpc {
     async fn delete_group(&self, request: Request<pb::DeleteGroupRequest>) -> GrpcResult<pb::DeleteGroupResponse> {
         let caller = caller(&request)?;
         caller.require_admin()?;
-        self.service.delete_group(&caller.actor(), &request.get_ref().id).await?;
+        self.service
+            .delete_group(&caller.actor(), &request.get_ref().id)
+            .await?;
         respond(Ok(pb::DeleteGroupResponse {}))
     }
 
@@ -117,7 +119,10 @@ impl IdentityApi for IdentityGrpc {
         caller.require_admin()?;
         let request = request.get_ref();
         let member = convert::member("member", request.member.as_ref(), &self.service.directory())?;
-        let group = self.service.add_members(&caller.actor(), &request.group_id, &[member]).await?;
+        let group = self
+            .service
+            .add_members(&caller.actor(), &request.group_id, &[member])
+            .await?;
         respond(Ok(convert::group(&group, &self.service.directory())))
     }
 
@@ -126,7 +131,10 @@ impl IdentityApi for IdentityGrpc {
         caller.require_admin()?;
         let request = request.get_ref();
         let member = convert::member("member", request.member.as_ref(), &self.service.directory())?;
-        let group = self.service.remove_members(&caller.actor(), &request.group_id, &[member]).await?;
+        let group = self
+            .service
+            .remove_members(&caller.actor(), &request.group_id, &[member])
+            .await?;
         respond(Ok(convert::group(&group, &self.service.directory())))
     }
 
@@ -141,11 +149,20 @@ impl IdentityApi for IdentityGrpc {
     ) -> GrpcResult<pb::ListDirectReportsResponse> {
         caller(&request)?;
         let user = self.service.get_user(&request.get_ref().user_id)?;
-        let users = self.service.directory().direct_reports(&user.id).iter().map(|u| convert::user_ref(u)).collect();
+        let users = self
+            .service
+            .directory()
+            .direct_reports(&user.id)
+            .iter()
+            .map(|u| convert::user_ref(u))
+            .collect();
         respond(Ok(pb::ListDirectReportsResponse { users }))
     }
 
-    async fn is_direct_report(&self, request: Request<pb::IsDirectReportRequest>) -> GrpcResult<pb::IsDirectReportResponse> {
+    async fn is_direct_report(
+        &self,
+        request: Request<pb::IsDirectReportRequest>,
+    ) -> GrpcResult<pb::IsDirectReportResponse> {
         caller(&request)?;
         let request = request.get_ref();
         let user = self.service.get_user(&request.user_id)?;
@@ -164,19 +181,30 @@ impl IdentityApi for IdentityGrpc {
         respond(Ok(convert::schedule(&schedule)))
     }
 
-    async fn list_schedules(&self, request: Request<pb::ListSchedulesRequest>) -> GrpcResult<pb::ListSchedulesResponse> {
+    async fn list_schedules(
+        &self,
+        request: Request<pb::ListSchedulesRequest>,
+    ) -> GrpcResult<pb::ListSchedulesResponse> {
         caller(&request)?;
         respond(self.list_schedules_impl(request.get_ref()))
     }
 
-    async fn delete_schedule(&self, request: Request<pb::DeleteScheduleRequest>) -> GrpcResult<pb::DeleteScheduleResponse> {
+    async fn delete_schedule(
+        &self,
+        request: Request<pb::DeleteScheduleRequest>,
+    ) -> GrpcResult<pb::DeleteScheduleResponse> {
         let caller = caller(&request)?;
         caller.require_admin()?;
-        self.service.delete_schedule(&caller.actor(), &request.get_ref().id).await?;
+        self.service
+            .delete_schedule(&caller.actor(), &request.get_ref().id)
+            .await?;
         respond(Ok(pb::DeleteScheduleResponse {}))
     }
 
-    async fn add_schedule_override(&self, request: Request<pb::AddScheduleOverrideRequest>) -> GrpcResult<pb::Schedule> {
+    async fn add_schedule_override(
+        &self,
+        request: Request<pb::AddScheduleOverrideRequest>,
+    ) -> GrpcResult<pb::Schedule> {
         self.add_override_impl(request).await
     }
 
@@ -193,13 +221,18 @@ impl IdentityApi for IdentityGrpc {
         let request = request.get_ref();
         let at = convert::optional_instant("at", request.at.as_ref(), self.service.now())?;
         let schedules = self.service.on_call_schedules(&request.user_id, at)?;
-        respond(Ok(pb::ListOnCallSchedulesResponse { schedules: schedules.iter().map(|s| convert::schedule_ref(s)).collect() }))
+        respond(Ok(pb::ListOnCallSchedulesResponse {
+            schedules: schedules.iter().map(|s| convert::schedule_ref(s)).collect(),
+        }))
     }
 
     async fn enroll_mfa(&self, request: Request<pb::EnrollMfaRequest>) -> GrpcResult<pb::EnrollMfaResponse> {
         let caller = caller(&request)?;
         let enrollment = self.service.enroll_mfa(&caller.user_id).await?;
-        respond(Ok(pb::EnrollMfaResponse { otpauth_uri: enrollment.otpauth_uri, secret: enrollment.secret_base32 }))
+        respond(Ok(pb::EnrollMfaResponse {
+            otpauth_uri: enrollment.otpauth_uri,
+            secret: enrollment.secret_base32,
+        }))
     }
 
     async fn verify_mfa(&self, request: Request<pb::VerifyMfaRequest>) -> GrpcResult<pb::VerifyMfaResponse> {
@@ -236,9 +269,19 @@ impl IdentityApi for IdentityGrpc {
             }
             owner.id.clone()
         };
-        let expires_at = request.expire_time.as_ref().map(|t| from_timestamp("expire_time", t)).transpose()?;
-        let created = self.service.create_token(&owner, &request.description, scope, expires_at).await?;
-        respond(Ok(pb::CreateTokenResponse { token: Some(convert::token(&created.record)), secret: created.secret }))
+        let expires_at = request
+            .expire_time
+            .as_ref()
+            .map(|t| from_timestamp("expire_time", t))
+            .transpose()?;
+        let created = self
+            .service
+            .create_token(&owner, &request.description, scope, expires_at)
+            .await?;
+        respond(Ok(pb::CreateTokenResponse {
+            token: Some(convert::token(&created.record)),
+            secret: created.secret,
+        }))
     }
 
     async fn list_tokens(&self, request: Request<pb::ListTokensRequest>) -> GrpcResult<pb::ListTokensResponse> {
@@ -250,12 +293,17 @@ impl IdentityApi for IdentityGrpc {
             Some(caller.user_id.as_str())
         };
         let tokens = self.service.list_tokens(owner).await?;
-        respond(Ok(pb::ListTokensResponse { tokens: tokens.iter().map(convert::token).collect() }))
+        respond(Ok(pb::ListTokensResponse {
+            tokens: tokens.iter().map(convert::token).collect(),
+        }))
     }
 
     async fn revoke_token(&self, request: Request<pb::RevokeTokenRequest>) -> GrpcResult<pb::ApiToken> {
         let caller = caller(&request)?;
-        let record = self.service.revoke_token(&caller.user_id, caller.is_admin(), &request.get_ref().id).await?;
+        let record = self
+            .service
+            .revoke_token(&caller.user_id, caller.is_admin(), &request.get_ref().id)
+            .await?;
         respond(Ok(convert::token(&record)))
     }
 
@@ -287,7 +335,10 @@ impl IdentityApi for IdentityGrpc {
         caller.require_admin()?;
         let request = request.get_ref();
         let document = parse_import_document(&request.document)?;
-        let report = self.service.import_directory(&format!("import:{}", caller.actor()), &document, request.dry_run).await?;
+        let report = self
+            .service
+            .import_directory(&format!("import:{}", caller.actor()), &document, request.dry_run)
+            .await?;
         respond(Ok(pb::ImportDirectoryResponse {
             created: report.created,
             changed: report.changed,

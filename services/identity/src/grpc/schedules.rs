@@ -17,7 +17,10 @@ impl IdentityGrpc {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let schedule = request.schedule.as_ref().ok_or_else(|| ServiceError::invalid("schedule", "is required"))?;
+        let schedule = request
+            .schedule
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("schedule", "is required"))?;
         let rotation = schedule.rotation.clone().unwrap_or_default();
         // Members may be named by user name for convenience; they are stored by id.
         let members = {
@@ -36,7 +39,10 @@ impl IdentityGrpc {
             handoff_time: rotation.handoff_time,
             start_date: rotation.start_date,
         };
-        let created = self.service.put_schedule(&caller.actor(), None, draft, &request.request_id, None).await?;
+        let created = self
+            .service
+            .put_schedule(&caller.actor(), None, draft, &request.request_id, None)
+            .await?;
         Ok(Response::new(convert::schedule(&created)))
     }
 
@@ -47,7 +53,10 @@ impl IdentityGrpc {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let entry = request.r#override.as_ref().ok_or_else(|| ServiceError::invalid("override", "is required"))?;
+        let entry = request
+            .r#override
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("override", "is required"))?;
         let start = entry
             .start_time
             .as_ref()
@@ -58,15 +67,26 @@ impl IdentityGrpc {
             .as_ref()
             .ok_or_else(|| ServiceError::invalid("override.end_time", "is required"))
             .and_then(|t| convert::from_timestamp("override.end_time", t))?;
-        let schedule = self.service.add_override(&caller.actor(), &request.schedule_id, &entry.user_id, start, end).await?;
+        let schedule = self
+            .service
+            .add_override(&caller.actor(), &request.schedule_id, &entry.user_id, start, end)
+            .await?;
         Ok(Response::new(convert::schedule(&schedule)))
     }
 
-    pub(super) fn list_schedules_impl(&self, request: &pb::ListSchedulesRequest) -> ServiceResult<pb::ListSchedulesResponse> {
+    pub(super) fn list_schedules_impl(
+        &self,
+        request: &pb::ListSchedulesRequest,
+    ) -> ServiceResult<pb::ListSchedulesResponse> {
         let page = Page::parse(request.page_size, &request.page_token)?;
         let all = self.service.directory().schedules_sorted();
         Ok(pb::ListSchedulesResponse {
-            schedules: all.iter().skip(page.offset).take(page.size).map(|s| convert::schedule(s)).collect(),
+            schedules: all
+                .iter()
+                .skip(page.offset)
+                .take(page.size)
+                .map(|s| convert::schedule(s))
+                .collect(),
             next_page_token: page.next_token(all.len()),
         })
     }

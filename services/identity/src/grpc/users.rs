@@ -10,7 +10,15 @@ use super::{IdentityGrpc, convert, etag_version};
 use crate::domain::user::UserDraft;
 use crate::service::{GroupDraft, draft_of};
 
-const USER_FIELDS: &[&str] = &["user_name", "email", "display_name", "active", "attributes", "manager_id", "external_id"];
+const USER_FIELDS: &[&str] = &[
+    "user_name",
+    "email",
+    "display_name",
+    "active",
+    "attributes",
+    "manager_id",
+    "external_id",
+];
 
 /// A manager reference may be a user id or a user name; empty means none.
 fn manager_id(service: &crate::IdentityService, value: &str) -> ServiceResult<Option<String>> {
@@ -30,11 +38,17 @@ fn non_empty(value: &str) -> Option<String> {
 }
 
 impl IdentityGrpc {
-    pub(super) async fn create_user_impl(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::User>, Status> {
+    pub(super) async fn create_user_impl(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let user = request.user.as_ref().ok_or_else(|| ServiceError::invalid("user", "is required"))?;
+        let user = request
+            .user
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("user", "is required"))?;
         let draft = UserDraft {
             user_name: user.user_name.clone(),
             email: user.email.clone(),
@@ -45,16 +59,29 @@ impl IdentityGrpc {
             external_id: non_empty(&user.external_id),
             scim_extra: Default::default(),
         };
-        let created = self.service.create_user(&caller.actor(), draft, &request.request_id).await?;
+        let created = self
+            .service
+            .create_user(&caller.actor(), draft, &request.request_id)
+            .await?;
         Ok(Response::new(convert::user(&created, &self.service.directory())))
     }
 
-    pub(super) async fn update_user_impl(&self, request: Request<pb::UpdateUserRequest>) -> Result<Response<pb::User>, Status> {
+    pub(super) async fn update_user_impl(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let patch = request.user.as_ref().ok_or_else(|| ServiceError::invalid("user", "is required"))?;
-        let id = if patch.id.is_empty() { patch.name.trim_start_matches("users/") } else { patch.id.as_str() };
+        let patch = request
+            .user
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("user", "is required"))?;
+        let id = if patch.id.is_empty() {
+            patch.name.trim_start_matches("users/")
+        } else {
+            patch.id.as_str()
+        };
         let current = self.service.get_user(id)?;
         let paths: Vec<&str> = match &request.update_mask {
             Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
@@ -80,7 +107,10 @@ impl IdentityGrpc {
             }
         }
         let version = etag_version("user.etag", &patch.etag)?;
-        let updated = self.service.replace_user(&caller.actor(), &current.id, draft, version).await?;
+        let updated = self
+            .service
+            .replace_user(&caller.actor(), &current.id, draft, version)
+            .await?;
         Ok(Response::new(convert::user(&updated, &self.service.directory())))
     }
 
@@ -89,7 +119,10 @@ impl IdentityGrpc {
         let query = request.query.trim().to_lowercase();
         let attribute = match request.attribute.trim() {
             "" => None,
-            text => Some(text.split_once('=').ok_or_else(|| ServiceError::invalid("attribute", "must be key=value"))?),
+            text => Some(
+                text.split_once('=')
+                    .ok_or_else(|| ServiceError::invalid("attribute", "must be key=value"))?,
+            ),
         };
         let directory = self.service.directory();
         let matching: Vec<_> = directory
@@ -103,7 +136,12 @@ impl IdentityGrpc {
             })
             .filter(|u| attribute.is_none_or(|(key, value)| u.attribute(key.trim()).iter().any(|v| v == value.trim())))
             .collect();
-        let users = matching.iter().skip(page.offset).take(page.size).map(|u| convert::user(u, &directory)).collect();
+        let users = matching
+            .iter()
+            .skip(page.offset)
+            .take(page.size)
+            .map(|u| convert::user(u, &directory))
+            .collect();
         Ok(pb::ListUsersResponse {
             users,
             next_page_token: page.next_token(matching.len()),
@@ -111,11 +149,17 @@ impl IdentityGrpc {
         })
     }
 
-    pub(super) async fn create_group_impl(&self, request: Request<pb::CreateGroupRequest>) -> Result<Response<pb::Group>, Status> {
+    pub(super) async fn create_group_impl(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let group = request.group.as_ref().ok_or_else(|| ServiceError::invalid("group", "is required"))?;
+        let group = request
+            .group
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("group", "is required"))?;
         let members = {
             let directory = self.service.directory();
             group
@@ -130,7 +174,10 @@ impl IdentityGrpc {
             external_id: non_empty(&group.external_id),
             members: Some(members),
         };
-        let created = self.service.create_group(&caller.actor(), draft, &request.request_id).await?;
+        let created = self
+            .service
+            .create_group(&caller.actor(), draft, &request.request_id)
+            .await?;
         Ok(Response::new(convert::group(&created, &self.service.directory())))
     }
 
@@ -143,7 +190,12 @@ impl IdentityGrpc {
             .into_iter()
             .filter(|g| query.is_empty() || g.display_name.to_lowercase().contains(&query))
             .collect();
-        let groups = matching.iter().skip(page.offset).take(page.size).map(|g| convert::group(g, &directory)).collect();
+        let groups = matching
+            .iter()
+            .skip(page.offset)
+            .take(page.size)
+            .map(|g| convert::group(g, &directory))
+            .collect();
         Ok(pb::ListGroupsResponse {
             groups,
             next_page_token: page.next_token(matching.len()),
@@ -162,7 +214,10 @@ impl IdentityGrpc {
             groups: subject
                 .groups
                 .iter()
-                .map(|g| pb::GroupRef { id: g.id.clone(), display_name: g.display_name.clone() })
+                .map(|g| pb::GroupRef {
+                    id: g.id.clone(),
+                    display_name: g.display_name.clone(),
+                })
                 .collect(),
             manager: subject.manager.as_deref().map(convert::user_ref),
             direct_reports: subject.direct_reports.iter().map(|u| convert::user_ref(u)).collect(),

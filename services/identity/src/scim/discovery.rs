@@ -79,29 +79,88 @@ pub fn schemas(base: &str) -> Vec<Value> {
         })
     };
     let multi_value = |name: &str| {
-        complex(name, true, vec![string("value"), string("display"), string("type"), attribute("primary", "boolean", false, false, "none", "readWrite")])
+        complex(
+            name,
+            true,
+            vec![
+                string("value"),
+                string("display"),
+                string("type"),
+                attribute("primary", "boolean", false, false, "none", "readWrite"),
+            ],
+        )
     };
     vec![
-        schema(USER_SCHEMA, "User", vec![
-            attribute("userName", "string", false, true, "server", "readWrite"),
-            complex("name", false, vec![string("formatted"), string("familyName"), string("givenName"), string("middleName"), string("honorificPrefix"), string("honorificSuffix")]),
-            string("displayName"), string("nickName"), string("profileUrl"), string("title"), string("userType"),
-            string("preferredLanguage"), string("locale"), string("timezone"),
-            attribute("active", "boolean", false, false, "none", "readWrite"),
-            multi_value("emails"), multi_value("phoneNumbers"), multi_value("ims"), multi_value("photos"),
-            complex("addresses", true, vec![string("formatted"), string("streetAddress"), string("locality"), string("region"), string("postalCode"), string("country"), string("type")]),
-            complex("groups", true, vec![string("value"), string("display"), string("type")]),
-        ]),
-        schema(ENTERPRISE_SCHEMA, "EnterpriseUser", vec![
-            string("employeeNumber"), string("costCenter"), string("organization"), string("division"), string("department"),
-            complex("manager", false, vec![string("value"), string("displayName")]),
-        ]),
-        schema(LATCH_SCHEMA, "LatchUser", vec![
-            complex("attributes", false, vec![]),
-        ]),
-        schema(GROUP_SCHEMA, "Group", vec![
-            attribute("displayName", "string", false, true, "server", "readWrite"),
-            complex("members", true, vec![string("value"), string("display"), string("type")]),
-        ]),
+        schema(
+            USER_SCHEMA,
+            "User",
+            vec![
+                attribute("userName", "string", false, true, "server", "readWrite"),
+                complex(
+                    "name",
+                    false,
+                    vec![
+                        string("formatted"),
+                        string("familyName"),
+                        string("givenName"),
+                        string("middleName"),
+                        string("honorificPrefix"),
+                        string("honorificSuffix"),
+                    ],
+                ),
+                string("displayName"),
+                string("nickName"),
+                string("profileUrl"),
+                string("title"),
+                string("userType"),
+                string("preferredLanguage"),
+                string("locale"),
+                string("timezone"),
+                attribute("active", "boolean", false, false, "none", "readWrite"),
+                multi_value("emails"),
+                multi_value("phoneNumbers"),
+                multi_value("ims"),
+                multi_value("photos"),
+                complex(
+                    "addresses",
+                    true,
+                    vec![
+                        string("formatted"),
+                        string("streetAddress"),
+                        string("locality"),
+                        string("region"),
+                        string("postalCode"),
+                        string("country"),
+                        string("type"),
+                    ],
+                ),
+                complex("groups", true, vec![string("value"), string("display"), string("type")]),
+            ],
+        ),
+        schema(
+            ENTERPRISE_SCHEMA,
+            "EnterpriseUser",
+            vec![
+                string("employeeNumber"),
+                string("costCenter"),
+                string("organization"),
+                string("division"),
+                string("department"),
+                complex("manager", false, vec![string("value"), string("displayName")]),
+            ],
+        ),
+        schema(LATCH_SCHEMA, "LatchUser", vec![complex("attributes", false, vec![])]),
+        schema(
+            GROUP_SCHEMA,
+            "Group",
+            vec![
+                attribute("displayName", "string", false, true, "server", "readWrite"),
+                complex(
+                    "members",
+                    true,
+                    vec![string("value"), string("display"), string("type")],
+                ),
+            ],
+        ),
     ]
 }

@@ -17,7 +17,11 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
@@ -48,7 +52,11 @@ impl From<ServiceError> for ScimError {
             ServiceError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, None, detail),
             ServiceError::Internal(_) => {
                 tracing::error!(error = %detail, "scim request failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see the server log")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal error; see the server log",
+                )
             }
         }
     }
@@ -65,9 +73,14 @@ impl IntoResponse for ScimError {
             body["scimType"] = scim_type.into();
         }
         let mut response = (self.status, body.to_string()).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"latch-scim\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"latch-scim\""),
+            );
         }
         response
     }

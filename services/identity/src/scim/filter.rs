@@ -128,8 +128,7 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// The lowercase keyword.
@@ -265,11 +264,7 @@ pub fn parse_path_expression(input: &str) -> Result<PathExpression, FilterError>
     if !parser.at_end() {
         return Err(parser.error_here("unexpected trailing input in path"));
     }
-    Ok(PathExpression {
-        attr,
-        filter,
-        sub_attr,
-    })
+    Ok(PathExpression { attr, filter, sub_attr })
 }
 
 /// Characters that end a word (attribute path, operator, keyword or number).
@@ -336,9 +331,7 @@ impl<'a> Parser<'a> {
     fn enter_group(&mut self) -> Result<(), FilterError> {
         self.depth += 1;
         if self.depth > MAX_NESTING_DEPTH {
-            return Err(self.error_here(format!(
-                "filter nests deeper than {MAX_NESTING_DEPTH} levels"
-            )));
+            return Err(self.error_here(format!("filter nests deeper than {MAX_NESTING_DEPTH} levels")));
         }
         Ok(())
     }
@@ -351,9 +344,9 @@ impl<'a> Parser<'a> {
             Some(word) if word.eq_ignore_ascii_case(keyword) => {
                 self.logical_operators += 1;
                 if self.logical_operators > MAX_LOGICAL_OPERATORS {
-                    return Err(self.error_here(format!(
-                        "filter has more than {MAX_LOGICAL_OPERATORS} and/or operators"
-                    )));
+                    return Err(
+                        self.error_here(format!("filter has more than {MAX_LOGICAL_OPERATORS} and/or operators"))
+                    );
                 }
                 self.pos += word.len();
                 Ok(true)
@@ -458,8 +451,7 @@ impl<'a> Parser<'a> {
             }
             let filter = self.parse_bracket_filter()?;
             if self.peek() == Some('.') {
-                return Err(self
-                    .error_here("a value path cannot be followed by a sub-attribute in a filter"));
+                return Err(self.error_here("a value path cannot be followed by a sub-attribute in a filter"));
             }
             return Ok(Filter::ValuePath {
                 path,
@@ -487,13 +479,9 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         match self.peek() {
             Some('"') => self.parse_string().map(Value::String),
-            None | Some('(' | ')' | '[' | ']') => {
-                Err(self.error_here(format!("missing value after operator '{op}'")))
-            }
+            None | Some('(' | ')' | '[' | ']') => Err(self.error_here(format!("missing value after operator '{op}'"))),
             Some(_) => {
-                let (start, word) = self
-                    .take_word()
-                    .ok_or_else(|| self.error_here("missing value"))?;
+                let (start, word) = self.take_word().ok_or_else(|| self.error_here("missing value"))?;
                 if word.eq_ignore_ascii_case("true") {
                     Ok(Value::Bool(true))
                 } else if word.eq_ignore_ascii_case("false") {
@@ -573,11 +561,7 @@ fn parse_attr_path_word(word: &str, offset: usize) -> Result<AttrPath, FilterErr
                     position: offset,
                 });
             }
-            (
-                Some(uri.to_string()),
-                &word[colon + 1..],
-                offset + colon + 1,
-            )
+            (Some(uri.to_string()), &word[colon + 1..], offset + colon + 1)
         }
         None => (None, word, offset),
     };
@@ -606,9 +590,7 @@ fn parse_attr_path_word(word: &str, offset: usize) -> Result<AttrPath, FilterErr
 /// `ATTRNAME = ALPHA *(nameChar)`, plus a leading '$' for `$ref`.
 fn validate_attr_name(name: &str, position: usize) -> Result<(), FilterError> {
     let mut chars = name.chars();
-    let valid_start = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '$');
+    let valid_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '$');
     let valid_rest = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if valid_start && valid_rest {
         Ok(())
@@ -638,11 +620,7 @@ impl fmt::Display for Filter {
             Filter::And(left, right) => {
                 write_operand(f, left, matches!(**left, Filter::Or(..)))?;
                 f.write_str(" and ")?;
-                write_operand(
-                    f,
-                    right,
-                    matches!(**right, Filter::Or(..) | Filter::And(..)),
-                )
+                write_operand(f, right, matches!(**right, Filter::Or(..) | Filter::And(..)))
             }
             Filter::Or(left, right) => {
                 write_operand(f, left, false)?;
@@ -676,21 +654,14 @@ impl Filter {
 
     fn eval(&self, node: &Value, parent_attr: Option<&str>) -> bool {
         match self {
-            Filter::Compare { path, op, value } => {
-                evaluate_comparison(node, parent_attr, path, *op, value)
-            }
+            Filter::Compare { path, op, value } => evaluate_comparison(node, parent_attr, path, *op, value),
             Filter::Present(path) => is_present_at(node, path),
-            Filter::And(left, right) => {
-                left.eval(node, parent_attr) && right.eval(node, parent_attr)
-            }
-            Filter::Or(left, right) => {
-                left.eval(node, parent_attr) || right.eval(node, parent_attr)
-            }
+            Filter::And(left, right) => left.eval(node, parent_attr) && right.eval(node, parent_attr),
+            Filter::Or(left, right) => left.eval(node, parent_attr) || right.eval(node, parent_attr),
             Filter::Not(inner) => !inner.eval(node, parent_attr),
             Filter::ValuePath { path, filter } => {
-                let element_matches = |element: &Value| {
-                    element.is_object() && filter.eval(element, Some(path.attr.as_str()))
-                };
+                let element_matches =
+                    |element: &Value| element.is_object() && filter.eval(element, Some(path.attr.as_str()));
                 raw_values(node, path).into_iter().any(|value| match value {
                     Value::Array(items) => items.iter().any(element_matches),
                     other => element_matches(other),
@@ -703,11 +674,8 @@ impl Filter {
 /// Looks up `key` in a JSON object ignoring ASCII case; an exact match wins.
 pub fn get_ignore_case<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
     let map = object.as_object()?;
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    map.get(key)
+        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// The values stored at `path` within `node`, before array flattening:
@@ -726,10 +694,7 @@ fn raw_values<'v>(node: &'v Value, path: &AttrPath) -> Vec<&'v Value> {
     match &path.sub_attr {
         None => vec![value],
         Some(sub) => match value {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|item| get_ignore_case(item, sub))
-                .collect(),
+            Value::Array(items) => items.iter().filter_map(|item| get_ignore_case(item, sub)).collect(),
             other => get_ignore_case(other, sub).into_iter().collect(),
         },
     }
@@ -780,11 +745,7 @@ fn is_case_exact(parent_attr: Option<&str>, path: &AttrPath) -> bool {
         Some(sub) => (sub.as_str(), Some(path.attr.as_str())),
         None => (path.attr.as_str(), parent_attr),
     };
-    let is_reference = |name: &str| {
-        REFERENCE_ATTRIBUTES
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(name))
-    };
+    let is_reference = |name: &str| REFERENCE_ATTRIBUTES.iter().any(|r| r.eq_ignore_ascii_case(name));
     ["id", "externalId", "$ref"]
         .iter()
         .any(|exact| exact.eq_ignore_ascii_case(last))
@@ -871,10 +832,7 @@ fn compare_strings(actual: &str, expected: &str, op: CompareOp, case_exact: bool
     let (a, b): (Cow<'_, str>, Cow<'_, str>) = if case_exact {
         (Cow::Borrowed(actual), Cow::Borrowed(expected))
     } else {
-        (
-            Cow::Owned(actual.to_lowercase()),
-            Cow::Owned(expected.to_lowercase()),
-        )
+        (Cow::Owned(actual.to_lowercase()), Cow::Owned(expected.to_lowercase()))
     };
     match op {
         CompareOp::Co => a.contains(b.as_ref()),
@@ -997,10 +955,7 @@ mod tests {
             (r#"name.familyName co "O'Malley""#, true),
             (r#"userName sw "J""#, false),
             (r#"userName sw "B""#, true),
-            (
-                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
-                true,
-            ),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#, true),
             ("title pr", true),
             (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
             (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -1021,10 +976,7 @@ mod tests {
                 r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
                 false,
             ),
-            (
-                r#"userType eq "Employee" and (emails.type eq "work")"#,
-                true,
-            ),
+            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
             (
                 r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
                 true,
@@ -1047,11 +999,7 @@ mod tests {
         );
         assert_eq!(
             parse(r#"name.familyName co "O'Malley""#),
-            cmp(
-                sub_path("name", "familyName"),
-                CompareOp::Co,
-                json!("O'Malley")
-            )
+            cmp(sub_path("name", "familyName"), CompareOp::Co, json!("O'Malley"))
         );
         assert_eq!(parse("title pr"), Filter::Present(path("title")));
     }
@@ -1100,10 +1048,7 @@ mod tests {
             ("LT", CompareOp::Lt),
             ("lE", CompareOp::Le),
         ] {
-            assert_eq!(
-                parse(&format!("a {keyword} 1")),
-                cmp(path("a"), op, json!(1))
-            );
+            assert_eq!(parse(&format!("a {keyword} 1")), cmp(path("a"), op, json!(1)));
         }
         assert_eq!(parse("title PR"), Filter::Present(path("title")));
         assert_eq!(
@@ -1113,18 +1058,9 @@ mod tests {
                 Filter::Not(Box::new(Filter::Present(path("c"))))
             )
         );
-        assert_eq!(
-            parse("x eq TRUE"),
-            cmp(path("x"), CompareOp::Eq, json!(true))
-        );
-        assert_eq!(
-            parse("x eq False"),
-            cmp(path("x"), CompareOp::Eq, json!(false))
-        );
-        assert_eq!(
-            parse("x eq NULL"),
-            cmp(path("x"), CompareOp::Eq, Value::Null)
-        );
+        assert_eq!(parse("x eq TRUE"), cmp(path("x"), CompareOp::Eq, json!(true)));
+        assert_eq!(parse("x eq False"), cmp(path("x"), CompareOp::Eq, json!(false)));
+        assert_eq!(parse("x eq NULL"), cmp(path("x"), CompareOp::Eq, Value::Null));
     }
 
     #[test]
@@ -1134,23 +1070,14 @@ mod tests {
             Filter::Present(path("b")),
             Filter::Present(path("c")),
         );
-        assert_eq!(
-            parse("a pr or b pr and c pr"),
-            or(a.clone(), and(b.clone(), c.clone()))
-        );
-        assert_eq!(
-            parse("a pr and b pr or c pr"),
-            or(and(a.clone(), b.clone()), c.clone())
-        );
+        assert_eq!(parse("a pr or b pr and c pr"), or(a.clone(), and(b.clone(), c.clone())));
+        assert_eq!(parse("a pr and b pr or c pr"), or(and(a.clone(), b.clone()), c.clone()));
         assert_eq!(
             parse("(a pr or b pr) and c pr"),
             and(or(a.clone(), b.clone()), c.clone())
         );
         // Chains associate to the left.
-        assert_eq!(
-            parse("a pr or b pr or c pr"),
-            or(or(a.clone(), b.clone()), c.clone())
-        );
+        assert_eq!(parse("a pr or b pr or c pr"), or(or(a.clone(), b.clone()), c.clone()));
         assert_eq!(parse("a pr and (b pr and c pr)"), and(a, and(b, c)));
     }
 
@@ -1197,10 +1124,7 @@ mod tests {
         assert_eq!(value("2.5"), json!(2.5));
         assert_eq!(value("1e3"), json!(1000.0));
         // Floats are read with correct rounding, so printed values read back exactly.
-        assert_eq!(
-            value("7.42576938332272e+121"),
-            json!(7.42576938332272e121_f64)
-        );
+        assert_eq!(value("7.42576938332272e+121"), json!(7.42576938332272e121_f64));
         assert_eq!(value("true"), json!(true));
         assert_eq!(value("false"), json!(false));
         assert_eq!(value("null"), Value::Null);
@@ -1234,11 +1158,7 @@ mod tests {
             (r#"userName eq "x" "y""#, 16, "trailing"),
             ("userName eq bjensen", 12, "must be quoted"),
             (r#"userName eq "abc"#, 12, "unterminated string"),
-            (
-                r#"emails[type eq "work"].value eq "x""#,
-                22,
-                "sub-attribute",
-            ),
+            (r#"emails[type eq "work"].value eq "x""#, 22, "sub-attribute"),
             (r#"emails[ims[type eq "x"]]"#, 10, "nested"),
             ("a.b.c pr", 3, "only one sub-attribute"),
             ("title pr and", 12, "expected an expression"),
@@ -1294,19 +1214,13 @@ mod tests {
     #[test]
     fn filter_error_displays_position() {
         let error = parse_err("userName eq");
-        assert_eq!(
-            error.to_string(),
-            format!("{} (at position 11)", error.message)
-        );
+        assert_eq!(error.to_string(), format!("{} (at position 11)", error.message));
     }
 
     #[test]
     fn parses_bare_attribute_paths() {
         assert_eq!(parse_attr_path("userName"), Ok(path("userName")));
-        assert_eq!(
-            parse_attr_path(" name.familyName "),
-            Ok(sub_path("name", "familyName"))
-        );
+        assert_eq!(parse_attr_path(" name.familyName "), Ok(sub_path("name", "familyName")));
         assert_eq!(
             parse_attr_path(&format!("{ENTERPRISE}:department")),
             Ok(AttrPath {
@@ -1315,10 +1229,7 @@ mod tests {
                 sub_attr: None,
             })
         );
-        assert_eq!(
-            parse_attr_path("members.$ref"),
-            Ok(sub_path("members", "$ref"))
-        );
+        assert_eq!(parse_attr_path("members.$ref"), Ok(sub_path("members", "$ref")));
         for bad in ["", "a b", "a[b eq 1]", "a.b.c", "9a", "a.", "a eq 1"] {
             assert!(parse_attr_path(bad).is_err(), "{bad:?}");
         }
@@ -1328,16 +1239,10 @@ mod tests {
     fn parses_patch_style_path_expressions() {
         let expression = parse_path_expression(r#"emails[type eq "work"].value"#).unwrap();
         assert_eq!(expression.attr, path("emails"));
-        assert_eq!(
-            expression.filter,
-            Some(cmp(path("type"), CompareOp::Eq, json!("work")))
-        );
+        assert_eq!(expression.filter, Some(cmp(path("type"), CompareOp::Eq, json!("work"))));
         assert_eq!(expression.sub_attr.as_deref(), Some("value"));
         let plain = parse_path_expression("name.familyName").unwrap();
-        assert_eq!(
-            (plain.attr, plain.filter),
-            (sub_path("name", "familyName"), None)
-        );
+        assert_eq!((plain.attr, plain.filter), (sub_path("name", "familyName"), None));
         for bad in [
             r#"emails[type eq "work"].value.x"#,
             r#"emails[type eq "work"]."#,
@@ -1373,14 +1278,8 @@ mod tests {
     #[test]
     fn identifiers_and_references_compare_case_exactly() {
         let user = user();
-        assert!(matches(
-            r#"id eq "2819c223-7f76-453a-919d-413861904646""#,
-            &user
-        ));
-        assert!(!matches(
-            r#"id eq "2819C223-7F76-453A-919D-413861904646""#,
-            &user
-        ));
+        assert!(matches(r#"id eq "2819c223-7f76-453a-919d-413861904646""#, &user));
+        assert!(!matches(r#"id eq "2819C223-7F76-453A-919D-413861904646""#, &user));
         assert!(matches(r#"externalId eq "BJensen-Ext""#, &user));
         assert!(!matches(r#"externalId eq "bjensen-ext""#, &user));
         assert!(matches(r#"groups.value eq "GroupId-1""#, &user));
@@ -1394,8 +1293,7 @@ mod tests {
         let manager_implicit = format!("{ENTERPRISE}:manager eq \"Mgr-26118915\"");
         assert!(matches(&manager_implicit, &user));
 
-        let group =
-            json!({"displayName": "Admins", "members": [{"value": "AbC", "display": "Ann"}]});
+        let group = json!({"displayName": "Admins", "members": [{"value": "AbC", "display": "Ann"}]});
         assert!(matches(r#"members[value eq "AbC"]"#, &group));
         assert!(!matches(r#"members[value eq "abc"]"#, &group));
         assert!(!matches(r#"members eq "abc""#, &group));
@@ -1423,17 +1321,11 @@ mod tests {
             &user
         ));
         assert!(matches(
-            &format!(
-                "{}:DEPARTMENT eq \"tour operations\"",
-                ENTERPRISE.to_uppercase()
-            ),
+            &format!("{}:DEPARTMENT eq \"tour operations\"", ENTERPRISE.to_uppercase()),
             &user
         ));
         // The attribute exists at the top level only, not in the extension.
-        assert!(!matches(
-            &format!("{ENTERPRISE}:userName eq \"bjensen\""),
-            &user
-        ));
+        assert!(!matches(&format!("{ENTERPRISE}:userName eq \"bjensen\""), &user));
         assert!(matches(
             r#"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq "Barbara""#,
             &user
@@ -1448,23 +1340,11 @@ mod tests {
     fn date_times_compare_as_instants() {
         let user = user();
         // 06:42:34+02:00 is 04:42:34Z.
-        assert!(matches(
-            r#"meta.lastModified eq "2011-05-13T04:42:34Z""#,
-            &user
-        ));
-        assert!(matches(
-            r#"meta.lastModified gt "2011-05-13T04:42:33.999Z""#,
-            &user
-        ));
-        assert!(matches(
-            r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#,
-            &user
-        ));
+        assert!(matches(r#"meta.lastModified eq "2011-05-13T04:42:34Z""#, &user));
+        assert!(matches(r#"meta.lastModified gt "2011-05-13T04:42:33.999Z""#, &user));
+        assert!(matches(r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#, &user));
         // As plain strings "2011-05-13T06..." would be greater than "2011-05-13T05...".
-        assert!(!matches(
-            r#"meta.lastModified gt "2011-05-13T05:00:00Z""#,
-            &user
-        ));
+        assert!(!matches(r#"meta.lastModified gt "2011-05-13T05:00:00Z""#, &user));
     }
 
     #[test]
@@ -1550,19 +1430,10 @@ mod tests {
     #[test]
     fn value_paths_match_on_one_element() {
         let user = user();
-        assert!(matches(
-            r#"emails[type eq "work" and value co "@example.com"]"#,
-            &user
-        ));
+        assert!(matches(r#"emails[type eq "work" and value co "@example.com"]"#, &user));
         // Both conditions must hold for the same element.
-        assert!(!matches(
-            r#"emails[type eq "home" and value co "@example.com"]"#,
-            &user
-        ));
-        assert!(matches(
-            r#"emails[type eq "home" or value co "@nowhere"]"#,
-            &user
-        ));
+        assert!(!matches(r#"emails[type eq "home" and value co "@example.com"]"#, &user));
+        assert!(matches(r#"emails[type eq "home" or value co "@nowhere"]"#, &user));
         assert!(matches(r#"emails[not (type eq "work")]"#, &user));
         assert!(matches(r#"emails[primary eq true]"#, &user));
         assert!(!matches(r#"ims[type pr]"#, &user));
@@ -1632,11 +1503,7 @@ mod tests {
         } else {
             Just(None).boxed()
         };
-        (uri, arb_attr_name(), sub).prop_map(|(uri, attr, sub_attr)| AttrPath {
-            uri,
-            attr,
-            sub_attr,
-        })
+        (uri, arb_attr_name(), sub).prop_map(|(uri, attr, sub_attr)| AttrPath { uri, attr, sub_attr })
     }
 
     fn arb_comp_value() -> impl Strategy<Value = Value> {
@@ -1668,8 +1535,11 @@ mod tests {
     /// Filters valid inside `[...]`: anything but a nested value path.
     fn arb_inner_filter() -> impl Strategy<Value = Filter> {
         let leaf = prop_oneof![
-            (arb_path(true), arb_op(), arb_comp_value())
-                .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+            (arb_path(true), arb_op(), arb_comp_value()).prop_map(|(path, op, value)| Filter::Compare {
+                path,
+                op,
+                value
+            }),
             arb_path(true).prop_map(Filter::Present),
         ];
         leaf.prop_recursive(4, 24, 2, combine)
@@ -1706,26 +1576,23 @@ mod tests {
             Just(path("missing")),
         ];
         let value = prop_oneof![
-            prop_oneof![Just("a"), Just("B"), Just("work"), Just("")]
-                .prop_map(|s| Value::String(s.to_string())),
+            prop_oneof![Just("a"), Just("B"), Just("work"), Just("")].prop_map(|s| Value::String(s.to_string())),
             (0i64..5).prop_map(Value::from),
             any::<bool>().prop_map(Value::Bool),
             Just(Value::Null),
         ];
-        let leaf =
-            prop_oneof![
-                (attr.clone(), arb_op(), value.clone())
-                    .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
-                attr.prop_map(Filter::Present),
-                (arb_op(), value).prop_map(|(op, value)| Filter::ValuePath {
-                    path: path("emails"),
-                    filter: Box::new(Filter::Compare {
-                        path: path("type"),
-                        op,
-                        value
-                    }),
+        let leaf = prop_oneof![
+            (attr.clone(), arb_op(), value.clone()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+            attr.prop_map(Filter::Present),
+            (arb_op(), value).prop_map(|(op, value)| Filter::ValuePath {
+                path: path("emails"),
+                filter: Box::new(Filter::Compare {
+                    path: path("type"),
+                    op,
+                    value
                 }),
-            ];
+            }),
+        ];
         leaf.prop_recursive(3, 16, 2, combine)
     }
 
@@ -1737,8 +1604,7 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             Just(Value::Null),
         ];
-        let email = (text.clone(), text.clone())
-            .prop_map(|(value, kind)| json!({"value": value, "type": kind}));
+        let email = (text.clone(), text.clone()).prop_map(|(value, kind)| json!({"value": value, "type": kind}));
         (
             prop::option::of(scalar.clone()),
             prop::option::of(scalar.clone()),

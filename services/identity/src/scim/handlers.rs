@@ -8,12 +8,12 @@ use latch_runtime::ServiceError;
 use latch_runtime::auth::{TokenScope, bearer_token};
 use serde_json::{Value, json};
 
+use super::ScimState;
 use super::discovery::{self, LIST_SCHEMA};
 use super::error::{CONTENT_TYPE, ScimError};
 use super::listing::{ListQuery, list_response, project_one};
 use super::patch::{apply_operations, parse_operations};
 use super::resources::{group_draft, group_json, user_draft, user_json};
-use super::ScimState;
 use crate::service::{SCIM_ACTOR, parse_etag};
 
 type ScimResult = Result<Response, ScimError>;
@@ -36,14 +36,26 @@ async fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<(), ScimErr
 }
 
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{scheme}://{host}/scim/v2")
 }
 
 fn scim(status: StatusCode, body: Value) -> Response {
-    let version = body.pointer("/meta/version").and_then(Value::as_str).map(str::to_string);
-    let location = body.pointer("/meta/location").and_then(Value::as_str).map(str::to_string);
+    let version = body
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let location = body
+        .pointer("/meta/location")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
@@ -59,7 +71,8 @@ fn scim(status: StatusCode, body: Value) -> Response {
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
-    serde_json::from_slice(body).map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))
 }
 
 fn parse_query(raw: Option<String>) -> Result<ListQuery, ScimError> {
@@ -70,9 +83,13 @@ fn parse_query(raw: Option<String>) -> Result<ListQuery, ScimError> {
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
     match headers.get(header::IF_MATCH).and_then(|h| h.to_str().ok()) {
         None | Some("*") => Ok(None),
-        Some(value) => parse_etag(value)
-            .map(Some)
-            .ok_or_else(|| ScimError::new(StatusCode::PRECONDITION_FAILED, None, "If-Match is not a version of this resource")),
+        Some(value) => parse_etag(value).map(Some).ok_or_else(|| {
+            ScimError::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "If-Match is not a version of this resource",
+            )
+        }),
     }
 }
 
@@ -80,7 +97,10 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
 
 pub async fn service_provider_config(State(state): State<ScimState>, headers: HeaderMap) -> ScimResult {
     authorize(&state, &headers).await?;
-    Ok(scim(StatusCode::OK, discovery::service_provider_config(&base_url(&headers))))
+    Ok(scim(
+        StatusCode::OK,
+        discovery::service_provider_config(&base_url(&headers)),
+    ))
 }
 
 fn list_of(resources: Vec<Value>) -> Value {
@@ -89,7 +109,10 @@ fn list_of(resources: Vec<Value>) -> Value {
 
 pub async fn resource_types(State(state): State<ScimState>, headers: HeaderMap) -> ScimResult {
     authorize(&state, &headers).await?;
-    Ok(scim(StatusCode::OK, list_of(discovery::resource_types(&base_url(&headers)))))
+    Ok(scim(
+        StatusCode::OK,
+        list_of(discovery::resource_types(&base_url(&headers))),
+    ))
 }
 
 pub async fn resource_type(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
@@ -117,12 +140,20 @@ pub async fn schema(State(state): State<ScimState>, headers: HeaderMap, Path(id)
 
 pub async fn bulk(State(state): State<ScimState>, headers: HeaderMap) -> ScimResult {
     authorize(&state, &headers).await?;
-    Err(ScimError::new(StatusCode::NOT_IMPLEMENTED, None, "bulk operations are not supported (see ServiceProviderConfig)"))
+    Err(ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "bulk operations are not supported (see ServiceProviderConfig)",
+    ))
 }
 
 pub async fn me(State(state): State<ScimState>, headers: HeaderMap) -> ScimResult {
     authorize(&state, &headers).await?;
-    Err(ScimError::new(StatusCode::NOT_IMPLEMENTED, None, "/Me is not supported: SCIM tokens belong to an identity provider, not a user"))
+    Err(ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "/Me is not supported: SCIM tokens belong to an identity provider, not a user",
+    ))
 }
 
 pub async fn not_found() -> ScimError {
@@ -135,8 +166,17 @@ fn users_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResul
     let filter = query.parsed_filter()?;
     let directory = state.service.directory();
     let candidates: Vec<Value> = match filter.as_ref().and_then(|f| query.equality_on(f, "userName")) {
-        Some(user_name) => directory.find_user(&user_name).filter(|u| u.user_name.eq_ignore_ascii_case(&user_name)).into_iter().map(|u| user_json(u, &directory, base)).collect(),
-        None => directory.users_sorted().iter().map(|u| user_json(u, &directory, base)).collect(),
+        Some(user_name) => directory
+            .find_user(&user_name)
+            .filter(|u| u.user_name.eq_ignore_ascii_case(&user_name))
+            .into_iter()
+            .map(|u| user_json(u, &directory, base))
+            .collect(),
+        None => directory
+            .users_sorted()
+            .iter()
+            .map(|u| user_json(u, &directory, base))
+            .collect(),
     };
     Ok(scim(StatusCode::OK, list_response(candidates, filter.as_ref(), query)?))
 }
@@ -153,12 +193,22 @@ pub async fn search_users(State(state): State<ScimState>, headers: HeaderMap, bo
     users_matching(&state, &query, &base_url(&headers))
 }
 
-pub async fn get_user(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ScimResult {
+pub async fn get_user(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let query = parse_query(raw)?;
     let directory = state.service.directory();
-    let user = directory.user(&id).ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
-    Ok(scim(StatusCode::OK, project_one(user_json(user, &directory, &base_url(&headers)), &query)))
+    let user = directory
+        .user(&id)
+        .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
+    Ok(scim(
+        StatusCode::OK,
+        project_one(user_json(user, &directory, &base_url(&headers)), &query),
+    ))
 }
 
 pub async fn create_user(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
@@ -166,33 +216,57 @@ pub async fn create_user(State(state): State<ScimState>, headers: HeaderMap, bod
     let draft = user_draft(&parse_body(&body)?, &state.service.directory())?;
     let user = state.service.create_user(SCIM_ACTOR, draft, "").await?;
     let directory = state.service.directory();
-    Ok(scim(StatusCode::CREATED, user_json(&user, &directory, &base_url(&headers))))
+    Ok(scim(
+        StatusCode::CREATED,
+        user_json(&user, &directory, &base_url(&headers)),
+    ))
 }
 
-pub async fn replace_user(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ScimResult {
+pub async fn replace_user(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
-    state.service.directory().user(&id).ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
+    state
+        .service
+        .directory()
+        .user(&id)
+        .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
     let draft = user_draft(&parse_body(&body)?, &state.service.directory())?;
     let user = state.service.replace_user(SCIM_ACTOR, &id, draft, expected).await?;
     let directory = state.service.directory();
     Ok(scim(StatusCode::OK, user_json(&user, &directory, &base_url(&headers))))
 }
 
-pub async fn patch_user(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ScimResult {
+pub async fn patch_user(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
-    let operations = parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
+    let operations =
+        parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     let base = base_url(&headers);
     for attempt in 1..=PATCH_ATTEMPTS {
         let (mut resource, version) = {
             let directory = state.service.directory();
-            let user = directory.user(&id).ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
+            let user = directory
+                .user(&id)
+                .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
             (user_json(user, &directory, &base), user.version)
         };
         apply_operations(&mut resource, &operations).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
         let draft = user_draft(&resource, &state.service.directory())?;
-        match state.service.replace_user(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version))).await {
+        match state
+            .service
+            .replace_user(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version)))
+            .await
+        {
             Ok(user) => {
                 let directory = state.service.directory();
                 return Ok(scim(StatusCode::OK, user_json(&user, &directory, &base)));
@@ -201,13 +275,21 @@ pub async fn patch_user(State(state): State<ScimState>, headers: HeaderMap, Path
             Err(error) => return Err(error.into()),
         }
     }
-    Err(ScimError::new(StatusCode::CONFLICT, None, "the user kept changing while this patch was applied; retry"))
+    Err(ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the user kept changing while this patch was applied; retry",
+    ))
 }
 
 pub async fn delete_user(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
     authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
-    state.service.directory().user(&id).ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
+    state
+        .service
+        .directory()
+        .user(&id)
+        .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
     state.service.delete_user(SCIM_ACTOR, &id, expected).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -215,8 +297,15 @@ pub async fn delete_user(State(state): State<ScimState>, headers: HeaderMap, Pat
 // ---- groups ---------------------------------------------------------------------------------
 
 fn wants_members(query: &ListQuery) -> bool {
-    let excluded = query.excluded_attributes.iter().any(|a| a.eq_ignore_ascii_case("members"));
-    let included = query.attributes.is_empty() || query.attributes.iter().any(|a| a.to_ascii_lowercase().starts_with("members"));
+    let excluded = query
+        .excluded_attributes
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("members"));
+    let included = query.attributes.is_empty()
+        || query
+            .attributes
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("members"));
     !excluded && included
 }
 
@@ -224,7 +313,11 @@ fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResu
     let filter = query.parsed_filter()?;
     let directory = state.service.directory();
     // Member lists are the expensive part; build them only when asked for or filtered on.
-    let members = wants_members(query) || query.filter.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains("members"));
+    let members = wants_members(query)
+        || query
+            .filter
+            .as_deref()
+            .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
     let candidates: Vec<Value> = match filter.as_ref().and_then(|f| query.equality_on(f, "displayName")) {
         Some(name) => directory
             .find_group(&name)
@@ -232,7 +325,11 @@ fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResu
             .into_iter()
             .map(|g| group_json(g, &directory, base, members))
             .collect(),
-        None => directory.groups_sorted().iter().map(|g| group_json(g, &directory, base, members)).collect(),
+        None => directory
+            .groups_sorted()
+            .iter()
+            .map(|g| group_json(g, &directory, base, members))
+            .collect(),
     };
     Ok(scim(StatusCode::OK, list_response(candidates, filter.as_ref(), query)?))
 }
@@ -249,12 +346,25 @@ pub async fn search_groups(State(state): State<ScimState>, headers: HeaderMap, b
     groups_matching(&state, &query, &base_url(&headers))
 }
 
-pub async fn get_group(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ScimResult {
+pub async fn get_group(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let query = parse_query(raw)?;
     let directory = state.service.directory();
-    let group = directory.group(&id).ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
-    Ok(scim(StatusCode::OK, project_one(group_json(group, &directory, &base_url(&headers), wants_members(&query)), &query)))
+    let group = directory
+        .group(&id)
+        .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
+    Ok(scim(
+        StatusCode::OK,
+        project_one(
+            group_json(group, &directory, &base_url(&headers), wants_members(&query)),
+            &query,
+        ),
+    ))
 }
 
 pub async fn create_group(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
@@ -262,33 +372,60 @@ pub async fn create_group(State(state): State<ScimState>, headers: HeaderMap, bo
     let draft = group_draft(&parse_body(&body)?, &state.service.directory())?;
     let group = state.service.create_group(SCIM_ACTOR, draft, "").await?;
     let directory = state.service.directory();
-    Ok(scim(StatusCode::CREATED, group_json(&group, &directory, &base_url(&headers), true)))
+    Ok(scim(
+        StatusCode::CREATED,
+        group_json(&group, &directory, &base_url(&headers), true),
+    ))
 }
 
-pub async fn replace_group(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ScimResult {
+pub async fn replace_group(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
-    state.service.directory().group(&id).ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
+    state
+        .service
+        .directory()
+        .group(&id)
+        .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
     let draft = group_draft(&parse_body(&body)?, &state.service.directory())?;
     let group = state.service.replace_group(SCIM_ACTOR, &id, draft, expected).await?;
     let directory = state.service.directory();
-    Ok(scim(StatusCode::OK, group_json(&group, &directory, &base_url(&headers), true)))
+    Ok(scim(
+        StatusCode::OK,
+        group_json(&group, &directory, &base_url(&headers), true),
+    ))
 }
 
-pub async fn patch_group(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ScimResult {
+pub async fn patch_group(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
     authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
-    let operations = parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
+    let operations =
+        parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     let base = base_url(&headers);
     for attempt in 1..=PATCH_ATTEMPTS {
         let (mut resource, version) = {
             let directory = state.service.directory();
-            let group = directory.group(&id).ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
+            let group = directory
+                .group(&id)
+                .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
             (group_json(group, &directory, &base, true), group.version)
         };
         apply_operations(&mut resource, &operations).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
         let draft = group_draft(&resource, &state.service.directory())?;
-        match state.service.replace_group(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version))).await {
+        match state
+            .service
+            .replace_group(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version)))
+            .await
+        {
             Ok(group) => {
                 let directory = state.service.directory();
                 return Ok(scim(StatusCode::OK, group_json(&group, &directory, &base, true)));
@@ -297,12 +434,20 @@ pub async fn patch_group(State(state): State<ScimState>, headers: HeaderMap, Pat
             Err(error) => return Err(error.into()),
         }
     }
-    Err(ScimError::new(StatusCode::CONFLICT, None, "the group kept changing while this patch was applied; retry"))
+    Err(ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the group kept changing while this patch was applied; retry",
+    ))
 }
 
 pub async fn delete_group(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
     authorize(&state, &headers).await?;
-    state.service.directory().group(&id).ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
+    state
+        .service
+        .directory()
+        .group(&id)
+        .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
     state.service.delete_group(SCIM_ACTOR, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -34,7 +34,11 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<S
     }
     Ok(match Option::<Raw>::deserialize(deserializer)? {
         None => Vec::new(),
-        Some(Raw::Text(text)) => text.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        Some(Raw::Text(text)) => text
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         Some(Raw::List(list)) => list,
     })
 }
@@ -43,9 +47,12 @@ impl ListQuery {
     pub fn parsed_filter(&self) -> Result<Option<Filter>, ScimError> {
         match self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             None => Ok(None),
-            Some(text) => parse_filter(text)
-                .map(Some)
-                .map_err(|e| ScimError::bad_request("invalidFilter", format!("filter: {} (at character {})", e.message, e.position))),
+            Some(text) => parse_filter(text).map(Some).map_err(|e| {
+                ScimError::bad_request(
+                    "invalidFilter",
+                    format!("filter: {} (at character {})", e.message, e.position),
+                )
+            }),
         }
     }
 
@@ -53,10 +60,13 @@ impl ListQuery {
     /// user, answered from an index instead of a scan.
     pub fn equality_on(&self, filter: &Filter, attribute: &str) -> Option<String> {
         match filter {
-            Filter::Compare { path, op: CompareOp::Eq, value: Value::String(value) }
-                if path.sub_attr.is_none()
-                    && path.uri.as_deref().is_none_or(is_core_schema_uri)
-                    && path.attr.eq_ignore_ascii_case(attribute) =>
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Value::String(value),
+            } if path.sub_attr.is_none()
+                && path.uri.as_deref().is_none_or(is_core_schema_uri)
+                && path.attr.eq_ignore_ascii_case(attribute) =>
             {
                 Some(value.clone())
             }
@@ -113,9 +123,7 @@ fn project(mut resource: Value, query: &ListQuery) -> Value {
     if let Some(object) = resource.as_object_mut() {
         if !query.attributes.is_empty() {
             let keep: Vec<String> = query.attributes.iter().map(|a| top(a)).collect();
-            object.retain(|key, _| {
-                key == "id" || key == "schemas" || keep.iter().any(|k| k.eq_ignore_ascii_case(key))
-            });
+            object.retain(|key, _| key == "id" || key == "schemas" || keep.iter().any(|k| k.eq_ignore_ascii_case(key)));
         }
         for excluded in &query.excluded_attributes {
             let key = top(excluded);
@@ -128,17 +136,25 @@ fn project(mut resource: Value, query: &ListQuery) -> Value {
 }
 
 /// Filters, sorts and pages `resources` into a ListResponse.
-pub fn list_response(mut resources: Vec<Value>, filter: Option<&Filter>, query: &ListQuery) -> Result<Value, ScimError> {
+pub fn list_response(
+    mut resources: Vec<Value>,
+    filter: Option<&Filter>,
+    query: &ListQuery,
+) -> Result<Value, ScimError> {
     if let Some(filter) = filter {
         resources.retain(|r| filter.matches(r));
     }
     if let Some(sort_by) = query.sort_by.as_deref().filter(|s| !s.is_empty()) {
-        let path = parse_attr_path(sort_by).map_err(|e| ScimError::bad_request("invalidPath", format!("sortBy: {}", e.message)))?;
+        let path = parse_attr_path(sort_by)
+            .map_err(|e| ScimError::bad_request("invalidPath", format!("sortBy: {}", e.message)))?;
         let descending = match query.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("ascending") => false,
             Some("descending") => true,
             Some(other) => {
-                return Err(ScimError::bad_request("invalidValue", format!("sortOrder must be ascending or descending, not {other:?}")));
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("sortOrder must be ascending or descending, not {other:?}"),
+                ));
             }
         };
         resources.sort_by(|a, b| {
@@ -149,8 +165,12 @@ pub fn list_response(mut resources: Vec<Value>, filter: Option<&Filter>, query: 
     let total = resources.len();
     let start_index = query.start_index.unwrap_or(1).max(1) as usize;
     let count = query.count.unwrap_or(100).clamp(0, MAX_RESULTS as i64) as usize;
-    let page: Vec<Value> =
-        resources.into_iter().skip(start_index - 1).take(count).map(|r| project(r, query)).collect();
+    let page: Vec<Value> = resources
+        .into_iter()
+        .skip(start_index - 1)
+        .take(count)
+        .map(|r| project(r, query))
+        .collect();
     Ok(json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": total,

@@ -21,15 +21,29 @@ const ENTERPRISE_FIELDS: &[(&str, &str)] = &[
 
 /// Core attributes Latch models itself (everything else is kept verbatim in `scim_extra`).
 /// `password` is deliberately absent from both: Latch never stores one.
-const MODELLED_USER_KEYS: &[&str] =
-    &["schemas", "id", "meta", "userName", "displayName", "active", "title", "userType", "externalId", "groups", "password"];
+const MODELLED_USER_KEYS: &[&str] = &[
+    "schemas",
+    "id",
+    "meta",
+    "userName",
+    "displayName",
+    "active",
+    "title",
+    "userType",
+    "externalId",
+    "groups",
+    "password",
+];
 
 fn time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn single(attributes: &Attributes, key: &str) -> Option<Value> {
-    attributes.get(key).and_then(|values| values.first()).map(|v| Value::String(v.clone()))
+    attributes
+        .get(key)
+        .and_then(|values| values.first())
+        .map(|v| Value::String(v.clone()))
 }
 
 pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
@@ -49,7 +63,10 @@ pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
         object.insert("userType".into(), kind);
     }
     if !object.contains_key("emails") && !user.email.is_empty() {
-        object.insert("emails".into(), json!([{ "value": user.email, "type": "work", "primary": true }]));
+        object.insert(
+            "emails".into(),
+            json!([{ "value": user.email, "type": "work", "primary": true }]),
+        );
     }
     let groups: Vec<Value> = directory
         .direct_groups_of_user(&user.id)
@@ -66,7 +83,10 @@ pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
         }
     }
     if let Some(manager_id) = &user.manager_id {
-        let display = directory.user(manager_id).map(|m| m.display_name.clone()).unwrap_or_default();
+        let display = directory
+            .user(manager_id)
+            .map(|m| m.display_name.clone())
+            .unwrap_or_default();
         enterprise.insert(
             "manager".into(),
             json!({ "value": manager_id, "displayName": display, "$ref": format!("{base}/Users/{manager_id}") }),
@@ -109,7 +129,10 @@ fn is_mapped_attribute(key: &str) -> bool {
 }
 
 fn string_at<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
-    get_ignore_case(object, key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    get_ignore_case(object, key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn as_bool(field: &str, value: &Value) -> Result<bool, ScimError> {
@@ -117,7 +140,10 @@ fn as_bool(field: &str, value: &Value) -> Result<bool, ScimError> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(ScimError::bad_request("invalidValue", format!("{field} must be a boolean"))),
+        _ => Err(ScimError::bad_request(
+            "invalidValue",
+            format!("{field} must be a boolean"),
+        )),
     }
 }
 
@@ -133,7 +159,10 @@ fn primary<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
 /// Reads a SCIM User as sent by a client (POST, PUT, or the result of a PATCH).
 pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, ScimError> {
     if !body.is_object() {
-        return Err(ScimError::bad_request("invalidSyntax", "the body must be a JSON object"));
+        return Err(ScimError::bad_request(
+            "invalidSyntax",
+            "the body must be a JSON object",
+        ));
     }
     let user_name = string_at(body, "userName")
         .ok_or_else(|| ScimError::bad_request("invalidValue", "userName is required"))?
@@ -146,7 +175,10 @@ pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, Scim
     };
     set(user_attr::TITLE, string_at(body, "title"));
     set(user_attr::EMPLOYMENT_TYPE, string_at(body, "userType"));
-    set(user_attr::LOCATION, primary(body, "addresses").and_then(|a| string_at(a, "locality")));
+    set(
+        user_attr::LOCATION,
+        primary(body, "addresses").and_then(|a| string_at(a, "locality")),
+    );
     let mut manager_id = None;
     if let Some(enterprise) = get_ignore_case(body, ENTERPRISE_SCHEMA) {
         for (scim, latch) in ENTERPRISE_FIELDS {
@@ -164,15 +196,18 @@ pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, Scim
                 .user(reference)
                 .or_else(|| directory.find_user(reference))
                 .ok_or_else(|| {
-                    ScimError::bad_request("invalidValue", format!("{ENTERPRISE_SCHEMA}:manager.value: no user with id {reference:?}"))
+                    ScimError::bad_request(
+                        "invalidValue",
+                        format!("{ENTERPRISE_SCHEMA}:manager.value: no user with id {reference:?}"),
+                    )
                 })?;
             manager_id = Some(manager.id.clone());
         }
     }
     if let Some(custom) = get_ignore_case(body, LATCH_SCHEMA).and_then(|ext| get_ignore_case(ext, "attributes")) {
-        let custom = custom
-            .as_object()
-            .ok_or_else(|| ScimError::bad_request("invalidValue", format!("{LATCH_SCHEMA}:attributes must be an object")))?;
+        let custom = custom.as_object().ok_or_else(|| {
+            ScimError::bad_request("invalidValue", format!("{LATCH_SCHEMA}:attributes must be an object"))
+        })?;
         for (key, value) in custom {
             let values = match value {
                 Value::String(s) => vec![s.clone()],
@@ -192,8 +227,10 @@ pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, Scim
         .or_else(|| {
             let name = get_ignore_case(body, "name")?;
             string_at(name, "formatted").map(str::to_string).or_else(|| {
-                let parts: Vec<&str> =
-                    [string_at(name, "givenName"), string_at(name, "familyName")].into_iter().flatten().collect();
+                let parts: Vec<&str> = [string_at(name, "givenName"), string_at(name, "familyName")]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                 (!parts.is_empty()).then(|| parts.join(" "))
             })
         })
@@ -202,7 +239,10 @@ pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, Scim
         None | Some(Value::Null) => true,
         Some(value) => as_bool("active", value)?,
     };
-    let email = primary(body, "emails").and_then(|e| string_at(e, "value")).unwrap_or_default().to_string();
+    let email = primary(body, "emails")
+        .and_then(|e| string_at(e, "value"))
+        .unwrap_or_default()
+        .to_string();
     let scim_extra = body
         .as_object()
         .into_iter()
@@ -263,17 +303,25 @@ pub fn group_json(group: &Group, directory: &Directory, base: &str, with_members
 /// Reads a SCIM Group. Members without a `type` are looked up as users, then as groups.
 pub fn group_draft(body: &Value, directory: &Directory) -> Result<GroupDraft, ScimError> {
     if !body.is_object() {
-        return Err(ScimError::bad_request("invalidSyntax", "the body must be a JSON object"));
+        return Err(ScimError::bad_request(
+            "invalidSyntax",
+            "the body must be a JSON object",
+        ));
     }
     let display_name = string_at(body, "displayName")
         .ok_or_else(|| ScimError::bad_request("invalidValue", "displayName is required"))?
         .to_string();
     let mut members = Vec::new();
     if let Some(list) = get_ignore_case(body, "members").filter(|v| !v.is_null()) {
-        let list = list.as_array().ok_or_else(|| ScimError::bad_request("invalidValue", "members must be a list"))?;
+        let list = list
+            .as_array()
+            .ok_or_else(|| ScimError::bad_request("invalidValue", "members must be a list"))?;
         for (index, item) in list.iter().enumerate() {
             members.push(member(item, directory).ok_or_else(|| {
-                ScimError::bad_request("invalidValue", format!("members[{index}].value: no user or group with that id"))
+                ScimError::bad_request(
+                    "invalidValue",
+                    format!("members[{index}].value: no user or group with that id"),
+                )
             })?);
         }
     }
@@ -287,8 +335,18 @@ pub fn group_draft(body: &Value, directory: &Directory) -> Result<GroupDraft, Sc
 fn member(item: &Value, directory: &Directory) -> Option<Member> {
     let id = string_at(item, "value")?;
     let kind = string_at(item, "type").map(str::to_ascii_lowercase);
-    let as_user = || directory.user(id).map(|u| Member { kind: MemberKind::User, id: u.id.clone() });
-    let as_group = || directory.group(id).map(|g| Member { kind: MemberKind::Group, id: g.id.clone() });
+    let as_user = || {
+        directory.user(id).map(|u| Member {
+            kind: MemberKind::User,
+            id: u.id.clone(),
+        })
+    };
+    let as_group = || {
+        directory.group(id).map(|g| Member {
+            kind: MemberKind::Group,
+            id: g.id.clone(),
+        })
+    };
     match kind.as_deref() {
         Some("user") => as_user(),
         Some("group") => as_group(),

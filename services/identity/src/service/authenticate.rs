@@ -31,7 +31,10 @@ pub struct LocalAuthenticator {
 
 impl LocalAuthenticator {
     pub fn new(service: IdentityService) -> Self {
-        Self { service, touched: Mutex::new(HashMap::new()) }
+        Self {
+            service,
+            touched: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -40,20 +43,31 @@ impl IdentityService {
     /// deactivated users, are all UNAUTHENTICATED with a message that does not help guessing.
     pub async fn authenticate_token(&self, secret: &str) -> ServiceResult<Caller> {
         let invalid = || ServiceError::Unauthenticated("invalid, expired or revoked token".into());
-        let record = self.store().token_by_hash(&token::hash_secret(secret)).await?.ok_or_else(invalid)?;
+        let record = self
+            .store()
+            .token_by_hash(&token::hash_secret(secret))
+            .await?
+            .ok_or_else(invalid)?;
         let now = self.now();
         if record.revoked_at.is_some() || record.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid());
         }
         let directory = self.directory();
-        let user = directory.user(&record.user_id).filter(|u| u.active).ok_or_else(invalid)?;
+        let user = directory
+            .user(&record.user_id)
+            .filter(|u| u.active)
+            .ok_or_else(invalid)?;
         let roles = directory.roles_of(&user.id).into_iter().map(proto_role).collect();
         Ok(Caller {
             user_id: user.id.clone(),
             user_name: user.user_name.clone(),
             token_id: record.id,
             roles,
-            scope: if record.scope == SCOPE_SCIM { TokenScope::Scim } else { TokenScope::Api },
+            scope: if record.scope == SCOPE_SCIM {
+                TokenScope::Scim
+            } else {
+                TokenScope::Api
+            },
         })
     }
 }
@@ -65,7 +79,9 @@ impl Authenticator for LocalAuthenticator {
         let now = self.service.now();
         let due = {
             let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-            let due = touched.get(&caller.token_id).is_none_or(|last| now - *last >= TOUCH_EVERY);
+            let due = touched
+                .get(&caller.token_id)
+                .is_none_or(|last| now - *last >= TOUCH_EVERY);
             if due {
                 touched.insert(caller.token_id.clone(), now);
             }

@@ -36,7 +36,10 @@ impl IdentityService {
             && crate::domain::group::display_name_key(&existing.display_name)
                 == crate::domain::group::display_name_key(&draft.display_name)
         {
-            return Err(ServiceError::AlreadyExists(format!("group named {:?}", draft.display_name.trim())));
+            return Err(ServiceError::AlreadyExists(format!(
+                "group named {:?}",
+                draft.display_name.trim()
+            )));
         }
         let violations: Vec<_> = draft
             .members
@@ -44,23 +47,37 @@ impl IdentityService {
             .flatten()
             .enumerate()
             .filter_map(|(index, member)| {
-                Self::member_violation(directory, group_id.unwrap_or(""), member, &format!("group.members[{index}]"))
+                Self::member_violation(
+                    directory,
+                    group_id.unwrap_or(""),
+                    member,
+                    &format!("group.members[{index}]"),
+                )
             })
             .collect();
-        if violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(violations)) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(violations))
+        }
     }
 
     fn member_violation(directory: &Directory, group_id: &str, member: &Member, field: &str) -> Option<FieldViolation> {
         match member.kind {
-            MemberKind::User if directory.user(&member.id).is_none() => {
-                Some(FieldViolation::new(format!("{field}.id"), format!("no user with id {:?}", member.id)))
-            }
-            MemberKind::Group if directory.group(&member.id).is_none() => {
-                Some(FieldViolation::new(format!("{field}.id"), format!("no group with id {:?}", member.id)))
-            }
+            MemberKind::User if directory.user(&member.id).is_none() => Some(FieldViolation::new(
+                format!("{field}.id"),
+                format!("no user with id {:?}", member.id),
+            )),
+            MemberKind::Group if directory.group(&member.id).is_none() => Some(FieldViolation::new(
+                format!("{field}.id"),
+                format!("no group with id {:?}", member.id),
+            )),
             MemberKind::Group if directory.would_create_cycle(group_id, &member.id) => Some(FieldViolation::new(
                 format!("{field}.id"),
-                format!("group {:?} contains this group already; nesting it here would make a cycle", member.id),
+                format!(
+                    "group {:?} contains this group already; nesting it here would make a cycle",
+                    member.id
+                ),
             )),
             _ => None,
         }
@@ -82,7 +99,9 @@ impl IdentityService {
         };
         // A new group has no parents, so members cannot close a cycle; check with its id.
         Self::validate_group(&self.directory(), &draft, Some(&group.id))?;
-        tx.put_group(&group).await.map_err(|e| conflict_or(e, format!("group named {:?}", group.display_name)))?;
+        tx.put_group(&group)
+            .await
+            .map_err(|e| conflict_or(e, format!("group named {:?}", group.display_name)))?;
         for member in draft.members.iter().flatten() {
             tx.add_member(&group.id, member).await?;
         }
@@ -109,8 +128,14 @@ impl IdentityService {
         };
         let mut changed = false;
         if updated != *current {
-            let updated = Group { updated_at: tx.now(), version: current.version + 1, ..updated };
-            tx.put_group(&updated).await.map_err(|e| conflict_or(e, format!("group named {:?}", updated.display_name)))?;
+            let updated = Group {
+                updated_at: tx.now(),
+                version: current.version + 1,
+                ..updated
+            };
+            tx.put_group(&updated)
+                .await
+                .map_err(|e| conflict_or(e, format!("group named {:?}", updated.display_name)))?;
             changed = true;
         }
         if let Some(members) = &draft.members {
@@ -126,8 +151,14 @@ impl IdentityService {
         let (users, groups) = self.directory().members(group_id);
         let current: BTreeSet<Member> = users
             .into_iter()
-            .map(|id| Member { kind: MemberKind::User, id })
-            .chain(groups.into_iter().map(|id| Member { kind: MemberKind::Group, id }))
+            .map(|id| Member {
+                kind: MemberKind::User,
+                id,
+            })
+            .chain(groups.into_iter().map(|id| Member {
+                kind: MemberKind::Group,
+                id,
+            }))
             .collect();
         let wanted: BTreeSet<Member> = wanted.iter().cloned().collect();
         let mut changed = false;

@@ -102,7 +102,12 @@ pub fn parse_import_document(text: &str) -> ServiceResult<ImportDocument> {
 }
 
 impl IdentityService {
-    pub async fn import_directory(&self, actor: &str, document: &ImportDocument, dry_run: bool) -> ServiceResult<ImportReport> {
+    pub async fn import_directory(
+        &self,
+        actor: &str,
+        document: &ImportDocument,
+        dry_run: bool,
+    ) -> ServiceResult<ImportReport> {
         self.check_import_references(document)?;
         let mut report = ImportReport::default();
         // Users first without managers (a manager may be later in the document), then managers.
@@ -188,7 +193,11 @@ impl IdentityService {
             if self.directory().find_group(&group.name).is_none() {
                 new_groups.insert(group.name.trim().to_lowercase());
                 if !dry_run {
-                    let draft = GroupDraft { display_name: group.name.clone(), external_id: None, members: None };
+                    let draft = GroupDraft {
+                        display_name: group.name.clone(),
+                        external_id: None,
+                        members: None,
+                    };
                     self.create_group(actor, draft, "").await?;
                 }
             }
@@ -201,14 +210,22 @@ impl IdentityService {
             };
             let wanted = {
                 let directory = self.directory();
-                let users = group.members.iter().filter_map(|n| directory.find_user(n)).map(|u| Member {
-                    kind: MemberKind::User,
-                    id: u.id.clone(),
-                });
-                let groups = group.groups.iter().filter_map(|n| directory.find_group(n)).map(|g| Member {
-                    kind: MemberKind::Group,
-                    id: g.id.clone(),
-                });
+                let users = group
+                    .members
+                    .iter()
+                    .filter_map(|n| directory.find_user(n))
+                    .map(|u| Member {
+                        kind: MemberKind::User,
+                        id: u.id.clone(),
+                    });
+                let groups = group
+                    .groups
+                    .iter()
+                    .filter_map(|n| directory.find_group(n))
+                    .map(|g| Member {
+                        kind: MemberKind::Group,
+                        id: g.id.clone(),
+                    });
                 users.chain(groups).collect::<Vec<_>>()
             };
             let (users, groups) = self.directory().members(&current.id);
@@ -228,7 +245,11 @@ impl IdentityService {
         for schedule in &document.schedules {
             let members: Vec<String> = {
                 let directory = self.directory();
-                schedule.members.iter().filter_map(|n| directory.find_user(n).map(|u| u.id.clone())).collect()
+                schedule
+                    .members
+                    .iter()
+                    .filter_map(|n| directory.find_user(n).map(|u| u.id.clone()))
+                    .collect()
             };
             let draft = ScheduleDraft {
                 display_name: schedule.name.clone(),
@@ -248,7 +269,8 @@ impl IdentityService {
                     || current.start_date != draft.start_date
             });
             if changed && !dry_run {
-                self.put_schedule(actor, existing.as_ref().map(|s| s.id.as_str()), draft, "", None).await?;
+                self.put_schedule(actor, existing.as_ref().map(|s| s.id.as_str()), draft, "", None)
+                    .await?;
             }
             report.note(label, existing.is_some(), changed);
         }
@@ -259,38 +281,60 @@ impl IdentityService {
     /// does not stop half-way over a typo.
     fn check_import_references(&self, document: &ImportDocument) -> ServiceResult<()> {
         let directory = self.directory();
-        let users: HashSet<String> = document.users.iter().map(|u| u.user_name.trim().to_lowercase()).collect();
+        let users: HashSet<String> = document
+            .users
+            .iter()
+            .map(|u| u.user_name.trim().to_lowercase())
+            .collect();
         let groups: HashSet<String> = document.groups.iter().map(|g| g.name.trim().to_lowercase()).collect();
-        let user_known = |name: &str| users.contains(&name.trim().to_lowercase()) || directory.find_user(name).is_some();
-        let group_known = |name: &str| groups.contains(&name.trim().to_lowercase()) || directory.find_group(name).is_some();
+        let user_known =
+            |name: &str| users.contains(&name.trim().to_lowercase()) || directory.find_user(name).is_some();
+        let group_known =
+            |name: &str| groups.contains(&name.trim().to_lowercase()) || directory.find_group(name).is_some();
         let mut violations = Vec::new();
         for (i, user) in document.users.iter().enumerate() {
             if let Some(manager) = &user.manager
                 && !user_known(manager)
             {
-                violations.push(FieldViolation::new(format!("users[{i}].manager"), format!("no user named {manager:?}")));
+                violations.push(FieldViolation::new(
+                    format!("users[{i}].manager"),
+                    format!("no user named {manager:?}"),
+                ));
             }
         }
         for (i, group) in document.groups.iter().enumerate() {
             for (j, member) in group.members.iter().enumerate() {
                 if !user_known(member) {
-                    violations.push(FieldViolation::new(format!("groups[{i}].members[{j}]"), format!("no user named {member:?}")));
+                    violations.push(FieldViolation::new(
+                        format!("groups[{i}].members[{j}]"),
+                        format!("no user named {member:?}"),
+                    ));
                 }
             }
             for (j, nested) in group.groups.iter().enumerate() {
                 if !group_known(nested) {
-                    violations.push(FieldViolation::new(format!("groups[{i}].groups[{j}]"), format!("no group named {nested:?}")));
+                    violations.push(FieldViolation::new(
+                        format!("groups[{i}].groups[{j}]"),
+                        format!("no group named {nested:?}"),
+                    ));
                 }
             }
         }
         for (i, schedule) in document.schedules.iter().enumerate() {
             for (j, member) in schedule.members.iter().enumerate() {
                 if !user_known(member) {
-                    violations.push(FieldViolation::new(format!("schedules[{i}].members[{j}]"), format!("no user named {member:?}")));
+                    violations.push(FieldViolation::new(
+                        format!("schedules[{i}].members[{j}]"),
+                        format!("no user named {member:?}"),
+                    ));
                 }
             }
         }
-        if violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(violations)) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(violations))
+        }
     }
 }
 

@@ -53,7 +53,10 @@ impl IdentityService {
     pub async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
         let user = self.get_user(user_id)?;
         let record = self.store().mfa(&user.id).await?.ok_or_else(|| {
-            ServiceError::FailedPrecondition(format!("mfa: {} has not enrolled; run `latch mfa enroll`", user.user_name))
+            ServiceError::FailedPrecondition(format!(
+                "mfa: {} has not enrolled; run `latch mfa enroll`",
+                user.user_name
+            ))
         })?;
         let now = self.now();
         let state = FailureState::from(&record);
@@ -86,7 +89,12 @@ impl IdentityService {
         }
     }
 
-    async fn record_failure(&self, user_id: &str, state: FailureState, now: chrono::DateTime<chrono::Utc>) -> ServiceResult<()> {
+    async fn record_failure(
+        &self,
+        user_id: &str,
+        state: FailureState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<()> {
         let next = state.after_failure(now);
         if next.locked_until.is_some() {
             tracing::warn!(user_id, "mfa locked after repeated failures");
@@ -100,6 +108,9 @@ impl IdentityService {
 
 impl From<&MfaRecord> for FailureState {
     fn from(record: &MfaRecord) -> Self {
-        FailureState { failures_in_a_row: record.failures_in_a_row.max(0) as u32, locked_until: record.locked_until }
+        FailureState {
+            failures_in_a_row: record.failures_in_a_row.max(0) as u32,
+            locked_until: record.locked_until,
+        }
     }
 }

@@ -87,11 +87,18 @@ impl IdentityService {
 
     /// A read view of the directory. Never hold it across an await.
     pub fn directory(&self) -> RwLockReadGuard<'_, Directory> {
-        self.inner.directory.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .directory
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn apply(&self, changes: &[Change]) {
-        let mut directory = self.inner.directory.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut directory = self
+            .inner
+            .directory
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for change in changes {
             directory.apply(change);
         }

@@ -37,7 +37,10 @@ impl IdentityService {
             && existing.id != record.id
             && display_name_key(&existing.display_name) == display_name_key(&record.display_name)
         {
-            return Err(ServiceError::AlreadyExists(format!("schedule named {:?}", record.display_name)));
+            return Err(ServiceError::AlreadyExists(format!(
+                "schedule named {:?}",
+                record.display_name
+            )));
         }
         if let Err(rotation_violations) = record.rotation() {
             violations.extend(rotation_violations);
@@ -50,7 +53,11 @@ impl IdentityService {
                 ));
             }
         }
-        if violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(violations)) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(violations))
+        }
     }
 
     /// Creates a schedule, or replaces the rotation of the one with this id when `id` is given.
@@ -74,7 +81,9 @@ impl IdentityService {
             check_version("etag", expected_version, current.version)?;
         }
         let record = ScheduleRecord {
-            id: current.as_ref().map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.id.clone()),
+            id: current
+                .as_ref()
+                .map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.id.clone()),
             display_name: draft.display_name.trim().to_string(),
             time_zone: draft.time_zone.trim().to_string(),
             members: draft.members,
@@ -88,13 +97,20 @@ impl IdentityService {
         };
         Self::validate_schedule(&self.directory(), &record)?;
         if let Some(current) = &current {
-            let unchanged = ScheduleRecord { updated_at: current.updated_at, version: current.version, ..record.clone() };
+            let unchanged = ScheduleRecord {
+                updated_at: current.updated_at,
+                version: current.version,
+                ..record.clone()
+            };
             if unchanged == **current {
                 return Ok(current.clone());
             }
         }
-        tx.put_schedule(&record).await.map_err(|e| conflict_or(e, format!("schedule named {:?}", record.display_name)))?;
-        tx.remember_request(request_id, &format!("schedules/{}", record.id)).await?;
+        tx.put_schedule(&record)
+            .await
+            .map_err(|e| conflict_or(e, format!("schedule named {:?}", record.display_name)))?;
+        tx.remember_request(request_id, &format!("schedules/{}", record.id))
+            .await?;
         self.commit(tx).await?;
         self.get_schedule(&record.id)
     }
@@ -119,12 +135,25 @@ impl IdentityService {
         let user = self.directory().find_user(user_id).cloned().ok_or_else(|| {
             ServiceError::invalid("override.user_id", format!("no user with id or user name {user_id:?}"))
         })?;
-        let candidate = oncall::Override { id: uuid::Uuid::now_v7().to_string(), user_id: user.id.clone(), start, end };
-        candidate
-            .validate()
-            .map_err(|e| ServiceError::invalid(format!("override.{}", e.field.trim_start_matches("override.")), e.message))?;
+        let candidate = oncall::Override {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            start,
+            end,
+        };
+        candidate.validate().map_err(|e| {
+            ServiceError::invalid(
+                format!("override.{}", e.field.trim_start_matches("override.")),
+                e.message,
+            )
+        })?;
         let mut updated = (*schedule).clone();
-        updated.overrides.push(OverrideRecord { id: candidate.id, user_id: user.id.clone(), start, end });
+        updated.overrides.push(OverrideRecord {
+            id: candidate.id,
+            user_id: user.id.clone(),
+            start,
+            end,
+        });
         updated.version += 1;
         updated.updated_at = tx.now();
         tx.put_schedule(&updated).await?;

@@ -20,7 +20,9 @@ pub struct CreatedToken {
 
 impl std::fmt::Debug for CreatedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedToken").field("record", &self.record).finish_non_exhaustive()
+        f.debug_struct("CreatedToken")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,8 @@ impl IdentityService {
         scope: &str,
         expires_at: Option<DateTime<Utc>>,
     ) -> ServiceResult<CreatedToken> {
-        self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret()).await
+        self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret())
+            .await
     }
 
     async fn create_token_with_secret(
@@ -90,7 +93,12 @@ impl IdentityService {
     }
 
     /// Revokes a token. Only its owner or an admin may.
-    pub async fn revoke_token(&self, caller_user_id: &str, caller_is_admin: bool, id: &str) -> ServiceResult<TokenRecord> {
+    pub async fn revoke_token(
+        &self,
+        caller_user_id: &str,
+        caller_is_admin: bool,
+        id: &str,
+    ) -> ServiceResult<TokenRecord> {
         let record = self
             .store()
             .token_by_id(id)
@@ -120,10 +128,14 @@ impl IdentityService {
             ));
         }
         let has_admin = self.directory().admin_count() > 0;
-        if has_admin {
-            if configured.is_empty() || self.store().token_by_hash(&token::hash_secret(configured)).await?.is_some() {
-                return Ok(BootstrapOutcome::AlreadyBootstrapped);
-            }
+        let configured_known = !configured.is_empty()
+            && self
+                .store()
+                .token_by_hash(&token::hash_secret(configured))
+                .await?
+                .is_some();
+        if has_admin && (configured.is_empty() || configured_known) {
+            return Ok(BootstrapOutcome::AlreadyBootstrapped);
         }
         let existing = self.directory().find_user(BOOTSTRAP_ADMIN).cloned();
         let admin = match existing {
@@ -142,12 +154,29 @@ impl IdentityService {
         if !is_admin {
             self.set_role("bootstrap", &admin.id, RoleName::Admin, true).await?;
         }
-        if configured.is_empty() {
-            let created = self.create_token(&admin.id, "bootstrap admin token", SCOPE_API, None).await?;
-            return Ok(BootstrapOutcome::Created { user_name: admin.user_name.clone(), secret: created.secret });
+        if configured_known {
+            // The token exists already (its owner lost the admin role): the admin is restored.
+            return Ok(BootstrapOutcome::AlreadyBootstrapped);
         }
-        self.create_token_with_secret(&admin.id, "bootstrap admin token (configured)", SCOPE_API, None, configured.into())
-            .await?;
-        Ok(BootstrapOutcome::RegisteredConfiguredToken { user_name: admin.user_name.clone() })
+        if configured.is_empty() {
+            let created = self
+                .create_token(&admin.id, "bootstrap admin token", SCOPE_API, None)
+                .await?;
+            return Ok(BootstrapOutcome::Created {
+                user_name: admin.user_name.clone(),
+                secret: created.secret,
+            });
+        }
+        self.create_token_with_secret(
+            &admin.id,
+            "bootstrap admin token (configured)",
+            SCOPE_API,
+            None,
+            configured.into(),
+        )
+        .await?;
+        Ok(BootstrapOutcome::RegisteredConfiguredToken {
+            user_name: admin.user_name.clone(),
+        })
     }
 }

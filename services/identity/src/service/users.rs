@@ -23,11 +23,17 @@ impl IdentityService {
         if let Some(existing) = directory.user_id_by_name(&draft.user_name)
             && Some(existing) != user_id
         {
-            return Err(ServiceError::AlreadyExists(format!("user with user_name {:?}", draft.user_name)));
+            return Err(ServiceError::AlreadyExists(format!(
+                "user with user_name {:?}",
+                draft.user_name
+            )));
         }
         if let Some(manager_id) = &draft.manager_id {
             if directory.user(manager_id).is_none() {
-                violations.push(FieldViolation::new("user.manager_id", format!("no user with id {manager_id:?}")));
+                violations.push(FieldViolation::new(
+                    "user.manager_id",
+                    format!("no user with id {manager_id:?}"),
+                ));
             } else if let Some(user_id) = user_id
                 && directory.manager_chain_contains(manager_id, user_id)
             {
@@ -37,7 +43,11 @@ impl IdentityService {
                 ));
             }
         }
-        if violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(violations)) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(violations))
+        }
     }
 
     pub async fn create_user(&self, actor: &str, draft: UserDraft, request_id: &str) -> ServiceResult<Arc<User>> {
@@ -102,7 +112,11 @@ impl IdentityService {
         if updated == *current {
             return Ok(current);
         }
-        let updated = User { updated_at: tx.now(), version: current.version + 1, ..updated };
+        let updated = User {
+            updated_at: tx.now(),
+            version: current.version + 1,
+            ..updated
+        };
         tx.put_user(&updated, ChangeKind::UserUpserted)
             .await
             .map_err(|e| conflict_or(e, format!("user with user_name {:?}", updated.user_name)))?;
@@ -118,8 +132,12 @@ impl IdentityService {
         // Reports keep no dangling manager link.
         let reports = self.directory().direct_reports(&user.id);
         for report in reports {
-            let updated =
-                User { manager_id: None, updated_at: tx.now(), version: report.version + 1, ..(*report).clone() };
+            let updated = User {
+                manager_id: None,
+                updated_at: tx.now(),
+                version: report.version + 1,
+                ..(*report).clone()
+            };
             tx.put_user(&updated, ChangeKind::UserUpserted).await?;
         }
         tx.delete_user(&user).await?;
@@ -137,9 +155,18 @@ impl IdentityService {
         Ok(())
     }
 
-    pub async fn set_role(&self, actor: &str, user_id: &str, role: RoleName, granted: bool) -> ServiceResult<Arc<User>> {
+    pub async fn set_role(
+        &self,
+        actor: &str,
+        user_id: &str,
+        role: RoleName,
+        granted: bool,
+    ) -> ServiceResult<Arc<User>> {
         if role == RoleName::User {
-            return Err(ServiceError::invalid("role", "every user has the user role; grant admin or auditor"));
+            return Err(ServiceError::invalid(
+                "role",
+                "every user has the user role; grant admin or auditor",
+            ));
         }
         let mut tx = self.begin_write(actor).await?;
         let user = self.get_user(user_id)?;
@@ -153,7 +180,9 @@ impl IdentityService {
             let still_admin_by_group = {
                 let mut without = (*user).clone();
                 without.granted_roles.retain(|r| r != role.as_str());
-                directory.roles(&without, &directory.transitive_group_ids(&user.id)).contains(&RoleName::Admin)
+                directory
+                    .roles(&without, &directory.transitive_group_ids(&user.id))
+                    .contains(&RoleName::Admin)
             };
             if admins <= 1 && !still_admin_by_group {
                 return Err(ServiceError::FailedPrecondition(format!(
@@ -171,7 +200,11 @@ impl IdentityService {
         }
         updated.version += 1;
         updated.updated_at = tx.now();
-        let kind = if granted { ChangeKind::RoleGranted } else { ChangeKind::RoleRevoked };
+        let kind = if granted {
+            ChangeKind::RoleGranted
+        } else {
+            ChangeKind::RoleRevoked
+        };
         tx.put_user(&updated, kind).await?;
         self.commit(tx).await?;
         self.get_user(&updated.id)

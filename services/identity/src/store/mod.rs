@@ -27,7 +27,11 @@ pub struct IdentityStore {
 
 /// Writes `?` placeholders as the backend wants them (`$1, $2…` on PostgreSQL).
 pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    debug_assert_eq!(sql.matches('?').count(), values.len(), "placeholders and values differ: {sql}");
+    debug_assert_eq!(
+        sql.matches('?').count(),
+        values.len(),
+        "placeholders and values differ: {sql}"
+    );
     let sql = match backend {
         DbBackend::Postgres => {
             let mut out = String::with_capacity(sql.len() + 8);
@@ -64,23 +68,26 @@ pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Re
 
 impl IdentityStore {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, write_lock: Arc::new(tokio::sync::Mutex::new(())) }
+        Self {
+            db,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 
-    pub(crate) async fn query_all(
-        &self,
-        sql: &str,
-        values: Vec<Value>,
-    ) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
+    pub(crate) async fn query_all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
         self.db.query_all_raw(statement(self.backend(), sql, values)).await
     }
 
     pub(crate) async fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, sea_orm::DbErr> {
-        Ok(self.db.execute_raw(statement(self.backend(), sql, values)).await?.rows_affected())
+        Ok(self
+            .db
+            .execute_raw(statement(self.backend(), sql, values))
+            .await?
+            .rows_affected())
     }
 
     /// Builds the directory from the tables. The sequence is read first, then the changes after
@@ -95,7 +102,10 @@ impl IdentityStore {
         for row in self.query_all("SELECT doc FROM groups", vec![]).await? {
             directory.upsert_group(rows::json_doc(&row)?);
         }
-        for row in self.query_all("SELECT group_id, member_kind, member_id FROM group_members", vec![]).await? {
+        for row in self
+            .query_all("SELECT group_id, member_kind, member_id FROM group_members", vec![])
+            .await?
+        {
             let (group_id, member) = rows::membership(&row)?;
             directory.add_member(&group_id, member.kind, &member.id);
         }
@@ -108,8 +118,13 @@ impl IdentityStore {
     }
 
     pub async fn current_sequence(&self) -> Result<i64, sea_orm::DbErr> {
-        let rows = self.query_all("SELECT value FROM change_counter WHERE id = 1", vec![]).await?;
-        rows.first().map(|row| get::<i64>(row, "value")).transpose().map(Option::unwrap_or_default)
+        let rows = self
+            .query_all("SELECT value FROM change_counter WHERE id = 1", vec![])
+            .await?;
+        rows.first()
+            .map(|row| get::<i64>(row, "value"))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     /// Changes after `after`, oldest first, at most `limit`.
@@ -144,7 +159,10 @@ impl IdentityStore {
             return Ok(None);
         }
         let rows = self
-            .query_all("SELECT resource FROM idempotency_keys WHERE request_id = ?", vec![request_id.into()])
+            .query_all(
+                "SELECT resource FROM idempotency_keys WHERE request_id = ?",
+                vec![request_id.into()],
+            )
             .await?;
         rows.first().map(|row| get::<String>(row, "resource")).transpose()
     }

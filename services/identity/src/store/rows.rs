@@ -15,7 +15,13 @@ pub fn json_doc<T: DeserializeOwned>(row: &QueryResult) -> Result<T, DbErr> {
 pub fn membership(row: &QueryResult) -> Result<(String, Member), DbErr> {
     let kind: String = get(row, "member_kind")?;
     let kind = MemberKind::parse(&kind).ok_or_else(|| DbErr::Type(format!("unknown member kind {kind:?}")))?;
-    Ok((get(row, "group_id")?, Member { kind, id: get(row, "member_id")? }))
+    Ok((
+        get(row, "group_id")?,
+        Member {
+            kind,
+            id: get(row, "member_id")?,
+        },
+    ))
 }
 
 pub fn change(row: &QueryResult) -> Result<Change, DbErr> {

@@ -41,7 +41,10 @@ impl std::fmt::Debug for MfaRecord {
 }
 
 fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-    get::<Option<String>>(row, column)?.as_deref().map(parse_time).transpose()
+    get::<Option<String>>(row, column)?
+        .as_deref()
+        .map(parse_time)
+        .transpose()
 }
 
 fn token(row: &QueryResult) -> Result<TokenRecord, DbErr> {
@@ -58,8 +61,7 @@ fn token(row: &QueryResult) -> Result<TokenRecord, DbErr> {
     })
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, user_id, description, scope, prefix, created_at, expires_at, revoked_at, last_used_at";
+const TOKEN_COLUMNS: &str = "id, user_id, description, scope, prefix, created_at, expires_at, revoked_at, last_used_at";
 
 impl IdentityStore {
     pub async fn insert_token(&self, record: &TokenRecord, secret_hash: &str) -> Result<(), DbErr> {
@@ -97,7 +99,8 @@ impl IdentityStore {
     pub async fn list_tokens(&self, user_id: Option<&str>) -> Result<Vec<TokenRecord>, DbErr> {
         let rows = match user_id {
             Some(user_id) => {
-                let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id");
+                let sql =
+                    format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id");
                 self.query_all(&sql, vec![user_id.into()]).await?
             }
             None => {
@@ -118,8 +121,11 @@ impl IdentityStore {
     }
 
     pub async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
-        self.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", vec![format_time(now).into(), id.into()])
-            .await?;
+        self.execute(
+            "UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
+            vec![format_time(now).into(), id.into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -189,7 +195,11 @@ impl IdentityStore {
     ) -> Result<(), DbErr> {
         self.execute(
             "UPDATE mfa_enrollments SET failures_in_a_row = ?, locked_until = ? WHERE user_id = ?",
-            vec![failures_in_a_row.into(), locked_until.map(format_time).into(), user_id.into()],
+            vec![
+                failures_in_a_row.into(),
+                locked_until.map(format_time).into(),
+                user_id.into(),
+            ],
         )
         .await?;
         Ok(())

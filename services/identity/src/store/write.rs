@@ -39,7 +39,14 @@ impl IdentityStore {
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("change_counter row".into()))?;
         let last_sequence = get::<i64>(&row, "value")?;
-        Ok(WriteTx { txn, _in_process: guard, last_sequence, now, actor: actor.to_string(), changes: Vec::new() })
+        Ok(WriteTx {
+            txn,
+            _in_process: guard,
+            last_sequence,
+            now,
+            actor: actor.to_string(),
+            changes: Vec::new(),
+        })
     }
 }
 
@@ -50,7 +57,11 @@ impl WriteTx<'_> {
 
     async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
         let backend = self.txn.get_database_backend();
-        Ok(self.txn.execute_raw(statement(backend, sql, values)).await?.rows_affected())
+        Ok(self
+            .txn
+            .execute_raw(statement(backend, sql, values))
+            .await?
+            .rows_affected())
     }
 
     fn record(&mut self, change: NewChange) {
@@ -85,10 +96,18 @@ impl WriteTx<'_> {
     }
 
     pub async fn delete_user(&mut self, user: &User) -> Result<(), DbErr> {
-        self.exec("DELETE FROM group_members WHERE member_kind = 'user' AND member_id = ?", vec![user.id.clone().into()])
+        self.exec(
+            "DELETE FROM group_members WHERE member_kind = 'user' AND member_id = ?",
+            vec![user.id.clone().into()],
+        )
+        .await?;
+        self.exec("DELETE FROM users WHERE id = ?", vec![user.id.clone().into()])
             .await?;
-        self.exec("DELETE FROM users WHERE id = ?", vec![user.id.clone().into()]).await?;
-        self.exec("DELETE FROM mfa_enrollments WHERE user_id = ?", vec![user.id.clone().into()]).await?;
+        self.exec(
+            "DELETE FROM mfa_enrollments WHERE user_id = ?",
+            vec![user.id.clone().into()],
+        )
+        .await?;
         self.exec(
             "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             vec![format_time(self.now).into(), user.id.clone().into()],
@@ -103,7 +122,11 @@ impl WriteTx<'_> {
         self.exec(
             "INSERT INTO groups (id, display_name_key, doc) VALUES (?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET display_name_key = excluded.display_name_key, doc = excluded.doc",
-            vec![group.id.clone().into(), display_name_key(&group.display_name).into(), doc.into()],
+            vec![
+                group.id.clone().into(),
+                display_name_key(&group.display_name).into(),
+                doc.into(),
+            ],
         )
         .await?;
         self.record(NewChange::group(group));
@@ -111,12 +134,13 @@ impl WriteTx<'_> {
     }
 
     pub async fn delete_group(&mut self, group: &Group) -> Result<(), DbErr> {
-        self.exec("DELETE FROM group_members WHERE group_id = ? OR (member_kind = 'group' AND member_id = ?)", vec![
-            group.id.clone().into(),
-            group.id.clone().into(),
-        ])
+        self.exec(
+            "DELETE FROM group_members WHERE group_id = ? OR (member_kind = 'group' AND member_id = ?)",
+            vec![group.id.clone().into(), group.id.clone().into()],
+        )
         .await?;
-        self.exec("DELETE FROM groups WHERE id = ?", vec![group.id.clone().into()]).await?;
+        self.exec("DELETE FROM groups WHERE id = ?", vec![group.id.clone().into()])
+            .await?;
         self.record(NewChange::group_deleted(group));
         Ok(())
     }
@@ -152,7 +176,11 @@ impl WriteTx<'_> {
         self.exec(
             "INSERT INTO schedules (id, display_name_key, doc) VALUES (?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET display_name_key = excluded.display_name_key, doc = excluded.doc",
-            vec![schedule.id.clone().into(), display_name_key(&schedule.display_name).into(), doc.into()],
+            vec![
+                schedule.id.clone().into(),
+                display_name_key(&schedule.display_name).into(),
+                doc.into(),
+            ],
         )
         .await?;
         self.record(NewChange::schedule(schedule));
@@ -160,7 +188,8 @@ impl WriteTx<'_> {
     }
 
     pub async fn delete_schedule(&mut self, schedule: &ScheduleRecord) -> Result<(), DbErr> {
-        self.exec("DELETE FROM schedules WHERE id = ?", vec![schedule.id.clone().into()]).await?;
+        self.exec("DELETE FROM schedules WHERE id = ?", vec![schedule.id.clone().into()])
+            .await?;
         self.record(NewChange::schedule_deleted(schedule));
         Ok(())
     }
@@ -195,7 +224,11 @@ impl WriteTx<'_> {
             .await?;
         }
         if !self.changes.is_empty() {
-            self.exec("UPDATE change_counter SET value = ? WHERE id = 1", vec![self.last_sequence.into()]).await?;
+            self.exec(
+                "UPDATE change_counter SET value = ? WHERE id = 1",
+                vec![self.last_sequence.into()],
+            )
+            .await?;
         }
         self.txn.commit().await?;
         Ok(self.changes)

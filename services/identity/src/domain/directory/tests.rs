@@ -80,10 +80,7 @@ fn cycles_are_detected_through_nesting() {
     }
     dir.add_member("b", MemberKind::Group, "a"); // a ⊂ b
     dir.add_member("c", MemberKind::Group, "b"); // b ⊂ c
-    assert!(
-        dir.would_create_cycle("a", "c"),
-        "c ⊂ a would close a ⊂ b ⊂ c"
-    );
+    assert!(dir.would_create_cycle("a", "c"), "c ⊂ a would close a ⊂ b ⊂ c");
     assert!(dir.would_create_cycle("a", "a"));
     assert!(
         !dir.would_create_cycle("c", "a"),

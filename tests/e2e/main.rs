@@ -7,6 +7,7 @@ mod feed;
 mod groups;
 mod import;
 mod mfa;
+mod replicas;
 mod restart;
 mod schedules;
 mod scim;

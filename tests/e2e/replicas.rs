@@ -1,0 +1,79 @@
+//! Two Latch instances on one database, as replicas run in Kubernetes.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use latch_proto::identity::v1 as pb;
+
+use crate::harness::{TestServer, create_user};
+
+#[tokio::test]
+async fn two_replicas_share_one_ordered_feed_and_converge() {
+    let first = TestServer::start().await;
+    let second = TestServer::start_on(first.data_dir.clone(), first.database_url.clone(), first.clock.clone()).await;
+    let mut on_first = first.admin().await;
+    let mut on_second = second.admin().await;
+    let mut feed = on_second
+        .watch_changes(pb::WatchChangesRequest { after_sequence: 2 })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let writers: Vec<_> = [on_first.clone(), on_second.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(replica, mut client)| {
+            tokio::spawn(async move {
+                for i in 0..15 {
+                    create_user(&mut client, &format!("r{replica}-u{i}"), &[], "").await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut sequences = Vec::new();
+    while sequences.len() < 30 {
+        let change = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .expect("no stall")
+            .unwrap()
+            .unwrap();
+        sequences.push(change.sequence);
+    }
+    assert_eq!(
+        sequences,
+        (3..33).collect::<Vec<i64>>(),
+        "both replicas' writes, once each, in order"
+    );
+
+    // A user made on one replica resolves on the other once it has caught up.
+    create_user(&mut on_first, "late", &[], "").await;
+    let mut resolved = false;
+    for _ in 0..100 {
+        if on_second
+            .get_user(pb::GetUserRequest { id: "late".into() })
+            .await
+            .is_ok()
+        {
+            resolved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(resolved, "the second replica follows the first");
+    // A write on the second replica sees the first replica's user at once (writes catch up first).
+    let status = on_second
+        .create_user(pb::CreateUserRequest {
+            user: Some(pb::User {
+                user_name: "r0-u0".into(),
+                active: true,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::AlreadyExists);
+}

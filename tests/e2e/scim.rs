@@ -118,6 +118,11 @@ async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
     assert_eq!(attribute("department"), Some(vec!["Engineering".to_string()]));
     assert_eq!(attribute("employee_number"), Some(vec!["42".to_string()]));
     assert_eq!(attribute("title"), Some(vec!["Engineer".to_string()]));
+    assert_eq!(
+        attribute("team"),
+        Some(vec!["payments".to_string(), "risk".to_string()]),
+        "custom attributes"
+    );
     assert_eq!(user.email, "ada@example.com");
     assert_eq!(subject.manager.unwrap().id, boss_id);
 

@@ -66,7 +66,7 @@ pub struct UserDraft {
 pub fn is_valid_attribute_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 64
-        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && key
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.')
@@ -113,7 +113,7 @@ impl UserDraft {
             if !is_valid_attribute_key(key) {
                 violations.push(FieldViolation::new(
                     field(&format!("attributes.{key}")),
-                    "key must be lowercase letters, digits, '_', '-' or '.', starting with a letter, at most 64 characters",
+                    "key must be lowercase letters, digits, '_', '-' or '.', starting with a letter or digit, at most 64 characters",
                 ));
             }
             if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {

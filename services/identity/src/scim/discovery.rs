@@ -66,6 +66,11 @@ fn complex(name: &str, multi: bool, sub: Vec<Value>) -> Value {
     })
 }
 
+fn read_only(mut attribute: Value) -> Value {
+    attribute["mutability"] = "readOnly".into();
+    attribute
+}
+
 fn string(name: &str) -> Value {
     attribute(name, "string", false, false, "none", "readWrite")
 }
@@ -134,7 +139,11 @@ pub fn schemas(base: &str) -> Vec<Value> {
                         string("type"),
                     ],
                 ),
-                complex("groups", true, vec![string("value"), string("display"), string("type")]),
+                read_only(complex(
+                    "groups",
+                    true,
+                    vec![string("value"), string("display"), string("type")],
+                )),
             ],
         ),
         schema(
@@ -149,7 +158,11 @@ pub fn schemas(base: &str) -> Vec<Value> {
                 complex("manager", false, vec![string("value"), string("displayName")]),
             ],
         ),
-        schema(LATCH_SCHEMA, "LatchUser", vec![complex("attributes", false, vec![])]),
+        schema(
+            LATCH_SCHEMA,
+            "LatchUser",
+            vec![complex("attributes", true, vec![string("name"), string("value")])],
+        ),
         schema(
             GROUP_SCHEMA,
             "Group",

@@ -96,11 +96,11 @@ pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
         schemas.push(ENTERPRISE_SCHEMA.into());
         object.insert(ENTERPRISE_SCHEMA.into(), enterprise.into());
     }
-    let custom: Map<String, Value> = user
+    let custom: Vec<Value> = user
         .attributes
         .iter()
         .filter(|(key, _)| !is_mapped_attribute(key))
-        .map(|(key, values)| (key.clone(), values.clone().into()))
+        .flat_map(|(key, values)| values.iter().map(move |value| json!({ "name": key, "value": value })))
         .collect();
     if !custom.is_empty() {
         schemas.push(LATCH_SCHEMA.into());
@@ -204,22 +204,24 @@ pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, Scim
             manager_id = Some(manager.id.clone());
         }
     }
-    if let Some(custom) = get_ignore_case(body, LATCH_SCHEMA).and_then(|ext| get_ignore_case(ext, "attributes")) {
-        let custom = custom.as_object().ok_or_else(|| {
-            ScimError::bad_request("invalidValue", format!("{LATCH_SCHEMA}:attributes must be an object"))
+    if let Some(custom) = get_ignore_case(body, LATCH_SCHEMA)
+        .and_then(|ext| get_ignore_case(ext, "attributes"))
+        .filter(|v| !v.is_null())
+    {
+        let entries = custom.as_array().ok_or_else(|| {
+            ScimError::bad_request(
+                "invalidValue",
+                format!("{LATCH_SCHEMA}:attributes must be a list of {{name, value}}"),
+            )
         })?;
-        for (key, value) in custom {
-            let values = match value {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-                _ => {
-                    return Err(ScimError::bad_request(
-                        "invalidValue",
-                        format!("{LATCH_SCHEMA}:attributes.{key} must be a string or a list of strings"),
-                    ));
-                }
+        for (index, entry) in entries.iter().enumerate() {
+            let (Some(name), Some(value)) = (string_at(entry, "name"), string_at(entry, "value")) else {
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("{LATCH_SCHEMA}:attributes[{index}] needs a name and a value"),
+                ));
             };
-            attributes.insert(key.clone(), values);
+            attributes.entry(name.to_string()).or_default().push(value.to_string());
         }
     }
     let display_name = string_at(body, "displayName")

@@ -75,9 +75,10 @@ fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
 async fn users_round_trip_with_enterprise_attributes_and_show_up_in_latch() {
     let server = TestServer::start().await;
     let scim = Scim::new(&server).await;
-    let (status, ada) = scim
-        .post("/Users", okta_user("ada@example.com", "Ada", "Lovelace"))
-        .await;
+    let mut body = okta_user("ada@example.com", "Ada", "Lovelace");
+    body["urn:latch:params:scim:schemas:extension:2.0:User"] =
+        json!({ "attributes": [{ "name": "team", "value": "payments" }, { "name": "team", "value": "risk" }] });
+    let (status, ada) = scim.post("/Users", body).await;
     assert_eq!(status, StatusCode::CREATED, "{ada}");
     let id = ada["id"].as_str().unwrap().to_string();
     assert_eq!(ada["name"]["familyName"], "Lovelace", "unmodelled attributes are kept");

@@ -1,0 +1,104 @@
+//! The command line: global options and the top-level commands. Each command group declares its
+//! own subcommands next to the code that runs them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::{groups, identity, mfa, schedules, tokens, users};
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
+
+#[derive(Debug, Parser)]
+#[command(name = "latch", version, about = "Command-line client of Latch, just-in-time access")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// latchd's gRPC address [default: the server of `latch login`, else http://127.0.0.1:7070]
+    #[arg(long, env = "LATCH_SERVER", global = true)]
+    pub server: Option<String>,
+    /// API token [default: the token stored by `latch login`]
+    #[arg(long, env = "LATCH_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// How to print results
+    #[arg(long, short = 'o', value_enum, env = "LATCH_OUTPUT", default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable tables
+    Table,
+    /// JSON (one object per line for `identity watch`)
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify a token and store it with the server for later commands
+    ///
+    /// The token comes from --token, LATCH_TOKEN, or one line on stdin.
+    Login,
+    /// Forget the stored login
+    Logout,
+    /// Show who the token belongs to
+    #[command(name = "whoami")]
+    WhoAmI,
+    /// People in the directory
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Groups and their members
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
+    /// On-call schedules
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
+    /// API tokens
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// Directory import and the change feed
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+    /// TOTP multi-factor authentication for yourself
+    #[command(subcommand)]
+    Mfa(mfa::MfaCommand),
+}
+
+/// `--page-size` and `--all`, shared by the paged list commands.
+#[derive(Debug, Clone, Args)]
+pub struct PageArgs {
+    /// Results per page [default: the server's]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    pub page_size: Option<i32>,
+    /// Follow every page instead of showing the first
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_follow_subcommands() {
+        let cli = Cli::try_parse_from(["latch", "whoami", "--output", "json", "--server", "http://h:1"]).unwrap();
+        assert_eq!(cli.global.output, OutputFormat::Json);
+        assert_eq!(cli.global.server.as_deref(), Some("http://h:1"));
+    }
+
+    #[test]
+    fn unknown_output_format_is_a_usage_error() {
+        let error = Cli::try_parse_from(["latch", "whoami", "--output", "yaml"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+    }
+}

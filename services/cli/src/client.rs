@@ -1,0 +1,95 @@
+//! The gRPC connection to latchd, with the caller's token on every request.
+
+use std::time::Duration;
+
+use latch_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::error::CliError;
+
+pub type IdentityClient = IdentityServiceClient<InterceptedService<Channel, BearerAuth>>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Debug, Clone)]
+pub struct BearerAuth {
+    header: MetadataValue<Ascii>,
+}
+
+impl BearerAuth {
+    pub fn new(token: &str) -> Result<Self, CliError> {
+        let header = format!("Bearer {}", token.trim())
+            .parse()
+            .map_err(|_| CliError::MalformedToken)?;
+        Ok(Self { header })
+    }
+}
+
+impl Interceptor for BearerAuth {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert("authorization", self.header.clone());
+        Ok(request)
+    }
+}
+
+/// Connects eagerly, so an unreachable server is reported as such before any request is built.
+pub async fn connect(server: &str, token: &str) -> Result<IdentityClient, CliError> {
+    let auth = BearerAuth::new(token)?;
+    let endpoint = Endpoint::from_shared(server.to_string())
+        .map_err(|error| CliError::Usage(format!("invalid server address {server:?}: {error}")))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    let channel = endpoint.connect().await.map_err(|error| CliError::Unreachable {
+        server: server.to_string(),
+        cause: error_chain(&error),
+    })?;
+    Ok(IdentityServiceClient::with_interceptor(channel, auth))
+}
+
+/// "transport error: tcp connect error: Connection refused": the outer message alone says little.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_the_bearer_header() {
+        let mut auth = BearerAuth::new("lt_abc123").unwrap();
+        let request = auth.call(Request::new(())).unwrap();
+        assert_eq!(request.metadata().get("authorization").unwrap(), "Bearer lt_abc123");
+    }
+
+    #[test]
+    fn rejects_tokens_that_cannot_be_a_header() {
+        assert!(matches!(BearerAuth::new("bad\ntoken"), Err(CliError::MalformedToken)));
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_reported_as_such() {
+        // Port 1 on loopback: nothing listens there in any sane test environment.
+        let error = connect("http://127.0.0.1:1", "t").await.unwrap_err();
+        assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn malformed_server_address_is_a_usage_error() {
+        let error = connect("not a url", "t").await.unwrap_err();
+        assert!(matches!(error, CliError::Usage(_)), "{error:?}");
+    }
+}

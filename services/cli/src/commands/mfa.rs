@@ -1,0 +1,57 @@
+//! `latch mfa …`: TOTP enrolment and verification for the caller.
+
+use clap::Subcommand;
+use latch_proto::identity::v1::{EnrollMfaRequest, VerifyMfaRequest};
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output::{self, details, render};
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Start (or restart) TOTP enrolment; prints the otpauth URI and the secret
+    Enroll,
+    /// Check a code from your authenticator; exits 1 when it is rejected
+    Verify {
+        /// The 6-digit code
+        code: String,
+    },
+}
+
+pub async fn run(ctx: &Context, command: MfaCommand) -> Result<(), CliError> {
+    let mut client = ctx.client().await?;
+    match command {
+        MfaCommand::Enroll => {
+            let enrollment = client.enroll_mfa(EnrollMfaRequest {}).await?.into_inner();
+            let view = serde_json::json!({ "otpauth_uri": enrollment.otpauth_uri, "secret": enrollment.secret });
+            output::emit(ctx.output, &view, || {
+                let fields = details(vec![
+                    ("otpauth uri", enrollment.otpauth_uri.clone()),
+                    ("secret", enrollment.secret.clone()),
+                ]);
+                format!(
+                    "{}\n\nadd it to your authenticator app, then confirm with `latch mfa verify CODE`",
+                    render(&fields)
+                )
+            })
+        }
+        MfaCommand::Verify { code } => {
+            let request = VerifyMfaRequest {
+                code: code.trim().to_string(),
+                user_id: String::new(),
+            };
+            let verified = client.verify_mfa(request).await?.into_inner().verified;
+            if ctx.json() {
+                output::json(&serde_json::json!({ "verified": verified }))?;
+            }
+            if !verified {
+                return Err(CliError::CodeRejected);
+            }
+            if ctx.json() {
+                Ok(())
+            } else {
+                output::line("code verified")
+            }
+        }
+    }
+}

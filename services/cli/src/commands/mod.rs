@@ -1,0 +1,35 @@
+//! One module per command group; `run` dispatches the parsed command line.
+
+pub mod groups;
+pub mod identity;
+pub mod login;
+pub mod mfa;
+mod paging;
+pub mod schedules;
+pub mod tokens;
+mod user_update;
+pub mod users;
+
+use crate::args::Command;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
+
+pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Login => login::login(ctx).await,
+        Command::Logout => login::logout(ctx),
+        Command::WhoAmI => login::who_am_i(ctx).await,
+        Command::Users(command) => users::run(ctx, command).await,
+        Command::Groups(command) => groups::run(ctx, command).await,
+        Command::Schedules(command) => schedules::run(ctx, command).await,
+        Command::Tokens(command) => tokens::run(ctx, command).await,
+        Command::Identity(command) => identity::run(ctx, command).await,
+        Command::Mfa(command) => mfa::run(ctx, command).await,
+    }
+}
+
+/// Confirms an action that returns nothing: `{"<verb>": "<id>"}` in JSON, a sentence otherwise.
+fn done(ctx: &Context, verb: &str, id: &str, sentence: &str) -> Result<(), CliError> {
+    output::emit(ctx.output, &serde_json::json!({ verb: id }), || sentence.to_string())
+}

@@ -1,0 +1,78 @@
+//! What every command needs: the server, the token and the output format, resolved from the
+//! command line, the environment and the stored login, in that order.
+
+use std::path::PathBuf;
+
+use crate::args::{DEFAULT_SERVER, GlobalArgs, OutputFormat};
+use crate::client::{self, IdentityClient};
+use crate::credentials::{self, Credentials};
+use crate::error::CliError;
+
+#[derive(Debug)]
+pub struct Context {
+    pub server: String,
+    pub output: OutputFormat,
+    pub config_dir: PathBuf,
+    /// From --token or LATCH_TOKEN.
+    pub explicit_token: Option<String>,
+    pub stored: Option<Credentials>,
+}
+
+impl Context {
+    pub fn resolve(global: &GlobalArgs) -> Result<Self, CliError> {
+        let config_dir = credentials::config_dir()?;
+        let explicit_server = non_empty(global.server.as_deref());
+        let explicit_token = non_empty(global.token.as_deref());
+        // A stored login is only read when something is missing, so a broken credentials file
+        // does not get in the way of --server and --token.
+        let stored = if explicit_server.is_some() && explicit_token.is_some() {
+            None
+        } else {
+            credentials::load_from(&config_dir)?
+        };
+        let server = explicit_server
+            .or_else(|| stored.as_ref().map(|login| login.server.clone()))
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        Ok(Self {
+            server,
+            output: global.output,
+            config_dir,
+            explicit_token,
+            stored,
+        })
+    }
+
+    /// The server as best known before `resolve` succeeds, for error messages.
+    pub fn server_hint(global: &GlobalArgs) -> String {
+        non_empty(global.server.as_deref()).unwrap_or_else(|| DEFAULT_SERVER.to_string())
+    }
+
+    pub fn token(&self) -> Result<&str, CliError> {
+        self.explicit_token
+            .as_deref()
+            .or_else(|| {
+                self.stored
+                    .as_ref()
+                    .map(|login| login.token.as_str())
+                    .filter(|t| !t.trim().is_empty())
+            })
+            .ok_or(CliError::NoToken)
+    }
+
+    /// Fails with `NoToken` before touching the network when there is no token at all.
+    pub async fn client(&self) -> Result<IdentityClient, CliError> {
+        let token = self.token()?;
+        client::connect(&self.server, token).await
+    }
+
+    pub fn json(&self) -> bool {
+        self.output == OutputFormat::Json
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+}

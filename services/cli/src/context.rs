@@ -76,3 +76,46 @@ fn non_empty(value: Option<&str>) -> Option<String> {
         .filter(|value| !value.is_empty())
         .map(str::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(explicit_token: Option<&str>, stored_token: Option<&str>) -> Context {
+        Context {
+            server: DEFAULT_SERVER.into(),
+            output: OutputFormat::Table,
+            config_dir: PathBuf::from("/nonexistent"),
+            explicit_token: explicit_token.map(str::to_string),
+            stored: stored_token.map(|token| Credentials {
+                server: "http://stored:7070".into(),
+                token: token.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn explicit_token_wins_over_the_stored_login() {
+        assert_eq!(context(Some("flag"), Some("stored")).token().unwrap(), "flag");
+        assert_eq!(context(None, Some("stored")).token().unwrap(), "stored");
+    }
+
+    #[tokio::test]
+    async fn no_token_fails_before_connecting() {
+        assert!(matches!(context(None, None).token(), Err(CliError::NoToken)));
+        assert!(matches!(
+            context(None, Some("  ")).client().await,
+            Err(CliError::NoToken)
+        ));
+    }
+
+    #[test]
+    fn server_falls_back_to_the_default() {
+        let global = GlobalArgs {
+            server: Some(" ".into()),
+            token: None,
+            output: OutputFormat::Json,
+        };
+        assert_eq!(Context::server_hint(&global), DEFAULT_SERVER);
+    }
+}

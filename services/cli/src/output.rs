@@ -62,11 +62,12 @@ pub fn details(rows: Vec<(&str, String)>) -> Table {
     table
 }
 
-/// Tables render with a leading space of padding; trimming the ends keeps output tidy.
+/// Cells are padded by one space on each side: dropping the first column's left padding and
+/// trailing blanks keeps lines flush left and free of trailing whitespace.
 pub fn render(table: &Table) -> String {
     table
         .lines()
-        .map(|line| line.trim_end().to_string())
+        .map(|line| line.strip_prefix(' ').unwrap_or(&line).trim_end().to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -84,6 +85,7 @@ mod tests {
         assert!(text.contains("USER NAME"), "{text}");
         assert!(!text.contains('|') && !text.contains('+'), "{text}");
         assert!(text.lines().all(|line| !line.ends_with(' ')));
+        assert!(text.starts_with("ID"), "{text}");
     }
 
     #[test]

@@ -17,16 +17,21 @@ pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
         .map_err(|error| format!("{text:?} is not an RFC 3339 time like 2025-01-31T09:00:00Z ({error})"))
 }
 
-/// Empty when unset, so tables show a blank cell.
+/// For tables: whole seconds, empty when unset.
 pub fn format(time: Option<&Timestamp>) -> String {
-    format_optional(time).unwrap_or_default()
+    to_chrono(time)
+        .map(|time| time.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
-/// `None` when unset or out of range, for JSON `null`.
+/// For JSON: full precision, `None` (null) when unset or out of range.
 pub fn format_optional(time: Option<&Timestamp>) -> Option<String> {
+    to_chrono(time).map(|time| time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+fn to_chrono(time: Option<&Timestamp>) -> Option<DateTime<Utc>> {
     let time = time?;
-    let nanos = u32::try_from(time.nanos).ok()?;
-    DateTime::from_timestamp(time.seconds, nanos).map(|time| time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?)
 }
 
 #[cfg(test)]
@@ -43,7 +48,11 @@ mod tests {
     fn keeps_fractional_seconds() {
         let parsed = parse_rfc3339("2025-03-01T09:00:00.250Z").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.nanos, 250_000_000);
-        assert_eq!(format(Some(&parsed)), "2025-03-01T09:00:00.250Z");
+        assert_eq!(
+            format_optional(Some(&parsed)).as_deref(),
+            Some("2025-03-01T09:00:00.250Z")
+        );
+        assert_eq!(format(Some(&parsed)), "2025-03-01T09:00:00Z");
     }
 
     #[test]

@@ -1,0 +1,151 @@
+//! The `latch` binary against a real server, as a user or a script runs it.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use crate::harness::{ADMIN_TOKEN, TestServer};
+
+/// The CLI binary that `cargo test --workspace` builds beside this test binary.
+fn latch_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let binary = dir.join("latch");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with `cargo test --workspace` (or build -p latch-cli)",
+        binary.display()
+    );
+    binary
+}
+
+struct Cli {
+    server: String,
+    config_dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            server: format!("http://{}", server.grpc_addr),
+            config_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    async fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(latch_binary());
+        command
+            .args(args)
+            .env("LATCH_SERVER", &self.server)
+            .env("LATCH_CONFIG_DIR", self.config_dir.path())
+            .env_remove("LATCH_TOKEN")
+            .env_remove("LATCH_OUTPUT")
+            .stdin(std::process::Stdio::null());
+        if let Some(token) = token {
+            command.env("LATCH_TOKEN", token);
+        }
+        command.output().await.expect("run latch")
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn whoami_login_and_exit_codes_scripts_can_trust() {
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+
+    let output = cli.run(None, &["whoami"]).await;
+    assert_eq!(output.status.code(), Some(6), "no token: {}", stderr(&output));
+    assert!(stderr(&output).contains("latch login"));
+
+    let output = cli.run(Some(ADMIN_TOKEN), &["whoami"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("admin"));
+
+    // After login the stored token is used without LATCH_TOKEN.
+    let output = cli.run(None, &["login", "--token", ADMIN_TOKEN]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = cli.run(None, &["--output", "json", "whoami"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json output");
+    assert_eq!(json["user"]["user_name"], "admin", "{json}");
+
+    let output = cli.run(None, &["users", "get", "nobody"]).await;
+    assert_eq!(output.status.code(), Some(4));
+
+    let output = cli
+        .run(None, &["users", "create", "--user-name", "bad name", "--email", "nope"])
+        .await;
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("user.email"), "{}", stderr(&output));
+
+    let output = cli.run(Some("latch_wrong_token_000000000000000000"), &["whoami"]).await;
+    assert_eq!(output.status.code(), Some(6));
+
+    let unreachable = Cli {
+        server: "http://127.0.0.1:1".into(),
+        config_dir: tempfile::tempdir().unwrap(),
+    };
+    let output = unreachable.run(Some(ADMIN_TOKEN), &["whoami"]).await;
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn import_then_list_users_and_groups() {
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+    let file = cli.config_dir.path().join("directory.yaml");
+    std::fs::write(
+        &file,
+        "users:\n  - user_name: ada\n    attributes: { department: Engineering }\n  - user_name: bob\n    manager: ada\ngroups:\n  - name: sre\n    members: [bob]\n",
+    )
+    .unwrap();
+    let output = cli
+        .run(Some(ADMIN_TOKEN), &["identity", "import", file.to_str().unwrap()])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("user ada"), "{}", stdout(&output));
+
+    let output = cli
+        .run(
+            Some(ADMIN_TOKEN),
+            &[
+                "--output",
+                "json",
+                "users",
+                "list",
+                "--attribute",
+                "department=Engineering",
+            ],
+        )
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let names: Vec<_> = json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ada"]);
+
+    let output = cli.run(Some(ADMIN_TOKEN), &["users", "subject", "bob"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("sre") && text.contains("ada"), "{text}");
+
+    let output = cli
+        .run(
+            Some(ADMIN_TOKEN),
+            &["--output", "json", "tokens", "create", "--scope", "scim"],
+        )
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(json["secret"].as_str().unwrap().starts_with("latch_"));
+}

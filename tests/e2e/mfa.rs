@@ -26,7 +26,11 @@ async fn totp_enrolment_verification_replay_and_lockout() {
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "not enrolled yet");
 
-    let enrolled = client.enroll_mfa(pb::EnrollMfaRequest {}).await.unwrap().into_inner();
+    let enrolled = client
+        .enroll_mfa(pb::EnrollMfaRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(
         enrolled.otpauth_uri.starts_with("otpauth://totp/Latch:bob?secret="),
         "{}",
@@ -76,6 +80,42 @@ async fn totp_enrolment_verification_replay_and_lockout() {
     server.clock.advance(TimeDelta::minutes(15));
     let fresh = code_at_step(&secret, time_step(server.clock.now()));
     assert!(client.verify_mfa(verify(fresh)).await.unwrap().into_inner().verified);
+
+    // A stolen API token alone cannot replace a confirmed device: a current code is needed.
+    let status = client.enroll_mfa(pb::EnrollMfaRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    server.clock.advance(TimeDelta::seconds(30));
+    let current = code_at_step(&secret, time_step(server.clock.now()));
+    let replaced = client
+        .enroll_mfa(pb::EnrollMfaRequest { code: current })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(replaced.secret, enrolled.secret);
+
+    // An admin resets a lost device.
+    let mut admin = server.admin().await;
+    let reset = admin
+        .reset_mfa(pb::ResetMfaRequest { user_id: "bob".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reset.reset);
+    let status = client
+        .verify_mfa(verify(code_at_step(&secret, time_step(server.clock.now()))))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "no enrolment after a reset");
+    let status = client
+        .reset_mfa(pb::ResetMfaRequest { user_id: "bob".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let enrolled = client
+        .enroll_mfa(pb::EnrollMfaRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
 
     // The secret is sealed at rest: the stored row does not contain it.
     let stored = server_mfa_row(&server, &bob.id).await;

@@ -8,7 +8,6 @@ use crate::client::{self, IdentityClient};
 use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 
-#[derive(Debug)]
 pub struct Context {
     pub server: String,
     pub output: OutputFormat,
@@ -16,6 +15,19 @@ pub struct Context {
     /// From --token or LATCH_TOKEN.
     pub explicit_token: Option<String>,
     pub stored: Option<Credentials>,
+}
+
+/// The token never appears in debug output.
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("server", &self.server)
+            .field("output", &self.output)
+            .field("config_dir", &self.config_dir)
+            .field("explicit_token", &self.explicit_token.as_ref().map(|_| "<redacted>"))
+            .field("stored", &self.stored)
+            .finish()
+    }
 }
 
 impl Context {

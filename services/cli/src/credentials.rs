@@ -13,10 +13,20 @@ const FILE_NAME: &str = "credentials.toml";
 /// Overrides the directory, for tests and for people who keep several logins.
 pub const CONFIG_DIR_ENV: &str = "LATCH_CONFIG_DIR";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub server: String,
     pub token: String,
+}
+
+/// The token never appears in debug output.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("server", &self.server)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// `$LATCH_CONFIG_DIR`, else the platform config directory plus `latch`.

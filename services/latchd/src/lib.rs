@@ -157,8 +157,11 @@ impl App {
         let http = axum::serve(self.http_listener, self.http)
             .with_graceful_shutdown(wait(stopped))
             .into_future();
+        let identity = self.identity.clone();
         let signal = async move {
             shutdown.await;
+            // Long-lived streams would hold the graceful drain open forever.
+            identity.close_streams();
             let _ = stop.send(true);
         };
         let (grpc, http, ()) = tokio::join!(grpc, http, signal);

@@ -8,7 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct LatchConfig {
     /// Where the embedded SQLite databases and the generated encryption key live.
@@ -82,6 +82,37 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// Never prints the bootstrap token, the encryption key or a database password.
+impl std::fmt::Debug for LatchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &str| if value.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("LatchConfig")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url_password(&self.database_url))
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .field("bootstrap_token", &redacted(&self.bootstrap_token))
+            .field("encryption_key", &redacted(&self.encryption_key))
+            .field("identity", &self.identity)
+            .field("telemetry", &self.telemetry)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_string(),
+    }
+}
+
 impl LatchConfig {
     /// Defaults, then `file` (or `LATCH_CONFIG`) when given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
@@ -132,6 +163,19 @@ mod tests {
             assert_eq!(config.data_dir, PathBuf::from("./latch-data"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = LatchConfig {
+            database_url: "postgres://latch:hunter2@db:5432/latch".into(),
+            bootstrap_token: "latch_very_secret_bootstrap_token".into(),
+            encryption_key: "c2VjcmV0".into(),
+            ..LatchConfig::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("very_secret") && !printed.contains("c2VjcmV0"));
+        assert!(printed.contains("postgres://latch:<redacted>@db:5432/latch"));
     }
 
     #[test]

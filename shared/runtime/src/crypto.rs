@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, KeyInit, OsRng, rand_core::RngCore};
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload, rand_core::RngCore};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -72,19 +72,35 @@ impl SecretBox {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
+        self.seal_bound(plaintext, b"")
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        self.open_bound(sealed, b"")
+    }
+
+    /// Seals a value bound to `context` (e.g. the owner's id) as associated data: it opens only
+    /// with the same context, so a sealed value copied to another row is useless.
+    pub fn seal_bound(&self, plaintext: &[u8], context: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         // Encryption with a valid key and a fresh nonce cannot fail for inputs below 64 GiB.
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), plaintext)
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
             .unwrap_or_default();
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&ciphertext);
         format!("{FORMAT_V1}{}", STANDARD.encode(sealed))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+    pub fn open_bound(&self, sealed: &str, context: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let encoded = sealed.strip_prefix(FORMAT_V1).ok_or(CryptoError::CannotOpen)?;
         let bytes = STANDARD.decode(encoded).map_err(|_| CryptoError::CannotOpen)?;
         if bytes.len() <= NONCE_LEN {
@@ -92,7 +108,13 @@ impl SecretBox {
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
             .map_err(|_| CryptoError::CannotOpen)
     }
 }
@@ -123,6 +145,15 @@ mod tests {
         assert_eq!(key.open(&sealed).unwrap(), b"totp secret");
         assert!(other.open(&sealed).is_err());
         assert_ne!(key.seal(b"same"), key.seal(b"same"), "nonces must differ");
+    }
+
+    #[test]
+    fn bound_values_open_only_with_their_context() {
+        let key = SecretBox::from_key_bytes(&[7u8; 32]).unwrap();
+        let sealed = key.seal_bound(b"secret", b"user-1");
+        assert_eq!(key.open_bound(&sealed, b"user-1").unwrap(), b"secret");
+        assert!(key.open_bound(&sealed, b"user-2").is_err());
+        assert!(key.open(&sealed).is_err());
     }
 
     #[test]

@@ -32,9 +32,21 @@ pub async fn connect_context(
             .sqlx_logging(false)
             .set_schema_search_path(context.to_string());
         let connection = Database::connect(options).await?;
-        connection
+        // Replicas starting together would race on the catalog; one at a time.
+        let transaction = connection.begin().await?;
+        transaction
+            .execute_unprepared("SELECT pg_advisory_xact_lock(7070)")
+            .await?;
+        transaction
             .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {context}"))
             .await?;
+        transaction
+            .execute_unprepared(&format!(
+                "CREATE TABLE IF NOT EXISTS {context}.latch_migrations (
+                    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            ))
+            .await?;
+        transaction.commit().await?;
         connection
     } else {
         std::fs::create_dir_all(&config.data_dir)?;

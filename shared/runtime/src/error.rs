@@ -76,7 +76,9 @@ impl From<sea_orm::DbErr> for ServiceError {
         // A database that cannot be reached is worth a retry; anything else is our bug.
         match &error {
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                Self::Unavailable(format!("database unavailable: {error}"))
+                // The detail may name hosts or users: it goes to the log, not to the caller.
+                tracing::warn!(%error, "database unavailable");
+                Self::Unavailable("database unavailable; retry shortly".into())
             }
             _ => Self::Internal(format!("database error: {error}")),
         }

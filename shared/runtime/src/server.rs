@@ -71,6 +71,16 @@ impl GrpcRoutes {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         self.routes.add_service(health_service).add_service(reflection);
+        let names = self.service_names.clone();
+        // Probes see NOT_SERVING as soon as the drain starts, so traffic moves elsewhere.
+        let shutdown = async move {
+            shutdown.await;
+            for name in names.iter().copied().chain([""]) {
+                health
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+        };
         Server::builder()
             .layer(TraceContextLayer)
             .layer(AuthLayer::new(authenticator))

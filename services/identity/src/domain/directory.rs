@@ -536,9 +536,11 @@ impl Directory {
         schedules
     }
 
+    /// Who is on call; nobody when the rotation says a deactivated or unknown user.
     pub fn on_call(&self, schedule_id: &str, at: DateTime<Utc>) -> Option<OnCall> {
         let node = self.schedules.get(schedule_id)?;
         oncall::on_call_at(node.rotation.as_ref()?, &node.overrides, at)
+            .filter(|on_call| self.users.get(&on_call.user_id).is_some_and(|u| u.active))
     }
 
     /// Schedules `user_id` is on call for at `at`.

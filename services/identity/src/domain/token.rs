@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 /// Every Latch token starts with this, so secret scanners can find leaked ones.
 pub const TOKEN_PREFIX: &str = "latch_";
 const RANDOM_LEN: usize = 32;
-/// Characters of the secret shown in listings to tell tokens apart.
-const DISPLAY_PREFIX_LEN: usize = 12;
+/// Characters of a generated secret shown in listings to tell tokens apart: `latch_` and four
+/// of its 32 random characters.
+const DISPLAY_PREFIX_LEN: usize = 10;
 
 pub fn generate_secret() -> String {
     let random: String = rand::rng()
@@ -25,8 +26,17 @@ pub fn hash_secret(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What listings show of a secret. Operator-chosen secrets (a configured bootstrap token) may be
+/// short, so for them only a fragment of the hash is shown, never their characters.
 pub fn display_prefix(secret: &str) -> String {
-    secret.chars().take(DISPLAY_PREFIX_LEN).collect()
+    let generated = secret.starts_with(TOKEN_PREFIX)
+        && secret.len() == TOKEN_PREFIX.len() + RANDOM_LEN
+        && secret[TOKEN_PREFIX.len()..].chars().all(|c| c.is_ascii_alphanumeric());
+    if generated {
+        secret.chars().take(DISPLAY_PREFIX_LEN).collect()
+    } else {
+        format!("sha256:{}", &hash_secret(secret)[..8])
+    }
 }
 
 /// A bootstrap token given by the operator must be hard to guess too.

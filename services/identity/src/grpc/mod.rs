@@ -228,7 +228,10 @@ impl IdentityApi for IdentityGrpc {
 
     async fn enroll_mfa(&self, request: Request<pb::EnrollMfaRequest>) -> GrpcResult<pb::EnrollMfaResponse> {
         let caller = caller(&request)?;
-        let enrollment = self.service.enroll_mfa(&caller.user_id).await?;
+        let enrollment = self
+            .service
+            .enroll_mfa(&caller.user_id, &request.get_ref().code)
+            .await?;
         respond(Ok(pb::EnrollMfaResponse {
             otpauth_uri: enrollment.otpauth_uri,
             secret: enrollment.secret_base32,
@@ -247,6 +250,13 @@ impl IdentityApi for IdentityGrpc {
         };
         let verified = self.service.verify_mfa(&user_id, &request.code).await?;
         respond(Ok(pb::VerifyMfaResponse { verified }))
+    }
+
+    async fn reset_mfa(&self, request: Request<pb::ResetMfaRequest>) -> GrpcResult<pb::ResetMfaResponse> {
+        let caller = caller(&request)?;
+        caller.require_admin()?;
+        let reset = self.service.reset_mfa(&request.get_ref().user_id).await?;
+        respond(Ok(pb::ResetMfaResponse { reset }))
     }
 
     async fn create_token(&self, request: Request<pb::CreateTokenRequest>) -> GrpcResult<pb::CreateTokenResponse> {

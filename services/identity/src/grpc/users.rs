@@ -82,35 +82,46 @@ impl IdentityGrpc {
         } else {
             patch.id.as_str()
         };
-        let current = self.service.get_user(id)?;
         let paths: Vec<&str> = match &request.update_mask {
             Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
             _ => USER_FIELDS.to_vec(),
         };
-        let mut draft = draft_of(&current);
-        for path in paths {
-            match path {
-                "user_name" => draft.user_name = patch.user_name.clone(),
-                "email" => draft.email = patch.email.clone(),
-                "display_name" => draft.display_name = patch.display_name.clone(),
-                "active" => draft.active = patch.active,
-                "attributes" => draft.attributes = convert::attributes_from_proto(&patch.attributes),
-                "manager_id" => draft.manager_id = manager_id(&self.service, &patch.manager_id)?,
-                "external_id" => draft.external_id = non_empty(&patch.external_id),
-                other => {
-                    return Err(ServiceError::invalid(
-                        "update_mask",
-                        format!("unknown field {other:?}; updatable: {}", USER_FIELDS.join(", ")),
-                    )
-                    .into());
+        let expected = etag_version("user.etag", &patch.etag)?;
+        // Without an etag the fields outside the mask come from a fresh read, guarded by its
+        // version: a concurrent write makes us read again instead of being undone.
+        let mut attempts = 0;
+        let updated = loop {
+            attempts += 1;
+            let current = self.service.get_user(id)?;
+            let mut draft = draft_of(&current);
+            for path in &paths {
+                match *path {
+                    "user_name" => draft.user_name = patch.user_name.clone(),
+                    "email" => draft.email = patch.email.clone(),
+                    "display_name" => draft.display_name = patch.display_name.clone(),
+                    "active" => draft.active = patch.active,
+                    "attributes" => draft.attributes = convert::attributes_from_proto(&patch.attributes),
+                    "manager_id" => draft.manager_id = manager_id(&self.service, &patch.manager_id)?,
+                    "external_id" => draft.external_id = non_empty(&patch.external_id),
+                    other => {
+                        return Err(ServiceError::invalid(
+                            "update_mask",
+                            format!("unknown field {other:?}; updatable: {}", USER_FIELDS.join(", ")),
+                        )
+                        .into());
+                    }
                 }
             }
-        }
-        let version = etag_version("user.etag", &patch.etag)?;
-        let updated = self
-            .service
-            .replace_user(&caller.actor(), &current.id, draft, version)
-            .await?;
+            let version = expected.unwrap_or(current.version);
+            match self
+                .service
+                .replace_user(&caller.actor(), &current.id, draft, Some(version))
+                .await
+            {
+                Err(ServiceError::Aborted(_)) if expected.is_none() && attempts < 5 => continue,
+                result => break result?,
+            }
+        };
         Ok(Response::new(convert::user(&updated, &self.service.directory())))
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::ScimState;
 use super::discovery::{self, LIST_SCHEMA};
 use super::error::{CONTENT_TYPE, ScimError};
-use super::listing::{ListQuery, list_response, project_one};
+use super::listing::{ListQuery, list_response, needs_every_resource, page_bounds, paged_response, project_one};
 use super::patch::{apply_operations, parse_operations};
 use super::resources::{group_draft, group_json, user_draft, user_json};
 use crate::service::{SCIM_ACTOR, parse_etag};
@@ -21,7 +21,8 @@ type ScimResult = Result<Response, ScimError>;
 /// How often a PATCH without If-Match retries after losing a race to a concurrent writer.
 const PATCH_ATTEMPTS: usize = 3;
 
-async fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<(), ScimError> {
+/// Checks the bearer token and returns the actor recorded for this request's changes.
+async fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<String, ScimError> {
     let token = bearer_token(headers)
         .ok_or_else(|| ScimError::unauthorized("send Authorization: Bearer <token> with a SCIM-scoped Latch token"))?;
     let caller = state.service.authenticate_token(token).await.map_err(ScimError::from)?;
@@ -32,7 +33,15 @@ async fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<(), ScimErr
             "this token is not scoped to SCIM; create one with `latch tokens create --scope scim`",
         ));
     }
-    Ok(())
+    // A SCIM token acts with its owner's authority, which must still be admin.
+    if !caller.is_admin() {
+        return Err(ScimError::new(
+            StatusCode::FORBIDDEN,
+            None,
+            "the owner of this SCIM token is no longer an admin; an admin must issue a new one",
+        ));
+    }
+    Ok(format!("{SCIM_ACTOR}:tokens/{}", caller.token_id))
 }
 
 fn base_url(headers: &HeaderMap) -> String {
@@ -165,20 +174,31 @@ pub async fn not_found() -> ScimError {
 fn users_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResult {
     let filter = query.parsed_filter()?;
     let directory = state.service.directory();
-    let candidates: Vec<Value> = match filter.as_ref().and_then(|f| query.equality_on(f, "userName")) {
-        Some(user_name) => directory
+    if let Some(user_name) = filter.as_ref().and_then(|f| query.equality_on(f, "userName")) {
+        let found: Vec<Value> = directory
             .find_user(&user_name)
             .filter(|u| u.user_name.eq_ignore_ascii_case(&user_name))
             .into_iter()
             .map(|u| user_json(u, &directory, base))
-            .collect(),
-        None => directory
-            .users_sorted()
+            .collect();
+        return Ok(scim(StatusCode::OK, list_response(found, filter.as_ref(), query)?));
+    }
+    let users = directory.users_sorted();
+    if !needs_every_resource(filter.as_ref(), query) {
+        let (start_index, count) = page_bounds(query);
+        let page = users
             .iter()
+            .skip(start_index - 1)
+            .take(count)
             .map(|u| user_json(u, &directory, base))
-            .collect(),
-    };
-    Ok(scim(StatusCode::OK, list_response(candidates, filter.as_ref(), query)?))
+            .collect();
+        return Ok(scim(
+            StatusCode::OK,
+            paged_response(users.len(), start_index, page, query),
+        ));
+    }
+    let all = users.iter().map(|u| user_json(u, &directory, base)).collect();
+    Ok(scim(StatusCode::OK, list_response(all, filter.as_ref(), query)?))
 }
 
 pub async fn list_users(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
@@ -212,9 +232,9 @@ pub async fn get_user(
 }
 
 pub async fn create_user(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let draft = user_draft(&parse_body(&body)?, &state.service.directory())?;
-    let user = state.service.create_user(SCIM_ACTOR, draft, "").await?;
+    let user = state.service.create_user(&actor, draft, "").await?;
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::CREATED,
@@ -228,7 +248,7 @@ pub async fn replace_user(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
     state
         .service
@@ -236,7 +256,7 @@ pub async fn replace_user(
         .user(&id)
         .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
     let draft = user_draft(&parse_body(&body)?, &state.service.directory())?;
-    let user = state.service.replace_user(SCIM_ACTOR, &id, draft, expected).await?;
+    let user = state.service.replace_user(&actor, &id, draft, expected).await?;
     let directory = state.service.directory();
     Ok(scim(StatusCode::OK, user_json(&user, &directory, &base_url(&headers))))
 }
@@ -247,7 +267,7 @@ pub async fn patch_user(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
@@ -264,7 +284,7 @@ pub async fn patch_user(
         let draft = user_draft(&resource, &state.service.directory())?;
         match state
             .service
-            .replace_user(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version)))
+            .replace_user(&actor, &id, draft, Some(expected.unwrap_or(version)))
             .await
         {
             Ok(user) => {
@@ -283,14 +303,14 @@ pub async fn patch_user(
 }
 
 pub async fn delete_user(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
     state
         .service
         .directory()
         .user(&id)
         .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
-    state.service.delete_user(SCIM_ACTOR, &id, expected).await?;
+    state.service.delete_user(&actor, &id, expected).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -318,20 +338,34 @@ fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResu
             .filter
             .as_deref()
             .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
-    let candidates: Vec<Value> = match filter.as_ref().and_then(|f| query.equality_on(f, "displayName")) {
-        Some(name) => directory
+    if let Some(name) = filter.as_ref().and_then(|f| query.equality_on(f, "displayName")) {
+        let found: Vec<Value> = directory
             .find_group(&name)
             .filter(|g| g.display_name.eq_ignore_ascii_case(&name))
             .into_iter()
             .map(|g| group_json(g, &directory, base, members))
-            .collect(),
-        None => directory
-            .groups_sorted()
+            .collect();
+        return Ok(scim(StatusCode::OK, list_response(found, filter.as_ref(), query)?));
+    }
+    let groups = directory.groups_sorted();
+    if !needs_every_resource(filter.as_ref(), query) {
+        let (start_index, count) = page_bounds(query);
+        let page = groups
             .iter()
+            .skip(start_index - 1)
+            .take(count)
             .map(|g| group_json(g, &directory, base, members))
-            .collect(),
-    };
-    Ok(scim(StatusCode::OK, list_response(candidates, filter.as_ref(), query)?))
+            .collect();
+        return Ok(scim(
+            StatusCode::OK,
+            paged_response(groups.len(), start_index, page, query),
+        ));
+    }
+    let all = groups
+        .iter()
+        .map(|g| group_json(g, &directory, base, members))
+        .collect();
+    Ok(scim(StatusCode::OK, list_response(all, filter.as_ref(), query)?))
 }
 
 pub async fn list_groups(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
@@ -368,9 +402,9 @@ pub async fn get_group(
 }
 
 pub async fn create_group(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let draft = group_draft(&parse_body(&body)?, &state.service.directory())?;
-    let group = state.service.create_group(SCIM_ACTOR, draft, "").await?;
+    let group = state.service.create_group(&actor, draft, "").await?;
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::CREATED,
@@ -384,7 +418,7 @@ pub async fn replace_group(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
     state
         .service
@@ -392,7 +426,7 @@ pub async fn replace_group(
         .group(&id)
         .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
     let draft = group_draft(&parse_body(&body)?, &state.service.directory())?;
-    let group = state.service.replace_group(SCIM_ACTOR, &id, draft, expected).await?;
+    let group = state.service.replace_group(&actor, &id, draft, expected).await?;
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::OK,
@@ -406,7 +440,7 @@ pub async fn patch_group(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     let expected = if_match(&headers)?;
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
@@ -423,7 +457,7 @@ pub async fn patch_group(
         let draft = group_draft(&resource, &state.service.directory())?;
         match state
             .service
-            .replace_group(SCIM_ACTOR, &id, draft, Some(expected.unwrap_or(version)))
+            .replace_group(&actor, &id, draft, Some(expected.unwrap_or(version)))
             .await
         {
             Ok(group) => {
@@ -442,12 +476,12 @@ pub async fn patch_group(
 }
 
 pub async fn delete_group(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
-    authorize(&state, &headers).await?;
+    let actor = authorize(&state, &headers).await?;
     state
         .service
         .directory()
         .group(&id)
         .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
-    state.service.delete_group(SCIM_ACTOR, &id).await?;
+    state.service.delete_group(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -163,21 +163,33 @@ pub fn list_response(
         });
     }
     let total = resources.len();
+    let (start_index, count) = page_bounds(query);
+    let page: Vec<Value> = resources.into_iter().skip(start_index - 1).take(count).collect();
+    Ok(paged_response(total, start_index, page, query))
+}
+
+/// Without a filter or a sort order the page can be cut before any JSON is built.
+pub fn needs_every_resource(filter: Option<&Filter>, query: &ListQuery) -> bool {
+    filter.is_some() || query.sort_by.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+/// `startIndex` (1-based, at least 1) and `count` (0 to the maximum, default 100).
+pub fn page_bounds(query: &ListQuery) -> (usize, usize) {
     let start_index = query.start_index.unwrap_or(1).max(1) as usize;
     let count = query.count.unwrap_or(100).clamp(0, MAX_RESULTS as i64) as usize;
-    let page: Vec<Value> = resources
-        .into_iter()
-        .skip(start_index - 1)
-        .take(count)
-        .map(|r| project(r, query))
-        .collect();
-    Ok(json!({
+    (start_index, count)
+}
+
+/// A ListResponse of one page out of `total` resources.
+pub fn paged_response(total: usize, start_index: usize, page: Vec<Value>, query: &ListQuery) -> Value {
+    let page: Vec<Value> = page.into_iter().map(|r| project(r, query)).collect();
+    json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": total,
         "startIndex": start_index,
         "itemsPerPage": page.len(),
         "Resources": page,
-    }))
+    })
 }
 
 pub fn project_one(resource: Value, query: &ListQuery) -> Value {

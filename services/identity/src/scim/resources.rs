@@ -62,11 +62,32 @@ pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
     if let Some(kind) = single(&user.attributes, user_attr::EMPLOYMENT_TYPE) {
         object.insert("userType".into(), kind);
     }
-    if !object.contains_key("emails") && !user.email.is_empty() {
-        object.insert(
-            "emails".into(),
-            json!([{ "value": user.email, "type": "work", "primary": true }]),
-        );
+    // The primary email is Latch's `email` (which the API may change); the other entries are
+    // kept as the identity provider sent them.
+    match object.get_mut("emails").and_then(Value::as_array_mut) {
+        Some(emails) if !emails.is_empty() => {
+            let primary = emails
+                .iter()
+                .position(|e| get_ignore_case(e, "primary").and_then(Value::as_bool) == Some(true))
+                .unwrap_or(0);
+            if user.email.is_empty() {
+                emails.remove(primary);
+            } else if let Some(entry) = emails[primary].as_object_mut() {
+                entry.insert("value".into(), user.email.clone().into());
+            }
+            if emails.is_empty() {
+                object.remove("emails");
+            }
+        }
+        _ if !user.email.is_empty() => {
+            object.insert(
+                "emails".into(),
+                json!([{ "value": user.email, "type": "work", "primary": true }]),
+            );
+        }
+        _ => {
+            object.remove("emails");
+        }
     }
     let groups: Vec<Value> = directory
         .direct_groups_of_user(&user.id)

@@ -22,7 +22,11 @@ impl IdentityService {
         tokio::spawn(async move {
             let mut cursor = after_sequence.max(0);
             let mut applied = service.inner.applied.subscribe();
+            let mut closing = service.inner.closing.subscribe();
             loop {
+                if *closing.borrow_and_update() {
+                    return;
+                }
                 let changes = match service.store().changes_after(cursor, BATCH).await {
                     Ok(changes) => changes,
                     Err(error) => {
@@ -41,6 +45,7 @@ impl IdentityService {
                 if caught_up {
                     tokio::select! {
                         _ = sender.closed() => return,
+                        _ = closing.changed() => return,
                         _ = applied.changed() => {}
                         _ = tokio::time::sleep(POLL) => {}
                     }

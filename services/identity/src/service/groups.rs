@@ -84,10 +84,11 @@ impl IdentityService {
     }
 
     pub async fn create_group(&self, actor: &str, draft: GroupDraft, request_id: &str) -> ServiceResult<Arc<Group>> {
-        if let Some(resource) = self.store().idempotent_resource(request_id).await? {
+        let key = super::idempotency_key(actor, "groups", request_id);
+        let mut tx = self.begin_write(actor).await?;
+        if let Some(resource) = self.store().idempotent_resource(&key).await? {
             return self.get_group(resource.trim_start_matches("groups/"));
         }
-        let mut tx = self.begin_write(actor).await?;
         let now = tx.now();
         let group = Group {
             id: uuid::Uuid::now_v7().to_string(),
@@ -105,7 +106,7 @@ impl IdentityService {
         for member in draft.members.iter().flatten() {
             tx.add_member(&group.id, member).await?;
         }
-        tx.remember_request(request_id, &format!("groups/{}", group.id)).await?;
+        tx.remember_request(&key, &format!("groups/{}", group.id)).await?;
         self.commit(tx).await?;
         self.get_group(&group.id)
     }
@@ -121,29 +122,28 @@ impl IdentityService {
         let current = self.get_group(id)?;
         check_version("etag", expected_version, current.version)?;
         Self::validate_group(&self.directory(), &draft, Some(&current.id))?;
-        let updated = Group {
+        let renamed = Group {
             display_name: draft.display_name.trim().to_string(),
             external_id: draft.external_id.clone(),
             ..(*current).clone()
         };
-        let mut changed = false;
-        if updated != *current {
-            let updated = Group {
-                updated_at: tx.now(),
-                version: current.version + 1,
-                ..updated
-            };
-            tx.put_group(&updated)
-                .await
-                .map_err(|e| conflict_or(e, format!("group named {:?}", updated.display_name)))?;
-            changed = true;
-        }
+        let mut changed = renamed != *current;
         if let Some(members) = &draft.members {
             changed |= self.write_member_diff(&mut tx, &current.id, members).await?;
         }
-        if changed {
-            self.commit(tx).await?;
+        if !changed {
+            return Ok(current);
         }
+        // Membership is part of the group's version, so concurrent patches cannot lose members.
+        let updated = Group {
+            updated_at: tx.now(),
+            version: current.version + 1,
+            ..renamed
+        };
+        tx.put_group(&updated)
+            .await
+            .map_err(|e| conflict_or(e, format!("group named {:?}", updated.display_name)))?;
+        self.commit(tx).await?;
         self.get_group(&current.id)
     }
 
@@ -163,12 +163,10 @@ impl IdentityService {
         let wanted: BTreeSet<Member> = wanted.iter().cloned().collect();
         let mut changed = false;
         for member in current.difference(&wanted) {
-            tx.remove_member(group_id, member).await?;
-            changed = true;
+            changed |= tx.remove_member(group_id, member).await?;
         }
         for member in wanted.difference(&current) {
-            tx.add_member(group_id, member).await?;
-            changed = true;
+            changed |= tx.add_member(group_id, member).await?;
         }
         Ok(changed)
     }
@@ -195,21 +193,41 @@ impl IdentityService {
         if !violations.is_empty() {
             return Err(ServiceError::InvalidArgument(violations));
         }
+        let mut changed = false;
         for member in members {
-            tx.add_member(&group.id, member).await?;
+            changed |= tx.add_member(&group.id, member).await?;
         }
-        self.commit(tx).await?;
-        Ok(group)
+        self.finish_membership_change(tx, &group, changed).await
     }
 
     /// Removes members; those not present are ignored.
     pub async fn remove_members(&self, actor: &str, group_id: &str, members: &[Member]) -> ServiceResult<Arc<Group>> {
         let mut tx = self.begin_write(actor).await?;
         let group = self.get_group(group_id)?;
+        let mut changed = false;
         for member in members {
-            tx.remove_member(&group.id, member).await?;
+            changed |= tx.remove_member(&group.id, member).await?;
         }
+        self.finish_membership_change(tx, &group, changed).await
+    }
+
+    /// Bumps the group's version when its members changed, and commits.
+    async fn finish_membership_change(
+        &self,
+        mut tx: WriteTx<'_>,
+        group: &Group,
+        changed: bool,
+    ) -> ServiceResult<Arc<Group>> {
+        if !changed {
+            return self.get_group(&group.id);
+        }
+        let updated = Group {
+            updated_at: tx.now(),
+            version: group.version + 1,
+            ..group.clone()
+        };
+        tx.put_group(&updated).await?;
         self.commit(tx).await?;
-        Ok(group)
+        self.get_group(&group.id)
     }
 }

@@ -152,7 +152,8 @@ impl IdentityService {
                         && current.external_id == draft.external_id;
                     if !same && !dry_run {
                         draft.manager_id = current.manager_id.clone();
-                        self.replace_user(actor, &current.id, draft, None).await?;
+                        self.replace_user(actor, &current.id, draft, Some(current.version))
+                            .await?;
                     }
                     report.note(label, true, !same);
                 }
@@ -168,10 +169,14 @@ impl IdentityService {
         for index in manager_pass {
             let user = &document.users[index];
             let Some(manager_name) = &user.manager else { continue };
-            let (Some(subject), Some(manager)) = (
-                self.directory().find_user(&user.user_name).cloned(),
-                self.directory().find_user(manager_name).cloned(),
-            ) else {
+            let (subject, manager) = {
+                let directory = self.directory();
+                (
+                    directory.find_user(&user.user_name).cloned(),
+                    directory.find_user(manager_name).cloned(),
+                )
+            };
+            let (Some(subject), Some(manager)) = (subject, manager) else {
                 continue; // dry run: not created yet
             };
             if subject.manager_id.as_deref() != Some(manager.id.as_str()) {
@@ -183,7 +188,8 @@ impl IdentityService {
                 if !dry_run {
                     let mut draft = draft_of(&subject);
                     draft.manager_id = Some(manager.id.clone());
-                    self.replace_user(actor, &subject.id, draft, None).await?;
+                    self.replace_user(actor, &subject.id, draft, Some(subject.version))
+                        .await?;
                 }
             }
         }
@@ -238,7 +244,8 @@ impl IdentityService {
                     external_id: current.external_id.clone(),
                     members: Some(wanted),
                 };
-                self.replace_group(actor, &current.id, draft, None).await?;
+                self.replace_group(actor, &current.id, draft, Some(current.version))
+                    .await?;
             }
             report.note(label, !new_groups.contains(&group.name.trim().to_lowercase()), differs);
         }
@@ -328,6 +335,45 @@ impl IdentityService {
                         format!("no user named {member:?}"),
                     ));
                 }
+            }
+        }
+        // Values are checked here too, so that a bad entry late in the document stops the
+        // import before anything is written.
+        for (i, user) in document.users.iter().enumerate() {
+            let draft = UserDraft {
+                user_name: user.user_name.clone(),
+                email: user.email.clone(),
+                display_name: user.display_name.clone(),
+                attributes: user
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| match v {
+                        OneOrMany::One(one) => (k.clone(), vec![one.clone()]),
+                        OneOrMany::Many(many) => (k.clone(), many.clone()),
+                    })
+                    .collect(),
+                ..UserDraft::default()
+            };
+            violations.extend(draft.validate(&format!("users[{i}]")));
+        }
+        for (i, schedule) in document.schedules.iter().enumerate() {
+            let record = crate::domain::schedule::ScheduleRecord {
+                id: String::new(),
+                display_name: schedule.name.clone(),
+                time_zone: schedule.time_zone.clone(),
+                members: schedule.members.clone(),
+                shift_hours: schedule.shift_hours,
+                handoff_time: schedule.handoff_time.clone(),
+                start_date: schedule.start_date.clone(),
+                overrides: Vec::new(),
+                created_at: self.now(),
+                updated_at: self.now(),
+                version: 0,
+            };
+            if let Err(errors) = record.rotation() {
+                violations.extend(errors.into_iter().map(|v| {
+                    FieldViolation::new(v.field.replacen("schedule.", &format!("schedules[{i}]."), 1), v.rule)
+                }));
             }
         }
         if violations.is_empty() {

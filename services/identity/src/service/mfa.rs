@@ -20,21 +20,35 @@ impl std::fmt::Debug for Enrollment {
 }
 
 impl IdentityService {
-    /// Starts (or restarts) enrolment: a new secret replaces any previous one.
-    pub async fn enroll_mfa(&self, user_id: &str) -> ServiceResult<Enrollment> {
+    /// Starts (or restarts) enrolment: a new secret replaces any previous one. Replacing a
+    /// confirmed enrolment needs a current code of it (`current_code`).
+    pub async fn enroll_mfa(&self, user_id: &str, current_code: &str) -> ServiceResult<Enrollment> {
         let user = self.get_user(user_id)?;
-        if let Some(existing) = self.store().mfa(&user.id).await?
-            && FailureState::from(&existing).is_locked(self.now())
-        {
-            // Re-enrolling must not be a way around the lock-out.
-            return Err(ServiceError::FailedPrecondition(
-                "mfa: too many failed codes; try again when the lock-out ends".into(),
-            ));
+        if let Some(existing) = self.store().mfa(&user.id).await? {
+            if FailureState::from(&existing).is_locked(self.now()) {
+                // Re-enrolling must not be a way around the lock-out.
+                return Err(ServiceError::FailedPrecondition(
+                    "mfa: too many failed codes; try again when the lock-out ends".into(),
+                ));
+            }
+            if existing.confirmed {
+                if current_code.trim().is_empty() {
+                    return Err(ServiceError::FailedPrecondition(
+                        "mfa: already enrolled; send a current code to replace the device, or ask an admin to reset it"
+                            .into(),
+                    ));
+                }
+                if !self.verify_mfa(&user.id, current_code).await? {
+                    return Err(ServiceError::PermissionDenied(
+                        "mfa: the current code was not accepted".into(),
+                    ));
+                }
+            }
         }
         let secret = TotpSecret::generate();
         let record = MfaRecord {
             user_id: user.id.clone(),
-            secret_sealed: self.inner.secrets.seal(secret.as_bytes()),
+            secret_sealed: self.inner.secrets.seal_bound(secret.as_bytes(), user.id.as_bytes()),
             confirmed: false,
             last_used_step: None,
             failures_in_a_row: 0,
@@ -70,37 +84,37 @@ impl IdentityService {
         let secret_bytes = self
             .inner
             .secrets
-            .open(&record.secret_sealed)
+            .open_bound(&record.secret_sealed, user.id.as_bytes())
             .map_err(|_| ServiceError::Internal("mfa secret cannot be decrypted with the configured key".into()))?;
         let secret = TotpSecret::from_bytes(secret_bytes);
         match totp::verify(&secret, code, now, record.last_used_step) {
             Verification::Accepted { step } => {
-                if self.store().accept_mfa_step(&user.id, step).await? {
+                if self.store().accept_mfa_step(&user.id, step, now).await? {
                     return Ok(true);
                 }
                 // A concurrent verification used this code (or a later one) first.
-                self.record_failure(&user.id, state, now).await?;
+                self.record_failure(&user.id, now).await?;
                 Ok(false)
             }
             Verification::Invalid | Verification::Replayed => {
-                self.record_failure(&user.id, state, now).await?;
+                self.record_failure(&user.id, now).await?;
                 Ok(false)
             }
         }
     }
 
-    async fn record_failure(
-        &self,
-        user_id: &str,
-        state: FailureState,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> ServiceResult<()> {
-        let next = state.after_failure(now);
-        if next.locked_until.is_some() {
-            tracing::warn!(user_id, "mfa locked after repeated failures");
-        }
+    /// Admin reset of a user's enrolment.
+    pub async fn reset_mfa(&self, user_id: &str) -> ServiceResult<bool> {
+        let user = self.get_user(user_id)?;
+        let reset = self.store().delete_mfa(&user.id).await?;
+        tracing::info!(user_id = %user.id, reset, "mfa enrolment reset");
+        Ok(reset)
+    }
+
+    async fn record_failure(&self, user_id: &str, now: chrono::DateTime<chrono::Utc>) -> ServiceResult<()> {
+        let lock_until = now + totp::lockout_duration();
         self.store()
-            .record_mfa_failure(user_id, next.failures_in_a_row as i32, next.locked_until)
+            .record_mfa_failure(user_id, totp::MAX_FAILURES as i32, lock_until)
             .await?;
         Ok(())
     }

@@ -46,6 +46,8 @@ struct Inner {
     applied: watch::Sender<i64>,
     /// Serialises catch-up so two tasks never apply the same range concurrently.
     catch_up: tokio::sync::Mutex<()>,
+    /// Set when the server shuts down, so open change streams end and the drain can finish.
+    closing: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -73,6 +75,7 @@ impl IdentityService {
                 config,
                 applied,
                 catch_up: tokio::sync::Mutex::new(()),
+                closing: watch::channel(false).0,
             }),
         })
     }
@@ -140,6 +143,11 @@ impl IdentityService {
         Ok(())
     }
 
+    /// Ends every open change stream; called when the server begins to shut down.
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
     /// Polls for changes written by other replicas until the service is dropped everywhere.
     pub fn spawn_follower(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(&self.inner);
@@ -165,6 +173,17 @@ fn conflict_or(error: sea_orm::DbErr, what: impl Into<String>) -> ServiceError {
         ServiceError::AlreadyExists(what.into())
     } else {
         error.into()
+    }
+}
+
+/// Idempotency keys are scoped to who asked and what they created, so one caller's key never
+/// returns another caller's resource. Empty when the caller sent no request id.
+fn idempotency_key(actor: &str, collection: &str, request_id: &str) -> String {
+    let request_id = request_id.trim();
+    if request_id.is_empty() {
+        String::new()
+    } else {
+        format!("{actor}|{collection}|{request_id}")
     }
 }
 

@@ -69,12 +69,11 @@ impl IdentityService {
         request_id: &str,
         expected_version: Option<i64>,
     ) -> ServiceResult<Arc<ScheduleRecord>> {
-        if id.is_none()
-            && let Some(resource) = self.store().idempotent_resource(request_id).await?
-        {
+        let key = super::idempotency_key(actor, "schedules", if id.is_none() { request_id } else { "" });
+        let mut tx = self.begin_write(actor).await?;
+        if let Some(resource) = self.store().idempotent_resource(&key).await? {
             return self.get_schedule(resource.trim_start_matches("schedules/"));
         }
-        let mut tx = self.begin_write(actor).await?;
         let now = tx.now();
         let current = id.map(|id| self.get_schedule(id)).transpose()?;
         if let Some(current) = &current {
@@ -109,8 +108,7 @@ impl IdentityService {
         tx.put_schedule(&record)
             .await
             .map_err(|e| conflict_or(e, format!("schedule named {:?}", record.display_name)))?;
-        tx.remember_request(request_id, &format!("schedules/{}", record.id))
-            .await?;
+        tx.remember_request(&key, &format!("schedules/{}", record.id)).await?;
         self.commit(tx).await?;
         self.get_schedule(&record.id)
     }

@@ -134,7 +134,11 @@ impl IdentityService {
                 .token_by_hash(&token::hash_secret(configured))
                 .await?
                 .is_some();
-        if has_admin && (configured.is_empty() || configured_known) {
+        if has_admin {
+            if !configured.is_empty() && !configured_known {
+                // Changing the variable later must not mint admin tokens on a running system.
+                tracing::warn!("LATCH_BOOTSTRAP_TOKEN is ignored: an admin exists already");
+            }
             return Ok(BootstrapOutcome::AlreadyBootstrapped);
         }
         let existing = self.directory().find_user(BOOTSTRAP_ADMIN).cloned();

@@ -52,10 +52,12 @@ impl IdentityService {
 
     pub async fn create_user(&self, actor: &str, draft: UserDraft, request_id: &str) -> ServiceResult<Arc<User>> {
         let draft = draft.normalized();
-        if let Some(resource) = self.store().idempotent_resource(request_id).await? {
+        let key = super::idempotency_key(actor, "users", request_id);
+        let mut tx = self.begin_write(actor).await?;
+        // Checked under the writer lock, so a retry racing the original sees its result.
+        if let Some(resource) = self.store().idempotent_resource(&key).await? {
             return self.get_user(resource.trim_start_matches("users/"));
         }
-        let mut tx = self.begin_write(actor).await?;
         Self::validate_user(&self.directory(), &draft, None)?;
         let now = tx.now();
         let user = User {
@@ -76,7 +78,7 @@ impl IdentityService {
         tx.put_user(&user, ChangeKind::UserUpserted)
             .await
             .map_err(|e| conflict_or(e, format!("user with user_name {:?}", user.user_name)))?;
-        tx.remember_request(request_id, &format!("users/{}", user.id)).await?;
+        tx.remember_request(&key, &format!("users/{}", user.id)).await?;
         self.commit(tx).await?;
         self.get_user(&user.id)
     }
@@ -139,6 +141,21 @@ impl IdentityService {
                 ..(*report).clone()
             };
             tx.put_user(&updated, ChangeKind::UserUpserted).await?;
+        }
+        // Nor does a schedule keep a deleted person on call.
+        let schedules: Vec<_> = self
+            .directory()
+            .schedules_sorted()
+            .into_iter()
+            .filter(|s| s.members.contains(&user.id) || s.overrides.iter().any(|o| o.user_id == user.id))
+            .collect();
+        for schedule in schedules {
+            let mut updated = (*schedule).clone();
+            updated.members.retain(|m| m != &user.id);
+            updated.overrides.retain(|o| o.user_id != user.id);
+            updated.version += 1;
+            updated.updated_at = tx.now();
+            tx.put_schedule(&updated).await?;
         }
         tx.delete_user(&user).await?;
         self.commit(tx).await

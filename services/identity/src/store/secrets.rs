@@ -175,33 +175,49 @@ impl IdentityStore {
     }
 
     /// Records an accepted code. Succeeds only if no verification with this or a later step
-    /// won first, so one code is never accepted twice, even by concurrent calls.
-    pub async fn accept_mfa_step(&self, user_id: &str, step: i64) -> Result<bool, DbErr> {
+    /// won first and no lock-out started meanwhile, so one code is never accepted twice, even by
+    /// concurrent calls.
+    pub async fn accept_mfa_step(&self, user_id: &str, step: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
         let updated = self
             .execute(
                 "UPDATE mfa_enrollments SET last_used_step = ?, confirmed = ?, failures_in_a_row = 0, locked_until = NULL
-                 WHERE user_id = ? AND (last_used_step IS NULL OR last_used_step < ?)",
-                vec![step.into(), true.into(), user_id.into(), step.into()],
+                 WHERE user_id = ? AND (last_used_step IS NULL OR last_used_step < ?)
+                   AND (locked_until IS NULL OR locked_until <= ?)",
+                vec![step.into(), true.into(), user_id.into(), step.into(), format_time(now).into()],
             )
             .await?;
         Ok(updated == 1)
     }
 
+    /// Counts one failure in a single statement (so concurrent guesses cannot overwrite each
+    /// other's count); the `max_failures`-th in a row locks verification until `lock_until`.
     pub async fn record_mfa_failure(
         &self,
         user_id: &str,
-        failures_in_a_row: i32,
-        locked_until: Option<DateTime<Utc>>,
+        max_failures: i32,
+        lock_until: DateTime<Utc>,
     ) -> Result<(), DbErr> {
         self.execute(
-            "UPDATE mfa_enrollments SET failures_in_a_row = ?, locked_until = ? WHERE user_id = ?",
+            "UPDATE mfa_enrollments SET
+               failures_in_a_row = CASE WHEN failures_in_a_row + 1 >= ? THEN 0 ELSE failures_in_a_row + 1 END,
+               locked_until = CASE WHEN failures_in_a_row + 1 >= ? THEN ? ELSE locked_until END
+             WHERE user_id = ?",
             vec![
-                failures_in_a_row.into(),
-                locked_until.map(format_time).into(),
+                max_failures.into(),
+                max_failures.into(),
+                format_time(lock_until).into(),
                 user_id.into(),
             ],
         )
         .await?;
         Ok(())
+    }
+
+    /// Forgets a user's enrolment (an admin reset, or user deletion).
+    pub async fn delete_mfa(&self, user_id: &str) -> Result<bool, DbErr> {
+        Ok(self
+            .execute("DELETE FROM mfa_enrollments WHERE user_id = ?", vec![user_id.into()])
+            .await?
+            > 0)
     }
 }

@@ -145,7 +145,8 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    pub async fn add_member(&mut self, group_id: &str, member: &Member) -> Result<(), DbErr> {
+    /// Adds a member; `false` when it was a member already.
+    pub async fn add_member(&mut self, group_id: &str, member: &Member) -> Result<bool, DbErr> {
         let inserted = self
             .exec(
                 "INSERT INTO group_members (group_id, member_kind, member_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -155,10 +156,11 @@ impl WriteTx<'_> {
         if inserted > 0 {
             self.record(NewChange::membership(ChangeKind::MemberAdded, group_id, member));
         }
-        Ok(())
+        Ok(inserted > 0)
     }
 
-    pub async fn remove_member(&mut self, group_id: &str, member: &Member) -> Result<(), DbErr> {
+    /// Removes a member; `false` when it was not a member.
+    pub async fn remove_member(&mut self, group_id: &str, member: &Member) -> Result<bool, DbErr> {
         let deleted = self
             .exec(
                 "DELETE FROM group_members WHERE group_id = ? AND member_kind = ? AND member_id = ?",
@@ -168,7 +170,7 @@ impl WriteTx<'_> {
         if deleted > 0 {
             self.record(NewChange::membership(ChangeKind::MemberRemoved, group_id, member));
         }
-        Ok(())
+        Ok(deleted > 0)
     }
 
     pub async fn put_schedule(&mut self, schedule: &ScheduleRecord) -> Result<(), DbErr> {

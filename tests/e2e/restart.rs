@@ -50,3 +50,25 @@ async fn everything_survives_a_restart_and_bootstrap_does_not_repeat() {
         last = change.sequence;
     }
 }
+
+#[tokio::test]
+async fn shutdown_drains_even_with_a_change_stream_open() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let mut feed = admin
+        .watch_changes(pb::WatchChangesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    use futures::StreamExt;
+    feed.next().await.unwrap().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.stop())
+        .await
+        .expect("the server stops while a watcher is connected");
+    // The stream ends instead of hanging.
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(_)) = feed.next().await {}
+    })
+    .await;
+    assert!(rest.is_ok());
+}

@@ -121,6 +121,24 @@ async fn weekly_rotation_overrides_and_on_call_in_subjects() {
         .unwrap()
         .into_inner();
     assert!(for_ada.schedules.is_empty());
+
+    // A deleted user leaves the rotation: nobody on call for their shifts.
+    admin
+        .delete_user(pb::DeleteUserRequest {
+            id: bob.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    let schedule = admin
+        .get_schedule(pb::GetScheduleRequest {
+            id: schedule.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schedule.rotation.unwrap().members, [ada.id.clone()]);
+    assert!(schedule.overrides.is_empty());
 }
 
 #[tokio::test]

@@ -366,3 +366,93 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn concurrent_member_patches_lose_nothing() {
+    let server = TestServer::start().await;
+    let scim = std::sync::Arc::new(Scim::new(&server).await);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let (_, user) = scim
+            .post("/Users", okta_user(&format!("u{i}@x.io"), "U", &i.to_string()))
+            .await;
+        ids.push(user["id"].as_str().unwrap().to_string());
+    }
+    let (_, group) = scim.post("/Groups", json!({ "displayName": "busy" })).await;
+    let gid = group["id"].as_str().unwrap().to_string();
+    let patches: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let scim = scim.clone();
+            let gid = gid.clone();
+            tokio::spawn(async move {
+                scim.patch(
+                    &format!("/Groups/{gid}"),
+                    json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }]),
+                )
+                .await
+            })
+        })
+        .collect();
+    for patch in patches {
+        let (status, body) = patch.await.unwrap();
+        assert!(
+            status == StatusCode::OK || status == StatusCode::CONFLICT,
+            "{status} {body}"
+        );
+    }
+    let (_, group) = scim.get(&format!("/Groups/{gid}")).await;
+    let members: std::collections::HashSet<_> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    let (_, listed) = scim.get("/Groups?attributes=members").await;
+    assert_eq!(listed["totalResults"], 1);
+    assert_eq!(members.len(), 12, "every concurrent add is kept");
+    assert!(
+        group["meta"]["version"].as_str().unwrap() != "W/\"1\"",
+        "membership changes move the version"
+    );
+}
+
+#[tokio::test]
+async fn a_scim_token_stops_working_when_its_owner_is_no_longer_admin() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let (ops, _) = server.user_with_token("ops").await;
+    admin
+        .grant_role(pb::GrantRoleRequest {
+            user_id: ops.id.clone(),
+            role: latch_proto::common::v1::Role::Admin as i32,
+        })
+        .await
+        .unwrap();
+    let created = admin
+        .create_token(pb::CreateTokenRequest {
+            user_id: ops.id.clone(),
+            scope: pb::api_token::Scope::Scim as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let scim = Scim {
+        http: reqwest::Client::new(),
+        base: format!("{}/scim/v2", server.http_base),
+        token: created.secret,
+    };
+    let (status, _) = scim.post("/Users", okta_user("first@x.io", "F", "S")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    admin
+        .revoke_role(pb::RevokeRoleRequest {
+            user_id: ops.id.clone(),
+            role: latch_proto::common::v1::Role::Admin as i32,
+        })
+        .await
+        .unwrap();
+    let (status, _) = scim.post("/Users", okta_user("second@x.io", "S", "S")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -12,6 +12,7 @@ use super::ScimState;
 use super::discovery::{self, LIST_SCHEMA};
 use super::error::{CONTENT_TYPE, ScimError};
 use super::listing::{ListQuery, list_response, needs_every_resource, page_bounds, paged_response, project_one};
+use super::member_patch::member_changes;
 use super::patch::{apply_operations, parse_operations};
 use super::resources::{group_draft, group_json, user_draft, user_json};
 use crate::service::{SCIM_ACTOR, parse_etag};
@@ -272,7 +273,7 @@ pub async fn patch_user(
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     let base = base_url(&headers);
-    for attempt in 1..=PATCH_ATTEMPTS {
+    for _attempt in 1..=PATCH_ATTEMPTS {
         let (mut resource, version) = {
             let directory = state.service.directory();
             let user = directory
@@ -291,7 +292,7 @@ pub async fn patch_user(
                 let directory = state.service.directory();
                 return Ok(scim(StatusCode::OK, user_json(&user, &directory, &base)));
             }
-            Err(ServiceError::Aborted(_)) if expected.is_none() && attempt < PATCH_ATTEMPTS => continue,
+            Err(ServiceError::Aborted(_)) if expected.is_none() => continue,
             Err(error) => return Err(error.into()),
         }
     }
@@ -445,7 +446,20 @@ pub async fn patch_group(
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     let base = base_url(&headers);
-    for attempt in 1..=PATCH_ATTEMPTS {
+    if expected.is_none() {
+        let changes = member_changes(&operations, &state.service.directory());
+        if let Some(changes) = changes {
+            state
+                .service
+                .directory()
+                .group(&id)
+                .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
+            let group = state.service.change_members(&actor, &id, &changes?).await?;
+            let directory = state.service.directory();
+            return Ok(scim(StatusCode::OK, group_json(&group, &directory, &base, true)));
+        }
+    }
+    for _attempt in 1..=PATCH_ATTEMPTS {
         let (mut resource, version) = {
             let directory = state.service.directory();
             let group = directory
@@ -464,7 +478,7 @@ pub async fn patch_group(
                 let directory = state.service.directory();
                 return Ok(scim(StatusCode::OK, group_json(&group, &directory, &base, true)));
             }
-            Err(ServiceError::Aborted(_)) if expected.is_none() && attempt < PATCH_ATTEMPTS => continue,
+            Err(ServiceError::Aborted(_)) if expected.is_none() => continue,
             Err(error) => return Err(error.into()),
         }
     }

@@ -6,6 +6,7 @@ mod error;
 pub mod filter;
 mod handlers;
 mod listing;
+mod member_patch;
 pub mod patch;
 mod resources;
 

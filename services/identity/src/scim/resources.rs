@@ -355,7 +355,7 @@ pub fn group_draft(body: &Value, directory: &Directory) -> Result<GroupDraft, Sc
     })
 }
 
-fn member(item: &Value, directory: &Directory) -> Option<Member> {
+pub fn member(item: &Value, directory: &Directory) -> Option<Member> {
     let id = string_at(item, "value")?;
     let kind = string_at(item, "type").map(str::to_ascii_lowercase);
     let as_user = || {

@@ -178,6 +178,39 @@ impl IdentityService {
         self.commit(tx).await
     }
 
+    /// Adds (`true`) and removes (`false`) members in order, in one transaction. Adding a
+    /// member already present or removing one absent changes nothing.
+    pub async fn change_members(
+        &self,
+        actor: &str,
+        group_id: &str,
+        changes: &[(Member, bool)],
+    ) -> ServiceResult<Arc<Group>> {
+        let mut tx = self.begin_write(actor).await?;
+        let group = self.get_group(group_id)?;
+        let violations: Vec<_> = {
+            let directory = self.directory();
+            changes
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, add))| *add)
+                .filter_map(|(i, (m, _))| Self::member_violation(&directory, &group.id, m, &format!("members[{i}]")))
+                .collect()
+        };
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        let mut changed = false;
+        for (member, add) in changes {
+            changed |= if *add {
+                tx.add_member(&group.id, member).await?
+            } else {
+                tx.remove_member(&group.id, member).await?
+            };
+        }
+        self.finish_membership_change(tx, &group, changed).await
+    }
+
     /// Adds members; those already present are left alone.
     pub async fn add_members(&self, actor: &str, group_id: &str, members: &[Member]) -> ServiceResult<Arc<Group>> {
         let mut tx = self.begin_write(actor).await?;

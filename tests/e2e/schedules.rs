@@ -137,7 +137,7 @@ async fn weekly_rotation_overrides_and_on_call_in_subjects() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(schedule.rotation.unwrap().members, [ada.id.clone()]);
+    assert_eq!(schedule.rotation.unwrap().members, vec![ada.id.clone()]);
     assert!(schedule.overrides.is_empty());
 }
 

@@ -109,3 +109,43 @@ async fn import_with_unknown_references_changes_nothing() {
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["document"]);
 }
+
+#[tokio::test]
+async fn import_refuses_cycles_and_manager_loops_before_writing_anything() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let document = "users:\n  - user_name: a\n    manager: b\n  - user_name: b\n    manager: a\ngroups:\n  - name: x\n    groups: [y]\n  - name: y\n    groups: [x]\nschedules:\n  - name: s\n    time_zone: Nowhere/Land\n    shift_hours: 24\n    handoff_time: \"09:00\"\n    start_date: \"2026-11-01\"\n    members: [a]\n";
+    let status = admin
+        .import_directory(pb::ImportDirectoryRequest {
+            document: document.into(),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields = violated_fields(&status);
+    for expected in [
+        "users[0].manager",
+        "users[1].manager",
+        "groups[0].groups",
+        "groups[1].groups",
+        "schedules[0].time_zone",
+    ] {
+        assert!(
+            fields.contains(&expected.to_string()),
+            "{expected} missing from {fields:?}"
+        );
+    }
+    let users = admin
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(users.total_size, 1, "nothing was written");
+    let groups = admin
+        .list_groups(pb::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(groups.groups.is_empty());
+}

@@ -24,6 +24,8 @@ pub enum SchedulesCommand {
     },
     /// Create a schedule
     Create(CreateArgs),
+    /// Replace a schedule's time zone and rotation (overrides are kept)
+    Update(UpdateArgs),
     /// Delete a schedule
     Delete {
         #[arg(value_name = "ID_OR_NAME")]
@@ -42,6 +44,13 @@ pub enum SchedulesCommand {
         /// RFC 3339, e.g. 2025-01-31T17:00:00Z
         #[arg(long, value_parser = parse_rfc3339)]
         end: Timestamp,
+    },
+    /// Remove an override (see `schedules get` for ids)
+    RemoveOverride {
+        #[arg(value_name = "SCHEDULE")]
+        schedule_id: String,
+        #[arg(value_name = "OVERRIDE_ID")]
+        override_id: String,
     },
     /// Who is on call for a schedule
     Oncall {
@@ -83,6 +92,37 @@ pub struct CreateArgs {
     /// Idempotency key: a retry with the same id returns the schedule created the first time
     #[arg(long)]
     request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The schedule to change (id or name)
+    #[arg(value_name = "ID_OR_NAME")]
+    id: String,
+    /// A new name [default: unchanged]
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    rotation: RotationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RotationArgs {
+    /// IANA time zone, e.g. Europe/Berlin
+    #[arg(long)]
+    time_zone: String,
+    /// Length of one shift; multiples of 24 are calendar days in the time zone
+    #[arg(long)]
+    shift_hours: u32,
+    /// Hand-off wall-clock time, HH:MM
+    #[arg(long, value_name = "HH:MM")]
+    handoff: String,
+    /// The date the first member's first shift starts, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    start_date: String,
+    /// Members in rotation order (ids or user names)
+    #[arg(long = "member", value_name = "USER", required = true, num_args = 1..)]
+    members: Vec<String>,
 }
 
 pub async fn run(ctx: &Context, command: SchedulesCommand) -> Result<(), CliError> {
@@ -141,6 +181,42 @@ pub async fn run(ctx: &Context, command: SchedulesCommand) -> Result<(), CliErro
                 request_id: args.request_id.unwrap_or_default(),
             };
             let schedule = client.create_schedule(request).await?.into_inner();
+            show_schedule(ctx, &schedule)
+        }
+        SchedulesCommand::Update(args) => {
+            let current = client
+                .get_schedule(pb::GetScheduleRequest { id: args.id })
+                .await?
+                .into_inner();
+            let rotation = args.rotation;
+            let schedule = pb::Schedule {
+                id: current.id.clone(),
+                display_name: args.name.unwrap_or(current.display_name),
+                time_zone: rotation.time_zone,
+                rotation: Some(pb::Rotation {
+                    members: rotation.members,
+                    shift_hours: rotation.shift_hours,
+                    handoff_time: rotation.handoff,
+                    start_date: rotation.start_date,
+                }),
+                etag: current.etag,
+                ..Default::default()
+            };
+            let request = pb::UpdateScheduleRequest {
+                schedule: Some(schedule),
+            };
+            let schedule = client.update_schedule(request).await?.into_inner();
+            show_schedule(ctx, &schedule)
+        }
+        SchedulesCommand::RemoveOverride {
+            schedule_id,
+            override_id,
+        } => {
+            let request = pb::RemoveScheduleOverrideRequest {
+                schedule_id,
+                override_id,
+            };
+            let schedule = client.remove_schedule_override(request).await?.into_inner();
             show_schedule(ctx, &schedule)
         }
         SchedulesCommand::Delete { id } => {

@@ -186,6 +186,7 @@ pub fn schedule(schedule: &ScheduleRecord) -> pb::Schedule {
             .collect(),
         create_time: Some(timestamp(schedule.created_at)),
         update_time: Some(timestamp(schedule.updated_at)),
+        etag: format!("W/\"{}\"", schedule.version),
     }
 }
 

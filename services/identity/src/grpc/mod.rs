@@ -201,6 +201,17 @@ impl IdentityApi for IdentityGrpc {
         respond(Ok(pb::DeleteScheduleResponse {}))
     }
 
+    async fn update_schedule(&self, request: Request<pb::UpdateScheduleRequest>) -> GrpcResult<pb::Schedule> {
+        self.update_schedule_impl(request).await
+    }
+
+    async fn remove_schedule_override(
+        &self,
+        request: Request<pb::RemoveScheduleOverrideRequest>,
+    ) -> GrpcResult<pb::Schedule> {
+        self.remove_override_impl(request).await
+    }
+
     async fn add_schedule_override(
         &self,
         request: Request<pb::AddScheduleOverrideRequest>,

@@ -6,10 +6,31 @@ use latch_runtime::pagination::Page;
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
-use super::{IdentityGrpc, convert};
+use super::{IdentityGrpc, convert, etag_version};
 use crate::service::ScheduleDraft;
 
 impl IdentityGrpc {
+    /// A schedule draft from the API; rotation members may be named by user name.
+    fn schedule_draft(&self, schedule: &pb::Schedule) -> ScheduleDraft {
+        let rotation = schedule.rotation.clone().unwrap_or_default();
+        let members = {
+            let directory = self.service.directory();
+            rotation
+                .members
+                .iter()
+                .map(|m| directory.find_user(m).map_or_else(|| m.clone(), |u| u.id.clone()))
+                .collect()
+        };
+        ScheduleDraft {
+            display_name: schedule.display_name.clone(),
+            time_zone: schedule.time_zone.clone(),
+            members,
+            shift_hours: rotation.shift_hours,
+            handoff_time: rotation.handoff_time,
+            start_date: rotation.start_date,
+        }
+    }
+
     pub(super) async fn create_schedule_impl(
         &self,
         request: Request<pb::CreateScheduleRequest>,
@@ -21,29 +42,52 @@ impl IdentityGrpc {
             .schedule
             .as_ref()
             .ok_or_else(|| ServiceError::invalid("schedule", "is required"))?;
-        let rotation = schedule.rotation.clone().unwrap_or_default();
-        // Members may be named by user name for convenience; they are stored by id.
-        let members = {
-            let directory = self.service.directory();
-            rotation
-                .members
-                .iter()
-                .map(|m| directory.find_user(m).map_or_else(|| m.clone(), |u| u.id.clone()))
-                .collect()
-        };
-        let draft = ScheduleDraft {
-            display_name: schedule.display_name.clone(),
-            time_zone: schedule.time_zone.clone(),
-            members,
-            shift_hours: rotation.shift_hours,
-            handoff_time: rotation.handoff_time,
-            start_date: rotation.start_date,
-        };
+        let draft = self.schedule_draft(schedule);
         let created = self
             .service
             .put_schedule(&caller.actor(), None, draft, &request.request_id, None)
             .await?;
         Ok(Response::new(convert::schedule(&created)))
+    }
+
+    pub(super) async fn update_schedule_impl(
+        &self,
+        request: Request<pb::UpdateScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let caller = caller(&request)?;
+        caller.require_admin()?;
+        let schedule = request
+            .get_ref()
+            .schedule
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("schedule", "is required"))?;
+        let id = if schedule.id.is_empty() {
+            schedule.name.trim_start_matches("schedules/")
+        } else {
+            schedule.id.as_str()
+        };
+        let current = self.service.get_schedule(id)?;
+        let version = etag_version("schedule.etag", &schedule.etag)?;
+        let draft = self.schedule_draft(schedule);
+        let updated = self
+            .service
+            .put_schedule(&caller.actor(), Some(&current.id), draft, "", version)
+            .await?;
+        Ok(Response::new(convert::schedule(&updated)))
+    }
+
+    pub(super) async fn remove_override_impl(
+        &self,
+        request: Request<pb::RemoveScheduleOverrideRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let caller = caller(&request)?;
+        caller.require_admin()?;
+        let request = request.get_ref();
+        let schedule = self
+            .service
+            .remove_override(&caller.actor(), &request.schedule_id, &request.override_id)
+            .await?;
+        Ok(Response::new(convert::schedule(&schedule)))
     }
 
     pub(super) async fn add_override_impl(

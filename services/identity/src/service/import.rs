@@ -337,6 +337,8 @@ impl IdentityService {
                 }
             }
         }
+        violations.extend(nesting_cycles(document, &directory));
+        violations.extend(manager_loops(document, &directory));
         // Values are checked here too, so that a bad entry late in the document stops the
         // import before anything is written.
         for (i, user) in document.users.iter().enumerate() {
@@ -396,4 +398,83 @@ pub fn draft_of(user: &crate::domain::user::User) -> UserDraft {
         external_id: user.external_id.clone(),
         scim_extra: user.scim_extra.clone(),
     }
+}
+
+/// Group nesting after the import (the document's groups as listed, the others as they are)
+/// must stay free of cycles.
+fn nesting_cycles(document: &ImportDocument, directory: &crate::domain::directory::Directory) -> Vec<FieldViolation> {
+    use std::collections::HashMap;
+    let key = |name: &str| name.trim().to_lowercase();
+    let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    for group in directory.groups_sorted() {
+        let (_, nested) = directory.members(&group.id);
+        let names = nested
+            .iter()
+            .filter_map(|id| directory.group(id))
+            .map(|g| key(&g.display_name))
+            .collect();
+        children.insert(key(&group.display_name), names);
+    }
+    for group in &document.groups {
+        children.insert(key(&group.name), group.groups.iter().map(|g| key(g)).collect());
+    }
+    let mut violations = Vec::new();
+    for (i, group) in document.groups.iter().enumerate() {
+        // Does any nested group lead back to this one?
+        let start = key(&group.name);
+        let mut stack: Vec<String> = children.get(&start).cloned().unwrap_or_default();
+        let mut seen = HashSet::new();
+        while let Some(next) = stack.pop() {
+            if next == start {
+                violations.push(FieldViolation::new(
+                    format!("groups[{i}].groups"),
+                    "nesting would make a cycle",
+                ));
+                break;
+            }
+            if seen.insert(next.clone()) {
+                stack.extend(children.get(&next).cloned().unwrap_or_default());
+            }
+        }
+    }
+    violations
+}
+
+/// Nobody may end up their own (indirect) manager.
+fn manager_loops(document: &ImportDocument, directory: &crate::domain::directory::Directory) -> Vec<FieldViolation> {
+    use std::collections::HashMap;
+    let key = |name: &str| name.trim().to_lowercase();
+    let mut manager_of: HashMap<String, String> = HashMap::new();
+    for user in directory.users_sorted() {
+        if let Some(manager) = user.manager_id.as_deref().and_then(|id| directory.user(id)) {
+            manager_of.insert(key(&user.user_name), key(&manager.user_name));
+        }
+    }
+    // A user listed without a manager keeps the one they have.
+    for user in &document.users {
+        if let Some(manager) = &user.manager {
+            manager_of.insert(key(&user.user_name), key(manager));
+        }
+    }
+    let mut violations = Vec::new();
+    for (i, user) in document.users.iter().enumerate() {
+        let start = key(&user.user_name);
+        let mut current = manager_of.get(&start);
+        let mut steps = 0;
+        while let Some(next) = current {
+            if *next == start {
+                violations.push(FieldViolation::new(
+                    format!("users[{i}].manager"),
+                    "would make the user their own (indirect) manager",
+                ));
+                break;
+            }
+            steps += 1;
+            if steps > manager_of.len() {
+                break;
+            }
+            current = manager_of.get(next);
+        }
+    }
+    violations
 }

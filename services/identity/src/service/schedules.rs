@@ -159,6 +159,29 @@ impl IdentityService {
         self.get_schedule(&updated.id)
     }
 
+    pub async fn remove_override(
+        &self,
+        actor: &str,
+        schedule_id: &str,
+        override_id: &str,
+    ) -> ServiceResult<Arc<ScheduleRecord>> {
+        let mut tx = self.begin_write(actor).await?;
+        let schedule = self.get_schedule(schedule_id)?;
+        let mut updated = (*schedule).clone();
+        updated.overrides.retain(|o| o.id != override_id);
+        if updated.overrides.len() == schedule.overrides.len() {
+            return Err(ServiceError::NotFound(format!(
+                "override {override_id:?} of schedule {}",
+                schedule.display_name
+            )));
+        }
+        updated.version += 1;
+        updated.updated_at = tx.now();
+        tx.put_schedule(&updated).await?;
+        self.commit(tx).await?;
+        self.get_schedule(&updated.id)
+    }
+
     pub fn on_call(&self, schedule_id: &str, at: DateTime<Utc>) -> ServiceResult<Option<OnCall>> {
         let schedule = self.get_schedule(schedule_id)?;
         Ok(self.directory().on_call(&schedule.id, at))

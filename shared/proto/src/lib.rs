@@ -16,3 +16,9 @@ pub mod identity {
         tonic::include_proto!("latch.identity.v1");
     }
 }
+
+pub mod connector {
+    pub mod v1 {
+        tonic::include_proto!("latch.connector.v1");
+    }
+}

@@ -1,0 +1,99 @@
+//! A connector in another process, reached over gRPC, behind the same [`Connector`] trait.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use latch_proto::connector::v1 as pb;
+use latch_proto::connector::v1::connector_service_client::ConnectorServiceClient;
+use tonic::transport::Channel;
+
+use crate::connector::{Connector, ConnectorResult};
+use crate::convert;
+use crate::error::ConnectorError;
+use crate::model::{Config, Description, GrantOutcome, GrantRecord, GrantRequest, Resource};
+
+pub struct RemoteConnector {
+    client: ConnectorServiceClient<Channel>,
+    description: Description,
+}
+
+impl RemoteConnector {
+    /// Connects lazily to `endpoint` (`http://host:port`) and asks it to describe itself.
+    pub async fn connect(endpoint: &str) -> ConnectorResult<Self> {
+        let channel = Channel::from_shared(endpoint.to_string())
+            .map_err(|e| ConnectorError::invalid("endpoint", e.to_string()))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(60))
+            .connect()
+            .await
+            .map_err(|e| ConnectorError::Unavailable(format!("cannot reach connector at {endpoint}: {e}")))?;
+        let mut client = ConnectorServiceClient::new(channel);
+        let description = convert::description(client.describe(pb::DescribeRequest {}).await?.into_inner());
+        Ok(Self { client, description })
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for RemoteConnector {
+    fn describe(&self) -> Description {
+        self.description.clone()
+    }
+
+    async fn validate_config(&self, config: &Config) -> ConnectorResult<Vec<String>> {
+        let request = pb::ValidateConfigRequest {
+            config: convert::config_to_proto(config),
+        };
+        Ok(self
+            .client
+            .clone()
+            .validate_config(request)
+            .await?
+            .into_inner()
+            .problems)
+    }
+
+    async fn list_resources(&self, config: &Config) -> ConnectorResult<Vec<Resource>> {
+        let request = pb::ListResourcesRequest {
+            config: convert::config_to_proto(config),
+        };
+        let stream = self.client.clone().list_resources(request).await?.into_inner();
+        let resources: Vec<pb::Resource> = stream.try_collect().await?;
+        Ok(resources.into_iter().map(convert::resource).collect())
+    }
+
+    async fn grant(&self, config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
+        let response = self
+            .client
+            .clone()
+            .grant(convert::grant_request_to_proto(config, request))
+            .await?;
+        Ok(convert::outcome(response.into_inner()))
+    }
+
+    async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
+        let request = pb::ExtendRequest {
+            grant_id: grant_id.to_string(),
+            config: convert::config_to_proto(config),
+            expires_at: expires_at.map(convert::timestamp),
+        };
+        self.client.clone().extend(request).await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, config: &Config, grant_id: &str) -> ConnectorResult<()> {
+        let request = pb::RevokeRequest {
+            grant_id: grant_id.to_string(),
+            config: convert::config_to_proto(config),
+        };
+        self.client.clone().revoke(request).await?;
+        Ok(())
+    }
+
+    async fn list_grants(&self, config: &Config) -> ConnectorResult<Vec<GrantRecord>> {
+        let request = pb::ListGrantsRequest {
+            config: convert::config_to_proto(config),
+        };
+        let stream = self.client.clone().list_grants(request).await?.into_inner();
+        let records: Vec<pb::GrantRecord> = stream.try_collect().await?;
+        records.into_iter().map(convert::record).collect()
+    }
+}

@@ -1,0 +1,81 @@
+use std::collections::BTreeMap;
+
+use latch_connector_demo::DemoConnector;
+use latch_connector_sdk::conformance::{ConformanceCase, check};
+use latch_connector_sdk::{Config, Connector, ConnectorError, GrantRequest};
+
+fn config(pairs: &[(&str, &str)]) -> Config {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn the_demo_connector_passes_the_conformance_kit() {
+    let connector = DemoConnector::new();
+    let case = ConformanceCase::new(config(&[]), "table", "table:orders-prod/orders", "read");
+    check(&connector, &case).await.expect("conformance");
+}
+
+#[tokio::test]
+async fn the_demo_connector_passes_over_grpc_too() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(latch_connector_sdk::server::serve(
+        std::sync::Arc::new(DemoConnector::new()),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let remote = latch_connector_sdk::client::RemoteConnector::connect(&format!("http://{address}"))
+        .await
+        .unwrap();
+    let case = ConformanceCase::new(config(&[]), "bucket", "bucket:exports-prod", "write");
+    check(&remote, &case).await.expect("conformance over gRPC");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn failure_rate_one_always_fails_retryably_and_bad_knobs_are_reported() {
+    let connector = DemoConnector::new();
+    let request = GrantRequest {
+        grant_id: "g1".into(),
+        grantee: Default::default(),
+        resource_type: "table".into(),
+        resource_id: "table:orders-prod/orders".into(),
+        permission: "read".into(),
+        expires_at: None,
+        context: BTreeMap::new(),
+    };
+    let error = connector
+        .grant(&config(&[("failure_rate", "1")]), &request)
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    let problems = connector
+        .validate_config(&config(&[("failure_rate", "2")]))
+        .await
+        .unwrap();
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("failure_rate"));
+    let missing = GrantRequest {
+        resource_id: "table:nope".into(),
+        ..request
+    };
+    assert!(matches!(
+        connector.grant(&config(&[]), &missing).await,
+        Err(ConnectorError::FailedPrecondition(_))
+    ));
+}
+
+#[tokio::test]
+async fn generated_estates_have_the_requested_size() {
+    let connector = DemoConnector::new();
+    let resources = connector
+        .list_resources(&config(&[("resource_count", "1000")]))
+        .await
+        .unwrap();
+    assert_eq!(resources.len(), 1000);
+    assert!(resources.iter().all(|r| r.tags.contains_key("env")));
+}

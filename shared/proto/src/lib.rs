@@ -22,3 +22,9 @@ pub mod connector {
         tonic::include_proto!("latch.connector.v1");
     }
 }
+
+pub mod catalog {
+    pub mod v1 {
+        tonic::include_proto!("latch.catalog.v1");
+    }
+}

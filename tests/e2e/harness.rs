@@ -29,6 +29,8 @@ impl Interceptor for Bearer {
 }
 
 pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
+pub type CatalogClient =
+    latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient<InterceptedService<Channel, Bearer>>;
 
 pub struct TestServer {
     pub grpc_addr: std::net::SocketAddr,
@@ -36,6 +38,8 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub data_dir: Arc<tempfile::TempDir>,
     pub database_url: String,
+    /// The in-process catalog, for reaching its built-in connectors directly.
+    pub catalog: Option<latch_catalog::CatalogService>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow_free::Result>>,
 }
@@ -98,6 +102,7 @@ impl TestServer {
         .await
         .expect("latch starts");
         let grpc_addr = app.grpc_addr();
+        let catalog = app.catalog().cloned();
         let http_base = format!("http://{}", app.http_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -113,6 +118,7 @@ impl TestServer {
             clock,
             data_dir,
             database_url,
+            catalog,
             stop: Some(stop),
             task: Some(task),
         }
@@ -139,12 +145,29 @@ impl TestServer {
         IdentityServiceClient::with_interceptor(channel, Bearer(header))
     }
 
+    pub async fn catalog_with(&self, token: Option<&str>) -> CatalogClient {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect over gRPC");
+        let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
+        latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient::with_interceptor(
+            channel,
+            Bearer(header),
+        )
+    }
+
+    pub async fn catalog_admin(&self) -> CatalogClient {
+        self.catalog_with(Some(ADMIN_TOKEN)).await
+    }
+
     pub async fn admin(&self) -> Client {
         self.client_with(Some(ADMIN_TOKEN)).await
     }
 
-    /// Creates a user through the API and returns it with an API token of its own.
-    pub async fn user_with_token(&self, user_name: &str) -> (pb::User, Client) {
+    /// Creates a user through the API and returns it with the secret of an API token of its own.
+    pub async fn user_secret(&self, user_name: &str) -> (pb::User, String) {
         let mut admin = self.admin().await;
         let user = admin
             .create_user(pb::CreateUserRequest {
@@ -168,6 +191,12 @@ impl TestServer {
             .expect("create token")
             .into_inner()
             .secret;
+        (user, secret)
+    }
+
+    /// Creates a user through the API and returns it with an identity client using its token.
+    pub async fn user_with_token(&self, user_name: &str) -> (pb::User, Client) {
+        let (user, secret) = self.user_secret(user_name).await;
         (user, self.client_with(Some(&secret)).await)
     }
 

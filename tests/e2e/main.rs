@@ -3,11 +3,13 @@
 mod harness;
 
 mod auth;
+mod catalog;
 mod cli;
 mod feed;
 mod groups;
 mod import;
 mod mfa;
+mod postgres_catalog;
 mod replicas;
 mod restart;
 mod schedules;

@@ -15,10 +15,19 @@ use latch_runtime::server::GrpcRoutes;
 use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
+mod local_directory;
+
 /// Every service this build can run, in start order.
-pub const ALL_SERVICES: &[&str] = &["identity"];
+pub const ALL_SERVICES: &[&str] = &["identity", "catalog"];
 
 const DEMO_DIRECTORY: &str = include_str!("demo.yaml");
+
+/// The connectors built into this server.
+fn builtin_connectors() -> latch_catalog::connectors::ConnectorRegistry {
+    latch_catalog::connectors::ConnectorRegistry::new()
+        .with(Arc::new(latch_connector_demo::DemoConnector::new()))
+        .with(Arc::new(latch_connector_postgres::PostgresConnector::new()))
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct AppOptions {
@@ -37,6 +46,7 @@ pub struct App {
     http: axum::Router,
     authenticator: latch_runtime::auth::SharedAuthenticator,
     identity: IdentityService,
+    catalog: Option<latch_catalog::CatalogService>,
     bootstrap: BootstrapOutcome,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -87,10 +97,29 @@ impl App {
         } else {
             Duration::from_secs(2)
         };
-        let background = vec![identity.spawn_follower(follow_every)];
+        let mut background = vec![identity.spawn_follower(follow_every)];
 
         let mut routes = GrpcRoutes::new();
         routes.add(IdentityGrpc::new(identity.clone()).into_server());
+        let catalog = if services.iter().any(|s| s == "catalog") {
+            let db = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
+                .await
+                .context("catalog database")?;
+            let catalog = latch_catalog::CatalogService::open(
+                latch_catalog::store::CatalogStore::new(db),
+                builtin_connectors(),
+                SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
+                options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
+                Arc::new(local_directory::LocalDirectory::new(identity.clone())),
+            )
+            .await?;
+            let sync_every = Duration::from_secs(config.catalog.sync_interval_secs.max(10));
+            background.extend(catalog.spawn_background(follow_every, sync_every));
+            routes.add(latch_catalog::grpc::CatalogGrpc::new(catalog.clone()).into_server());
+            Some(catalog)
+        } else {
+            None
+        };
         let http = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok" }))
             .nest("/scim/v2", latch_identity::scim::router(identity.clone()));
@@ -108,9 +137,15 @@ impl App {
             http,
             authenticator: Arc::new(LocalAuthenticator::new(identity.clone())),
             identity,
+            catalog,
             bootstrap,
             background,
         })
+    }
+
+    /// The catalog service, when this process runs it.
+    pub fn catalog(&self) -> Option<&latch_catalog::CatalogService> {
+        self.catalog.as_ref()
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {

@@ -23,7 +23,23 @@ pub struct LatchConfig {
     /// once into `data_dir/secret.key` (fine for one node; set it explicitly for replicas).
     pub encryption_key: String,
     pub identity: IdentityConfig,
+    pub catalog: CatalogConfig,
     pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CatalogConfig {
+    /// Every integration's resources are re-read this often (seconds).
+    pub sync_interval_secs: u64,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            sync_interval_secs: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -57,6 +73,7 @@ impl Default for LatchConfig {
             bootstrap_token: String::new(),
             encryption_key: String::new(),
             identity: IdentityConfig::default(),
+            catalog: CatalogConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }
@@ -94,6 +111,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("bootstrap_token", &redacted(&self.bootstrap_token))
             .field("encryption_key", &redacted(&self.encryption_key))
             .field("identity", &self.identity)
+            .field("catalog", &self.catalog)
             .field("telemetry", &self.telemetry)
             .finish()
     }

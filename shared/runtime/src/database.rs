@@ -16,6 +16,45 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
+/// Writes `?` placeholders as the backend wants them (`$1, $2…` on PostgreSQL), so one SQL text
+/// serves both backends.
+pub fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    debug_assert_eq!(
+        sql.matches('?').count(),
+        values.len(),
+        "placeholders and values differ: {sql}"
+    );
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 8);
+            let mut index = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    index += 1;
+                    out.push('$');
+                    out.push_str(&index.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => sql.to_string(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Timestamps are stored as RFC 3339 text with microseconds, which sorts as time does.
+pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, sea_orm::DbErr> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| sea_orm::DbErr::Type(format!("bad timestamp {text:?}: {e}")))
+}
+
 /// Connects a context to its database and applies its migrations.
 pub async fn connect_context(
     config: &LatchConfig,

@@ -7,8 +7,7 @@ mod write;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Value};
 
 use crate::domain::change::Change;
 use crate::domain::directory::Directory;
@@ -25,42 +24,7 @@ pub struct IdentityStore {
     write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Writes `?` placeholders as the backend wants them (`$1, $2…` on PostgreSQL).
-pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    debug_assert_eq!(
-        sql.matches('?').count(),
-        values.len(),
-        "placeholders and values differ: {sql}"
-    );
-    let sql = match backend {
-        DbBackend::Postgres => {
-            let mut out = String::with_capacity(sql.len() + 8);
-            let mut index = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    index += 1;
-                    out.push('$');
-                    out.push_str(&index.to_string());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        _ => sql.to_string(),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-pub(crate) fn format_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, sea_orm::DbErr> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| sea_orm::DbErr::Type(format!("bad timestamp {text:?}: {e}")))
-}
+pub(crate) use latch_runtime::database::{format_time, parse_time, statement};
 
 pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, sea_orm::DbErr> {
     row.try_get::<T>("", column)

@@ -1,0 +1,84 @@
+//! Which connector serves an integration: one built into this server, or a remote process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use latch_connector_sdk::client::RemoteConnector;
+use latch_connector_sdk::{Connector, ConnectorError, Description};
+use latch_runtime::{ServiceError, ServiceResult};
+
+use crate::domain::records::{Integration, REMOTE};
+
+pub type SharedConnector = Arc<dyn Connector>;
+
+#[derive(Default)]
+pub struct ConnectorRegistry {
+    builtins: BTreeMap<String, SharedConnector>,
+    remotes: tokio::sync::Mutex<HashMap<String, SharedConnector>>,
+}
+
+impl std::fmt::Debug for ConnectorRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorRegistry")
+            .field("builtins", &self.builtins.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Connector errors as the catalog reports them: retryable ones as UNAVAILABLE.
+pub fn service_error(error: ConnectorError) -> ServiceError {
+    match error {
+        ConnectorError::Unavailable(m) | ConnectorError::Aborted(m) => ServiceError::Unavailable(m),
+        ConnectorError::FailedPrecondition(m) => ServiceError::FailedPrecondition(m),
+        ConnectorError::InvalidArgument { field, rule } => ServiceError::invalid(field, rule),
+    }
+}
+
+impl ConnectorRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, connector: SharedConnector) -> Self {
+        self.builtins.insert(connector.describe().name, connector);
+        self
+    }
+
+    pub fn builtin_descriptions(&self) -> Vec<Description> {
+        self.builtins.values().map(|c| c.describe()).collect()
+    }
+
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtins.contains_key(name)
+    }
+
+    pub fn builtin_names(&self) -> Vec<&str> {
+        self.builtins.keys().map(String::as_str).collect()
+    }
+
+    /// The connector for a kind and endpoint (remote connectors are connected once and reused).
+    pub async fn resolve(&self, connector: &str, endpoint: &str) -> ServiceResult<SharedConnector> {
+        if connector == REMOTE {
+            let mut remotes = self.remotes.lock().await;
+            if let Some(found) = remotes.get(endpoint) {
+                return Ok(found.clone());
+            }
+            let remote: SharedConnector = Arc::new(RemoteConnector::connect(endpoint).await.map_err(service_error)?);
+            remotes.insert(endpoint.to_string(), remote.clone());
+            return Ok(remote);
+        }
+        self.builtins.get(connector).cloned().ok_or_else(|| {
+            ServiceError::invalid(
+                "integration.connector",
+                format!(
+                    "unknown connector {connector:?}; built in: {}, or \"remote\" with an endpoint",
+                    self.builtin_names().join(", ")
+                ),
+            )
+        })
+    }
+
+    pub async fn for_integration(&self, integration: &Integration) -> ServiceResult<SharedConnector> {
+        self.resolve(&integration.connector, &integration.endpoint).await
+    }
+}

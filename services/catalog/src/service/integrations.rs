@@ -1,0 +1,525 @@
+//! Integrations: a connector plus its config; validated against the real system and synced.
+
+use std::collections::{BTreeMap, HashSet};
+
+use latch_connector_sdk::{Config, Description};
+use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
+
+use super::spaces::PrincipalRef;
+use super::{Actor, CatalogService, conflict_or, name_key, not_found};
+use crate::connectors::service_error;
+use crate::domain::records::{Integration, IntegrationStatus, REMOTE, ResourceRecord, StatusState, SyncSummary};
+use crate::store::DocTable;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationDraft {
+    pub name: String,
+    pub connector: String,
+    pub endpoint: String,
+    pub config: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub owner: Option<PrincipalRef>,
+    pub space: String,
+}
+
+/// A change to an integration: config values and secrets to set (empty values remove), a new
+/// owner or name, and the version it was read at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationUpdate {
+    pub config: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub owner: Option<PrincipalRef>,
+    pub name: String,
+    pub expected_version: Option<i64>,
+}
+
+/// Checks config and secrets against what the connector describes.
+fn check_config(
+    description: &Description,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    for key in config.keys() {
+        match description.config_fields.iter().find(|f| f.name == *key) {
+            None => violations.push(FieldViolation::new(
+                format!("integration.config.{key}"),
+                format!("{} has no such field", description.name),
+            )),
+            Some(field) if field.secret => violations.push(FieldViolation::new(
+                format!("integration.config.{key}"),
+                "is a secret field: pass it as a secret so it is encrypted and never shown",
+            )),
+            Some(_) => {}
+        }
+    }
+    for key in secrets.keys() {
+        match description.config_fields.iter().find(|f| f.name == *key) {
+            Some(field) if field.secret => {}
+            _ => violations.push(FieldViolation::new(
+                format!("secrets.{key}"),
+                format!("{} has no secret field {key:?}", description.name),
+            )),
+        }
+    }
+    for field in description.config_fields.iter().filter(|f| f.required) {
+        let set = config
+            .get(&field.name)
+            .or(secrets.get(&field.name))
+            .is_some_and(|v| !v.is_empty());
+        if !set && field.default_value.is_empty() {
+            violations.push(FieldViolation::new(
+                format!("integration.config.{}", field.name),
+                "is required",
+            ));
+        }
+    }
+    violations
+}
+
+impl CatalogService {
+    pub fn integration(&self, id_or_name: &str) -> ServiceResult<Integration> {
+        self.state()
+            .integration(id_or_name)
+            .cloned()
+            .ok_or_else(|| not_found("integration", id_or_name))
+    }
+
+    /// The full config a connector call needs: defaults, values, then secrets.
+    pub(crate) async fn connector_config(&self, integration: &Integration) -> ServiceResult<Config> {
+        let mut config: Config = self
+            .state()
+            .descriptions
+            .get(&integration.id)
+            .map(|d| {
+                d.config_fields
+                    .iter()
+                    .filter(|f| !f.default_value.is_empty())
+                    .map(|f| (f.name.clone(), f.default_value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        config.extend(integration.config.clone());
+        if let Some(sealed) = self.store().sealed_secrets(&integration.id).await? {
+            let opened = self
+                .inner
+                .secrets
+                .open_bound(&sealed, integration.id.as_bytes())
+                .map_err(|_| {
+                    ServiceError::Internal("integration secrets cannot be decrypted with the configured key".into())
+                })?;
+            let secrets: BTreeMap<String, String> =
+                serde_json::from_slice(&opened).map_err(|e| ServiceError::Internal(format!("sealed secrets: {e}")))?;
+            config.extend(secrets);
+        }
+        Ok(config)
+    }
+
+    fn seal_secrets(&self, integration_id: &str, secrets: &BTreeMap<String, String>) -> ServiceResult<String> {
+        let json = serde_json::to_vec(secrets).map_err(ServiceError::internal)?;
+        Ok(self.inner.secrets.seal_bound(&json, integration_id.as_bytes()))
+    }
+
+    pub async fn create_integration(
+        &self,
+        actor: &Actor,
+        draft: IntegrationDraft,
+        request_id: &str,
+    ) -> ServiceResult<Integration> {
+        let space = self.space_id("integration.space", &draft.space)?;
+        self.require_manager(actor, space.as_deref()).await?;
+        let name = draft.name.trim().to_string();
+        if name.is_empty() || name.len() > 128 {
+            return Err(ServiceError::invalid(
+                "integration.display_name",
+                "must be 1–128 characters",
+            ));
+        }
+        if draft.connector == REMOTE
+            && !(draft.endpoint.starts_with("http://") || draft.endpoint.starts_with("https://"))
+        {
+            return Err(ServiceError::invalid(
+                "integration.endpoint",
+                "a remote connector needs an http:// or https:// endpoint",
+            ));
+        }
+        let connector = self.inner.connectors.resolve(&draft.connector, &draft.endpoint).await?;
+        let description = connector.describe();
+        let violations = check_config(&description, &draft.config, &draft.secrets);
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        let owner = match &draft.owner {
+            Some(owner) => self
+                .resolve_principals("integration.owner", std::slice::from_ref(owner))
+                .await?
+                .pop(),
+            None => None,
+        };
+        let key = if request_id.trim().is_empty() {
+            String::new()
+        } else {
+            format!("{}|integrations|{request_id}", actor.user_id)
+        };
+        let tx = self.store().begin().await?;
+        if let Some(existing) = self.store().idempotent_resource(&key).await? {
+            drop(tx);
+            self.after_write(None).await?;
+            return self.integration(existing.trim_start_matches("integrations/"));
+        }
+        if self
+            .state()
+            .integration(&name)
+            .is_some_and(|i| name_key(&i.name) == name_key(&name))
+        {
+            return Err(ServiceError::AlreadyExists(format!("integration {name:?}")));
+        }
+        let now = self.now();
+        let mut integration = Integration {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.clone(),
+            connector: draft.connector.clone(),
+            endpoint: draft.endpoint.clone(),
+            config: draft.config.clone(),
+            secrets_set: draft
+                .secrets
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect(),
+            owner,
+            space,
+            status: IntegrationStatus {
+                state: StatusState::Unknown,
+                problems: Vec::new(),
+                checked_at: None,
+            },
+            last_sync: SyncSummary::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        // Check it against the real system now; a failing check is recorded, not fatal.
+        let mut config: Config = description
+            .config_fields
+            .iter()
+            .filter(|f| !f.default_value.is_empty())
+            .map(|f| (f.name.clone(), f.default_value.clone()))
+            .collect();
+        config.extend(draft.config.clone());
+        config.extend(draft.secrets.clone());
+        integration.status = match connector.validate_config(&config).await {
+            Ok(problems) if problems.is_empty() => IntegrationStatus {
+                state: StatusState::Ok,
+                problems,
+                checked_at: Some(now),
+            },
+            Ok(problems) => IntegrationStatus {
+                state: StatusState::Error,
+                problems,
+                checked_at: Some(now),
+            },
+            Err(error) => IntegrationStatus {
+                state: StatusState::Error,
+                problems: vec![error.to_string()],
+                checked_at: Some(now),
+            },
+        };
+        let sealed = self.seal_secrets(&integration.id, &draft.secrets)?;
+        tx.put_integration(&integration.id, &name_key(&name), &integration, &sealed)
+            .await
+            .map_err(|e| conflict_or(e, format!("integration {name:?}")))?;
+        tx.remember_request(&key, &format!("integrations/{}", integration.id))
+            .await?;
+        tx.commit().await?;
+        tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
+        self.after_write(None).await?;
+        self.integration(&integration.id)
+    }
+
+    /// Sets config values and secrets (empty values remove), owner and name.
+    pub async fn update_integration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        update: IntegrationUpdate,
+    ) -> ServiceResult<Integration> {
+        let IntegrationUpdate {
+            config,
+            secrets,
+            owner,
+            name,
+            expected_version,
+        } = update;
+        let current = self.integration(id)?;
+        self.require_manager(actor, current.space.as_deref()).await?;
+        let description = self
+            .state()
+            .descriptions
+            .get(&current.id)
+            .cloned()
+            .ok_or_else(|| ServiceError::Unavailable(format!("connector of {} unavailable", current.name)))?;
+        let set_config: BTreeMap<_, _> = config
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let set_secrets: BTreeMap<_, _> = secrets
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let violations: Vec<_> = check_config(&description, &set_config, &set_secrets)
+            .into_iter()
+            .filter(|v| !v.rule.ends_with("is required"))
+            .collect();
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        let owner = match &owner {
+            Some(owner) => self
+                .resolve_principals("owner", std::slice::from_ref(owner))
+                .await?
+                .pop(),
+            None => current.owner.clone(),
+        };
+        let tx = self.store().begin().await?;
+        let current = self.integration(id)?;
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(ServiceError::Aborted(format!(
+                "etag: the integration changed (version {})",
+                current.version
+            )));
+        }
+        let mut stored_secrets: BTreeMap<String, String> = match self.store().sealed_secrets(&current.id).await? {
+            Some(sealed) => serde_json::from_slice(
+                &self
+                    .inner
+                    .secrets
+                    .open_bound(&sealed, current.id.as_bytes())
+                    .map_err(|_| ServiceError::Internal("integration secrets cannot be decrypted".into()))?,
+            )
+            .map_err(ServiceError::internal)?,
+            None => BTreeMap::new(),
+        };
+        let mut updated = current.clone();
+        for (key, value) in config {
+            if value.is_empty() {
+                updated.config.remove(&key);
+            } else {
+                updated.config.insert(key, value);
+            }
+        }
+        for (key, value) in secrets {
+            if value.is_empty() {
+                stored_secrets.remove(&key);
+            } else {
+                stored_secrets.insert(key, value);
+            }
+        }
+        let missing: Vec<_> = description
+            .config_fields
+            .iter()
+            .filter(|f| f.required && f.default_value.is_empty())
+            .filter(|f| !updated.config.contains_key(&f.name) && !stored_secrets.contains_key(&f.name))
+            .map(|f| FieldViolation::new(format!("config.{}", f.name), "is required"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ServiceError::InvalidArgument(missing));
+        }
+        updated.secrets_set = stored_secrets.keys().cloned().collect();
+        updated.owner = owner;
+        if !name.trim().is_empty() {
+            updated.name = name.trim().into();
+        }
+        updated.version += 1;
+        updated.updated_at = self.now();
+        updated.status = IntegrationStatus {
+            state: StatusState::Unknown,
+            problems: Vec::new(),
+            checked_at: None,
+        };
+        let sealed = self.seal_secrets(&updated.id, &stored_secrets)?;
+        tx.put_integration(&updated.id, &name_key(&updated.name), &updated, &sealed)
+            .await
+            .map_err(|e| conflict_or(e, format!("integration {:?}", updated.name)))?;
+        tx.commit().await?;
+        self.after_write(None).await?;
+        self.integration(&updated.id)
+    }
+
+    /// Deletes an integration and its resources. Refused while the target system holds grants
+    /// made through it, or while bundles use it.
+    pub async fn delete_integration(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        let integration = self.integration(id)?;
+        self.require_manager(actor, integration.space.as_deref()).await?;
+        let users: Vec<String> = self
+            .state()
+            .bundles
+            .values()
+            .filter(|b| b.targets.iter().any(|t| t.integration == integration.id))
+            .map(|b| b.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "integration {} is used by bundles {}; change them first",
+                integration.name,
+                users.join(", ")
+            )));
+        }
+        let connector = self.inner.connectors.for_integration(&integration).await?;
+        let config = self.connector_config(&integration).await?;
+        let grants = connector.list_grants(&config).await.map_err(service_error)?;
+        if !grants.is_empty() {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "integration {} has {} active grants; revoke them before deleting it",
+                integration.name,
+                grants.len()
+            )));
+        }
+        let tx = self.store().begin().await?;
+        tx.delete_resources_of(&integration.id).await?;
+        tx.delete(DocTable::Integrations, &integration.id).await?;
+        tx.commit().await?;
+        tracing::info!(integration = %integration.name, "integration deleted");
+        let remaining = self.records_except(&integration.id);
+        self.after_write(Some(remaining)).await
+    }
+
+    /// Every indexed resource but those of one integration.
+    fn records_except(&self, integration_id: &str) -> Vec<ResourceRecord> {
+        self.state()
+            .index
+            .records()
+            .filter(|r| r.integration_id != integration_id)
+            .map(|r| (**r).clone())
+            .collect()
+    }
+
+    pub async fn validate_integration(&self, actor: &Actor, id: &str) -> ServiceResult<Integration> {
+        let integration = self.integration(id)?;
+        self.require_manager(actor, integration.space.as_deref()).await?;
+        let connector = self.inner.connectors.for_integration(&integration).await?;
+        let config = self.connector_config(&integration).await?;
+        let now = self.now();
+        let status = match connector.validate_config(&config).await {
+            Ok(problems) if problems.is_empty() => IntegrationStatus {
+                state: StatusState::Ok,
+                problems,
+                checked_at: Some(now),
+            },
+            Ok(problems) => IntegrationStatus {
+                state: StatusState::Error,
+                problems,
+                checked_at: Some(now),
+            },
+            Err(error) => IntegrationStatus {
+                state: StatusState::Error,
+                problems: vec![error.to_string()],
+                checked_at: Some(now),
+            },
+        };
+        self.save_integration(&integration.id, |i| i.status = status).await
+    }
+
+    /// Writes a change to an integration's document (status, sync summary).
+    async fn save_integration(&self, id: &str, change: impl FnOnce(&mut Integration)) -> ServiceResult<Integration> {
+        let tx = self.store().begin().await?;
+        let mut integration = self.integration(id)?;
+        change(&mut integration);
+        let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
+        tx.put_integration(&integration.id, &name_key(&integration.name), &integration, &sealed)
+            .await?;
+        tx.commit().await?;
+        self.after_write(None).await?;
+        self.integration(&integration.id)
+    }
+
+    /// Reads the connector's resources. New ones are added, gone ones marked missing, and admin
+    /// tags and owners are kept.
+    pub async fn sync_integration(&self, actor: &Actor, id: &str) -> ServiceResult<SyncSummary> {
+        let integration = self.integration(id)?;
+        self.require_manager(actor, integration.space.as_deref()).await?;
+        let connector = self.inner.connectors.for_integration(&integration).await?;
+        let config = self.connector_config(&integration).await?;
+        let now = self.now();
+        let listed = match connector.list_resources(&config).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                let summary = SyncSummary {
+                    synced_at: Some(now),
+                    error: error.to_string(),
+                    ..integration.last_sync.clone()
+                };
+                self.save_integration(&integration.id, |i| i.last_sync = summary.clone())
+                    .await?;
+                return Err(service_error(error));
+            }
+        };
+        let description = connector.describe();
+        let tx = self.store().begin().await?;
+        let state = self.state();
+        let mut known: std::collections::HashMap<String, ResourceRecord> = state
+            .index
+            .all_of_integration(&integration.id)
+            .into_iter()
+            .map(|r| (r.id.clone(), (*r).clone()))
+            .collect();
+        let mut summary = SyncSummary {
+            synced_at: Some(now),
+            ..SyncSummary::default()
+        };
+        let mut seen = HashSet::new();
+        let mut records = Vec::with_capacity(listed.len());
+        for resource in listed {
+            if description.resource_type(&resource.resource_type).is_none() || !seen.insert(resource.id.clone()) {
+                tracing::warn!(integration = %integration.name, resource = %resource.id, "skipped a resource of an undescribed type or a duplicate id");
+                continue;
+            }
+            let previous = known.remove(&resource.id);
+            if previous.as_ref().is_none_or(|p| !p.present) {
+                summary.added += 1;
+            }
+            let record = ResourceRecord {
+                integration_id: integration.id.clone(),
+                id: resource.id,
+                name: resource.name,
+                path: resource.path,
+                parent_id: resource.parent_id,
+                resource_type: resource.resource_type,
+                system_tags: resource.tags,
+                admin_tags: previous.as_ref().map(|p| p.admin_tags.clone()).unwrap_or_default(),
+                owners: previous.as_ref().map(|p| p.owners.clone()).unwrap_or_default(),
+                owner_hint: resource.owner_hint,
+                present: true,
+                synced_at: now,
+            };
+            if previous.as_ref() != Some(&record) {
+                tx.put_resource(&record).await?;
+            }
+            records.push(record);
+        }
+        for (_, mut gone) in known {
+            if gone.present {
+                summary.removed += 1;
+                gone.present = false;
+                tx.put_resource(&gone).await?;
+            }
+            records.push(gone);
+        }
+        summary.resources = records.iter().filter(|r| r.present).count() as i64;
+        let mut updated = integration.clone();
+        updated.last_sync = summary.clone();
+        let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
+        tx.put_integration(&updated.id, &name_key(&updated.name), &updated, &sealed)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(integration = %integration.name, resources = summary.resources, added = summary.added, removed = summary.removed, "integration synced");
+        let mut all = self.records_except(&integration.id);
+        all.extend(records);
+        self.after_write(Some(all)).await?;
+        Ok(summary)
+    }
+}

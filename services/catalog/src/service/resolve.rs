@@ -1,0 +1,108 @@
+//! Resolving targets into the concrete items a grant is made for.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use latch_runtime::{ServiceError, ServiceResult};
+
+use super::{CatalogService, CatalogState};
+use crate::domain::records::ResourceRecord;
+use crate::domain::target::{AccessScopeQuery, ResolvedItem, Target};
+
+impl CatalogService {
+    /// The resources a query matches now.
+    pub fn preview(&self, query: &AccessScopeQuery) -> ServiceResult<Vec<Arc<ResourceRecord>>> {
+        let state = self.state();
+        let query = Self::check_query(&state, "query", query)?;
+        Ok(state
+            .index
+            .query(&query)
+            .into_iter()
+            .map(|p| state.index.record(p).clone())
+            .collect())
+    }
+
+    /// Targets → items, sorted and without duplicates. `space` is the asking flow's space: it may
+    /// use only bundles and scopes of that space (global flows: global ones).
+    pub fn resolve_targets(&self, targets: &[Target], space: Option<&str>) -> ServiceResult<Vec<ResolvedItem>> {
+        resolve(&self.state(), targets, space)
+    }
+}
+
+/// The resolution itself, over one snapshot (the bench calls this directly).
+pub fn resolve(state: &CatalogState, targets: &[Target], space: Option<&str>) -> ServiceResult<Vec<ResolvedItem>> {
+    let index = &state.index;
+    let mut items = BTreeSet::new();
+    let mut add = |position: u32, permission: &str| {
+        let record = index.record(position);
+        items.insert(ResolvedItem {
+            integration_id: record.integration_id.clone(),
+            resource_id: record.id.clone(),
+            permission: permission.to_string(),
+            resource_type: record.resource_type.clone(),
+            resource_path: record.path.clone(),
+        });
+    };
+    for (i, target) in targets.iter().enumerate() {
+        let field = format!("targets[{i}]");
+        match target {
+            Target::Integration(target) => {
+                let target = CatalogService::check_target(state, &field, target, space)
+                    .map_err(ServiceError::InvalidArgument)?;
+                for position in index.select(&target) {
+                    for permission in &target.permissions {
+                        add(position, permission);
+                    }
+                }
+            }
+            Target::Bundle(name) => {
+                let bundle = state
+                    .bundle(name)
+                    .ok_or_else(|| ServiceError::invalid(&field, format!("no bundle {name:?}")))?;
+                if bundle.space.as_deref() != space {
+                    return Err(ServiceError::invalid(
+                        &field,
+                        format!("bundle {} belongs to another space than the flow", bundle.name),
+                    ));
+                }
+                for target in &bundle.targets {
+                    for position in index.select(target) {
+                        for permission in &target.permissions {
+                            add(position, permission);
+                        }
+                    }
+                }
+            }
+            Target::Scope { scope, permissions } => {
+                let scope = state
+                    .scope(scope)
+                    .ok_or_else(|| ServiceError::invalid(&field, format!("no access scope {scope:?}")))?;
+                if scope.space.as_deref() != space {
+                    return Err(ServiceError::invalid(
+                        &field,
+                        format!("access scope {} belongs to another space than the flow", scope.name),
+                    ));
+                }
+                if permissions.is_empty() {
+                    return Err(ServiceError::invalid(
+                        format!("{field}.permissions"),
+                        "name at least one permission",
+                    ));
+                }
+                for position in index.query(&scope.query) {
+                    let record = index.record(position);
+                    let kind = state
+                        .descriptions
+                        .get(&record.integration_id)
+                        .and_then(|d| d.resource_type(&record.resource_type));
+                    for permission in permissions {
+                        if kind.is_some_and(|k| k.has_permission(permission)) {
+                            add(position, permission);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(items.into_iter().collect())
+}

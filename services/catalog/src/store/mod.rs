@@ -1,0 +1,222 @@
+//! Storage of the catalog over sea-orm. Every write bumps one version row in its transaction;
+//! replicas reload their in-memory index when the version moves.
+
+mod migrations;
+
+use latch_runtime::database::statement;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult, TransactionTrait, Value,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::records::ResourceRecord;
+
+pub use migrations::MIGRATIONS;
+
+/// The tables holding one JSON document per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocTable {
+    Spaces,
+    Integrations,
+    Bundles,
+    AccessScopes,
+}
+
+impl DocTable {
+    fn name(self) -> &'static str {
+        match self {
+            DocTable::Spaces => "spaces",
+            DocTable::Integrations => "integrations",
+            DocTable::Bundles => "bundles",
+            DocTable::AccessScopes => "access_scopes",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogStore {
+    db: DatabaseConnection,
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, DbErr> {
+    serde_json::to_string(value).map_err(|e| DbErr::Json(e.to_string()))
+}
+
+fn from_row<T: DeserializeOwned>(row: &QueryResult) -> Result<T, DbErr> {
+    let doc: String = row.try_get("", "doc")?;
+    serde_json::from_str(&doc).map_err(|e| DbErr::Json(e.to_string()))
+}
+
+/// One catalog write: its rows and the version bump commit together.
+pub struct CatalogTx<'a> {
+    txn: DatabaseTransaction,
+    _in_process: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl CatalogStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            write_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn version(&self) -> Result<i64, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.backend(),
+                "SELECT value FROM catalog_version WHERE id = 1",
+                vec![],
+            ))
+            .await?;
+        row.map(|r| r.try_get::<i64>("", "value"))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    pub async fn all<T: DeserializeOwned>(&self, table: DocTable) -> Result<Vec<T>, DbErr> {
+        let sql = format!("SELECT doc FROM {} ORDER BY id", table.name());
+        let rows = self.db.query_all_raw(statement(self.backend(), &sql, vec![])).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn all_resources(&self) -> Result<Vec<ResourceRecord>, DbErr> {
+        let rows = self
+            .db
+            .query_all_raw(statement(self.backend(), "SELECT doc FROM resources", vec![]))
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn sealed_secrets(&self, integration_id: &str) -> Result<Option<String>, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.backend(),
+                "SELECT secrets_sealed FROM integrations WHERE id = ?",
+                vec![integration_id.into()],
+            ))
+            .await?;
+        row.map(|r| r.try_get::<String>("", "secrets_sealed")).transpose()
+    }
+
+    pub async fn idempotent_resource(&self, key: &str) -> Result<Option<String>, DbErr> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.backend(),
+                "SELECT resource FROM idempotency_keys WHERE request_id = ?",
+                vec![key.into()],
+            ))
+            .await?;
+        row.map(|r| r.try_get::<String>("", "resource")).transpose()
+    }
+
+    pub async fn begin(&self) -> Result<CatalogTx<'_>, DbErr> {
+        let guard = self.write_lock.lock().await;
+        let txn = self.db.begin().await?;
+        // Take the write lock of the version row first: writers serialise, replicas see one order.
+        txn.execute_raw(statement(
+            txn.get_database_backend(),
+            "UPDATE catalog_version SET value = value + 1 WHERE id = 1",
+            vec![],
+        ))
+        .await?;
+        Ok(CatalogTx {
+            txn,
+            _in_process: guard,
+        })
+    }
+}
+
+impl CatalogTx<'_> {
+    async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+        let backend = self.txn.get_database_backend();
+        Ok(self
+            .txn
+            .execute_raw(statement(backend, sql, values))
+            .await?
+            .rows_affected())
+    }
+
+    pub async fn put(&self, table: DocTable, id: &str, name_key: &str, doc: &impl Serialize) -> Result<(), DbErr> {
+        let sql = format!(
+            "INSERT INTO {0} (id, name_key, doc) VALUES (?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, doc = excluded.doc",
+            table.name()
+        );
+        self.exec(&sql, vec![id.into(), name_key.into(), to_json(doc)?.into()])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put_integration(
+        &self,
+        id: &str,
+        name_key: &str,
+        doc: &impl Serialize,
+        sealed: &str,
+    ) -> Result<(), DbErr> {
+        self.exec(
+            "INSERT INTO integrations (id, name_key, doc, secrets_sealed) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, doc = excluded.doc,
+               secrets_sealed = excluded.secrets_sealed",
+            vec![id.into(), name_key.into(), to_json(doc)?.into(), sealed.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, table: DocTable, id: &str) -> Result<u64, DbErr> {
+        self.exec(&format!("DELETE FROM {} WHERE id = ?", table.name()), vec![id.into()])
+            .await
+    }
+
+    pub async fn delete_resources_of(&self, integration_id: &str) -> Result<u64, DbErr> {
+        self.exec(
+            "DELETE FROM resources WHERE integration_id = ?",
+            vec![integration_id.into()],
+        )
+        .await
+    }
+
+    pub async fn put_resource(&self, record: &ResourceRecord) -> Result<(), DbErr> {
+        self.exec(
+            "INSERT INTO resources (integration_id, resource_id, doc) VALUES (?, ?, ?)
+             ON CONFLICT (integration_id, resource_id) DO UPDATE SET doc = excluded.doc",
+            vec![
+                record.integration_id.clone().into(),
+                record.id.clone().into(),
+                to_json(record)?.into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn remember_request(&self, key: &str, resource: &str) -> Result<(), DbErr> {
+        if key.is_empty() {
+            return Ok(());
+        }
+        self.exec(
+            "INSERT INTO idempotency_keys (request_id, resource) VALUES (?, ?)",
+            vec![key.into(), resource.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}

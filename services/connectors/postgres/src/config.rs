@@ -1,0 +1,300 @@
+//! The integration's config: parsed once per call into [`PostgresConfig`], so nothing past
+//! this file handles raw strings.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use latch_connector_sdk::{Config, ConfigField, ConnectorError};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+pub const HOST: &str = "host";
+pub const PORT: &str = "port";
+pub const USER: &str = "user";
+pub const PASSWORD: &str = "password";
+pub const DATABASE: &str = "database";
+pub const SSLMODE: &str = "sslmode";
+pub const DATABASES: &str = "databases";
+
+const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_DATABASE: &str = "postgres";
+/// This build links no TLS library, so `prefer` would always end up in plaintext; saying
+/// `disable` by default is the honest value.
+const DEFAULT_SSLMODE: &str = "disable";
+
+/// How long one connection attempt may take before the call reports the server unavailable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The fields Describe lists.
+pub fn config_fields() -> Vec<ConfigField> {
+    let field = |name: &str, description: &str, required: bool, secret: bool, default_value: &str| ConfigField {
+        name: name.into(),
+        description: description.into(),
+        required,
+        secret,
+        default_value: default_value.into(),
+    };
+    vec![
+        field(HOST, "host name or address of the postgresql server", true, false, ""),
+        field(PORT, "tcp port of the server", false, false, "5432"),
+        field(
+            USER,
+            "admin role the connector acts as: superuser, or CREATEROLE with grant rights on the managed objects \
+             and membership in pg_signal_backend",
+            true,
+            false,
+            "",
+        ),
+        field(PASSWORD, "password of the admin role", false, true, ""),
+        field(
+            DATABASE,
+            "maintenance database the connector connects to for roles",
+            false,
+            false,
+            DEFAULT_DATABASE,
+        ),
+        field(
+            SSLMODE,
+            "disable, allow or prefer; this build has no tls support, so require and verify-* are refused",
+            false,
+            false,
+            DEFAULT_SSLMODE,
+        ),
+        field(
+            DATABASES,
+            "comma-separated databases to manage; empty manages every non-template database",
+            false,
+            false,
+            "",
+        ),
+    ]
+}
+
+/// The TLS modes this build can honour (it links no TLS library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    /// Asks for TLS and, without a TLS library, always falls back to plaintext.
+    Prefer,
+}
+
+impl SslMode {
+    fn to_pg(self) -> PgSslMode {
+        match self {
+            Self::Disable => PgSslMode::Disable,
+            Self::Allow => PgSslMode::Allow,
+            Self::Prefer => PgSslMode::Prefer,
+        }
+    }
+}
+
+/// A config that has passed [`PostgresConfig::parse`]. Its `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    password: Option<String>,
+    pub maintenance_database: String,
+    pub ssl_mode: SslMode,
+    /// `None`: every database that allows connections and is not a template.
+    pub managed_databases: Option<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("maintenance_database", &self.maintenance_database)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("managed_databases", &self.managed_databases)
+            .finish()
+    }
+}
+
+impl PostgresConfig {
+    /// Every problem with `config`, one line each, or the parsed config.
+    pub fn parse(config: &Config) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let text = |name: &str| config.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let host = text(HOST).unwrap_or_default().to_string();
+        if host.is_empty() {
+            problems.push(format!("{HOST} is required"));
+        }
+        let user = text(USER).unwrap_or_default().to_string();
+        if user.is_empty() {
+            problems.push(format!("{USER} is required"));
+        }
+        let port = match text(PORT) {
+            None => DEFAULT_PORT,
+            Some(raw) => match raw.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => {
+                    problems.push(format!("{PORT} must be a number from 1 to 65535, got {raw:?}"));
+                    DEFAULT_PORT
+                }
+            },
+        };
+        let ssl_mode = match text(SSLMODE).unwrap_or(DEFAULT_SSLMODE) {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            raw @ ("require" | "verify-ca" | "verify-full") => {
+                problems.push(format!(
+                    "{SSLMODE} {raw} needs tls, which this build of the connector does not include"
+                ));
+                SslMode::Disable
+            }
+            raw => {
+                problems.push(format!("{SSLMODE} must be disable, allow or prefer, got {raw:?}"));
+                SslMode::Disable
+            }
+        };
+        let managed_databases = text(DATABASES).map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(String::from)
+                .collect::<BTreeSet<_>>()
+        });
+        if managed_databases.as_ref().is_some_and(BTreeSet::is_empty) {
+            problems.push(format!("{DATABASES} names no database"));
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self {
+            host,
+            port,
+            user,
+            // A password is kept verbatim: spaces may be part of it.
+            password: config.get(PASSWORD).filter(|p| !p.is_empty()).cloned(),
+            maintenance_database: text(DATABASE).unwrap_or(DEFAULT_DATABASE).to_string(),
+            ssl_mode,
+            managed_databases,
+        })
+    }
+
+    /// [`Self::parse`] for the calls that act: a broken config is a bad `config` field.
+    pub fn from_config(config: &Config) -> Result<Self, ConnectorError> {
+        Self::parse(config).map_err(|problems| ConnectorError::invalid("config", problems.join("; ")))
+    }
+
+    /// Whether this integration manages `database`.
+    pub fn manages(&self, database: &str) -> bool {
+        self.managed_databases
+            .as_ref()
+            .is_none_or(|databases| databases.contains(database))
+    }
+
+    /// Options for a connection as the admin role to `database`.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        let options = PgConnectOptions::new_without_pgpass()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .database(database)
+            .ssl_mode(self.ssl_mode.to_pg())
+            .application_name("latch-connector-postgres")
+            // Statements carry password verifiers: sqlx must not log them.
+            .disable_statement_logging();
+        match &self.password {
+            Some(password) => options.password(password),
+            None => options,
+        }
+    }
+
+    /// `host:port`, for messages.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_fill_the_optional_fields() {
+        let parsed = PostgresConfig::parse(&config(&[("host", "db.internal"), ("user", "latch")])).unwrap();
+        assert_eq!(parsed.host, "db.internal");
+        assert_eq!(parsed.port, 5432);
+        assert_eq!(parsed.user, "latch");
+        assert_eq!(parsed.password, None);
+        assert_eq!(parsed.maintenance_database, "postgres");
+        assert_eq!(parsed.ssl_mode, SslMode::Disable);
+        assert_eq!(parsed.managed_databases, None);
+        assert!(parsed.manages("anything"));
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let parsed = PostgresConfig::parse(&config(&[
+            ("host", " 10.0.0.5 "),
+            ("port", "6432"),
+            ("user", "admin"),
+            ("password", " s3cret "),
+            ("database", "maint"),
+            ("sslmode", "prefer"),
+            ("databases", "app, billing,,"),
+        ]))
+        .unwrap();
+        assert_eq!(parsed.host, "10.0.0.5");
+        assert_eq!(parsed.port, 6432);
+        assert_eq!(parsed.password.as_deref(), Some(" s3cret "));
+        assert_eq!(parsed.maintenance_database, "maint");
+        assert_eq!(parsed.ssl_mode, SslMode::Prefer);
+        assert!(parsed.manages("app") && parsed.manages("billing"));
+        assert!(!parsed.manages("postgres"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let problems = PostgresConfig::parse(&config(&[("port", "99999"), ("sslmode", "sometimes")])).unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("host is required")));
+        assert!(problems.iter().any(|p| p.contains("user is required")));
+        assert!(problems.iter().any(|p| p.starts_with("port")));
+        assert!(problems.iter().any(|p| p.starts_with("sslmode")));
+    }
+
+    #[test]
+    fn tls_modes_are_refused_without_tls_support() {
+        let problems =
+            PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("sslmode", "require")])).unwrap_err();
+        assert!(problems[0].contains("tls"), "{problems:?}");
+    }
+
+    #[test]
+    fn an_empty_database_list_is_a_problem() {
+        let problems =
+            PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("databases", " , ")])).unwrap_err();
+        assert!(problems[0].contains("databases"), "{problems:?}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let parsed = PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("password", "hunter2")])).unwrap();
+        assert!(!format!("{parsed:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_fields_are_marked() {
+        let secret: Vec<_> = config_fields()
+            .into_iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(secret, vec!["password".to_string()]);
+    }
+}

@@ -3,7 +3,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::{groups, identity, mfa, schedules, tokens, users};
+use crate::commands::{
+    bundles, connectors, groups, identity, integrations, mfa, resources, schedules, scopes, spaces, targets, tokens,
+    users,
+};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
 
@@ -66,6 +69,27 @@ pub enum Command {
     /// TOTP multi-factor authentication for yourself
     #[command(subcommand)]
     Mfa(mfa::MfaCommand),
+    /// The connectors built into the server
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
+    /// Connected target systems: a connector with its config
+    #[command(subcommand)]
+    Integrations(integrations::IntegrationsCommand),
+    /// What the integrations expose, with tags and owners
+    #[command(subcommand)]
+    Resources(resources::ResourcesCommand),
+    /// Named sets of targets, requested as one
+    #[command(subcommand)]
+    Bundles(bundles::BundlesCommand),
+    /// Access scopes: saved queries over resources
+    #[command(subcommand)]
+    Scopes(scopes::ScopesCommand),
+    /// Spaces and their admins
+    #[command(subcommand)]
+    Spaces(spaces::SpacesCommand),
+    /// What targets cover, item by item
+    #[command(subcommand)]
+    Targets(targets::TargetsCommand),
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use latch_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -12,6 +13,7 @@ use tonic::{Request, Status};
 use crate::error::CliError;
 
 pub type IdentityClient = IdentityServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type CatalogClient = CatalogServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -39,6 +41,19 @@ impl Interceptor for BearerAuth {
 
 /// Connects eagerly, so an unreachable server is reported as such before any request is built.
 pub async fn connect(server: &str, token: &str) -> Result<IdentityClient, CliError> {
+    let (channel, auth) = authenticated_channel(server, token).await?;
+    Ok(IdentityServiceClient::with_interceptor(channel, auth))
+}
+
+/// The catalog lives on the same server as the identity service, behind the same token.
+pub async fn connect_catalog(server: &str, token: &str) -> Result<CatalogClient, CliError> {
+    let (channel, auth) = authenticated_channel(server, token).await?;
+    Ok(CatalogServiceClient::with_interceptor(channel, auth))
+}
+
+/// The token is checked before the network is touched, so a malformed one never costs a
+/// connection attempt.
+async fn authenticated_channel(server: &str, token: &str) -> Result<(Channel, BearerAuth), CliError> {
     let auth = BearerAuth::new(token)?;
     let endpoint = Endpoint::from_shared(server.to_string())
         .map_err(|error| CliError::Usage(format!("invalid server address {server:?}: {error}")))?
@@ -47,7 +62,7 @@ pub async fn connect(server: &str, token: &str) -> Result<IdentityClient, CliErr
         server: server.to_string(),
         cause: error_chain(&error),
     })?;
-    Ok(IdentityServiceClient::with_interceptor(channel, auth))
+    Ok((channel, auth))
 }
 
 /// "transport error: tcp connect error: Connection refused": the outer message alone says little.
@@ -84,6 +99,8 @@ mod tests {
     async fn unreachable_server_is_reported_as_such() {
         // Port 1 on loopback: nothing listens there in any sane test environment.
         let error = connect("http://127.0.0.1:1", "t").await.unwrap_err();
+        assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
+        let error = connect_catalog("http://127.0.0.1:1", "t").await.unwrap_err();
         assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::args::{DEFAULT_SERVER, GlobalArgs, OutputFormat};
-use crate::client::{self, IdentityClient};
+use crate::client::{self, CatalogClient, IdentityClient};
 use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 
@@ -77,6 +77,12 @@ impl Context {
         client::connect(&self.server, token).await
     }
 
+    /// The catalog client: same server, same token, same early `NoToken`.
+    pub async fn catalog_client(&self) -> Result<CatalogClient, CliError> {
+        let token = self.token()?;
+        client::connect_catalog(&self.server, token).await
+    }
+
     pub fn json(&self) -> bool {
         self.output == OutputFormat::Json
     }
@@ -117,6 +123,10 @@ mod tests {
         assert!(matches!(context(None, None).token(), Err(CliError::NoToken)));
         assert!(matches!(
             context(None, Some("  ")).client().await,
+            Err(CliError::NoToken)
+        ));
+        assert!(matches!(
+            context(None, None).catalog_client().await,
             Err(CliError::NoToken)
         ));
     }

@@ -19,6 +19,9 @@ pub enum CliError {
     NoToken,
     #[error("the token contains characters that cannot be sent in a header")]
     MalformedToken,
+    /// `latch integrations validate` found the config not working; the output above says why.
+    #[error("integration {integration} does not work")]
+    IntegrationUnhealthy { integration: String, problems: Vec<String> },
     /// `latch mfa verify` with a code the server did not accept.
     #[error("code rejected")]
     CodeRejected,
@@ -56,6 +59,9 @@ impl CliError {
             Self::NoToken | Self::MalformedToken => {
                 vec![format!("error: {self}"), LOGIN_HINT.to_string()]
             }
+            Self::IntegrationUnhealthy { problems, .. } => std::iter::once(format!("error: {self}"))
+                .chain(problems.iter().map(|problem| format!("  - {problem}")))
+                .collect(),
             _ => vec![format!("error: {self}")],
         }
     }
@@ -119,6 +125,22 @@ mod tests {
         let lines = CliError::Rpc(Status::unauthenticated("token revoked")).report_lines("http://x");
         assert_eq!(lines, ["error: token revoked", LOGIN_HINT]);
         assert_eq!(CliError::NoToken.report_lines("http://x")[1], LOGIN_HINT);
+    }
+
+    #[test]
+    fn an_unhealthy_integration_lists_its_problems() {
+        let error = CliError::IntegrationUnhealthy {
+            integration: "prod-pg".into(),
+            problems: vec!["connection refused".into(), "role lacks CREATEROLE".into()],
+        };
+        assert_eq!(
+            error.report_lines("http://x"),
+            [
+                "error: integration prod-pg does not work",
+                "  - connection refused",
+                "  - role lacks CREATEROLE"
+            ]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use tonic::Code;
 use crate::error::CliError;
 
 pub const SUCCESS: u8 = 0;
-/// Anything not listed below.
+/// Anything not listed below, and an integration that fails `integrations validate`.
 pub const FAILURE: u8 = 1;
 /// Bad command line; clap exits with this on its own.
 pub const USAGE: u8 = 2;
@@ -43,7 +43,9 @@ pub fn code_for_error(error: &CliError) -> u8 {
         CliError::Unreachable { .. } => UNAVAILABLE,
         CliError::NoToken | CliError::MalformedToken => AUTH,
         CliError::Usage(_) => USAGE,
-        CliError::CodeRejected | CliError::Io { .. } | CliError::Other(_) => FAILURE,
+        CliError::IntegrationUnhealthy { .. } | CliError::CodeRejected | CliError::Io { .. } | CliError::Other(_) => {
+            FAILURE
+        }
     }
 }
 
@@ -90,6 +92,11 @@ mod tests {
             7
         );
         assert_eq!(code_for_error(&CliError::CodeRejected), 1);
+        let unhealthy = CliError::IntegrationUnhealthy {
+            integration: "pg".into(),
+            problems: vec![],
+        };
+        assert_eq!(code_for_error(&unhealthy), 1);
         assert_eq!(code_for_error(&CliError::Usage("bad".into())), 2);
         assert_eq!(code_for_error(&CliError::Other("boom".into())), 1);
         assert_eq!(code_for_error(&CliError::Rpc(Status::not_found("user"))), 4);

@@ -1,5 +1,7 @@
-//! `key=value` arguments: attribute filters and attribute values.
+//! `key=value` arguments: attribute filters and values, integration config and secrets, resource
+//! tags.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -51,6 +53,18 @@ pub fn attributes(pairs: &[KeyValue]) -> Vec<Attribute> {
     attributes
 }
 
+/// Config values, secrets or tags as a map. A key given twice is refused: silently keeping one
+/// of the two values would hide a typo.
+pub fn to_map(pairs: &[KeyValue]) -> Result<HashMap<String, String>, String> {
+    let mut map = HashMap::with_capacity(pairs.len());
+    for pair in pairs {
+        if map.insert(pair.key.clone(), pair.value.clone()).is_some() {
+            return Err(format!("{:?} is given more than once", pair.key));
+        }
+    }
+    Ok(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +113,15 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn pairs_become_a_map_without_duplicate_keys() {
+        let map = to_map(&[pair("host", "db"), pair("port", "5432"), pair("sslmode", "")]).unwrap();
+        assert_eq!(map.len(), 3);
+        assert_eq!(map["port"], "5432");
+        assert_eq!(map["sslmode"], "");
+        let error = to_map(&[pair("host", "a"), pair("host", "b")]).unwrap_err();
+        assert!(error.contains("\"host\" is given more than once"), "{error}");
     }
 }

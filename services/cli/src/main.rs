@@ -11,7 +11,11 @@ mod error;
 mod exit;
 mod key_value;
 mod output;
+mod principal;
 mod render;
+mod stdin_line;
+mod tag_selector;
+mod target_spec;
 mod timestamp;
 
 use std::io::Write;

@@ -42,3 +42,30 @@ fn an_unreachable_server_is_exit_7() {
     assert_eq!(output.status.code(), Some(7));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach latchd"));
 }
+
+#[test]
+fn a_malformed_target_spec_is_a_usage_error_showing_the_syntax() {
+    let output = latch(
+        &["bundles", "create", "analyst", "--target", "prod-pg/table"],
+        Some("t"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("expected INTEGRATION/TYPE:PERM"), "{stderr}");
+}
+
+#[test]
+fn catalog_commands_need_a_token_and_a_server() {
+    let output = latch(&["integrations", "list"], None);
+    assert_eq!(output.status.code(), Some(6));
+    let output = latch(
+        &[
+            "targets",
+            "resolve",
+            "--target",
+            "prod-pg/table:read@only:tag=env=prod|staging;name=orders",
+        ],
+        Some("latch_some_token_000000000000000000"),
+    );
+    assert_eq!(output.status.code(), Some(7));
+}

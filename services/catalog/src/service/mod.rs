@@ -22,6 +22,7 @@ use crate::store::{CatalogStore, DocTable};
 
 pub use authz::Actor;
 pub use integrations::{IntegrationDraft, IntegrationUpdate};
+pub use resolve::resolve;
 pub use resources::{ResourceFilter, ResourceUpdate};
 
 /// Everything the catalog serves reads from, swapped whole on change.

@@ -1,7 +1,5 @@
 //! `latch login`, `latch logout` and `latch whoami`.
 
-use std::io::{self, BufRead, IsTerminal, Write};
-
 use latch_proto::identity::v1::{WhoAmIRequest, WhoAmIResponse};
 
 use crate::client;
@@ -10,6 +8,7 @@ use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 use crate::output;
 use crate::render::subject::{WhoAmIView, who_am_i_text};
+use crate::stdin_line;
 
 /// Verifies the token with WhoAmI before storing it, so a typo never replaces a working login.
 pub async fn login(ctx: &Context) -> Result<(), CliError> {
@@ -56,18 +55,7 @@ fn show(ctx: &Context, who: &WhoAmIResponse) -> Result<(), CliError> {
 }
 
 fn read_token_from_stdin() -> Result<String, CliError> {
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
-        let mut stderr = io::stderr();
-        write!(stderr, "token: ")
-            .and_then(|()| stderr.flush())
-            .map_err(|e| CliError::io("cannot write to stderr", e))?;
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|error| CliError::io("cannot read the token from stdin", error))?;
+    let line = stdin_line::read("token", "the token")?;
     let token = line.trim();
     if token.is_empty() {
         return Err(CliError::Usage(

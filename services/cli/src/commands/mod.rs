@@ -1,11 +1,22 @@
 //! One module per command group; `run` dispatches the parsed command line.
 
+pub mod bundles;
+pub mod connectors;
 pub mod groups;
 pub mod identity;
+mod integration_config;
+mod integration_names;
+mod integration_update;
+pub mod integrations;
 pub mod login;
 pub mod mfa;
 mod paging;
+pub mod resources;
 pub mod schedules;
+mod scope_query;
+pub mod scopes;
+pub mod spaces;
+pub mod targets;
 pub mod tokens;
 mod user_update;
 pub mod users;
@@ -26,6 +37,13 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Tokens(command) => tokens::run(ctx, command).await,
         Command::Identity(command) => identity::run(ctx, command).await,
         Command::Mfa(command) => mfa::run(ctx, command).await,
+        Command::Connectors(command) => connectors::run(ctx, command).await,
+        Command::Integrations(command) => integrations::run(ctx, command).await,
+        Command::Resources(command) => resources::run(ctx, command).await,
+        Command::Bundles(command) => bundles::run(ctx, command).await,
+        Command::Scopes(command) => scopes::run(ctx, command).await,
+        Command::Spaces(command) => spaces::run(ctx, command).await,
+        Command::Targets(command) => targets::run(ctx, command).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! How each proto message reads: a `Serialize` view for JSON (prost types do not derive it) and
 //! table renderings for people.
 
+pub mod catalog;
 pub mod change;
 pub mod group;
 pub mod schedule;

@@ -149,3 +149,89 @@ async fn import_then_list_users_and_groups() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(json["secret"].as_str().unwrap().starts_with("latch_"));
 }
+
+#[tokio::test]
+async fn the_local_postgres_through_the_cli() {
+    use crate::postgres_catalog::{ScratchDatabase, server_url, url_parts};
+    let scratch = ScratchDatabase::create().await;
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+    let (host, port, user) = url_parts(&server_url());
+    let token = Some(ADMIN_TOKEN);
+    let add = cli
+        .run(
+            token,
+            &[
+                "integrations",
+                "add",
+                "local-pg",
+                "--connector",
+                "postgres",
+                "--config",
+                &format!("host={host}"),
+                "--config",
+                &format!("port={port}"),
+                "--config",
+                &format!("user={user}"),
+                "--config",
+                &format!("databases={}", scratch.name),
+                "--secret",
+                "password=not-checked-under-trust-auth",
+            ],
+        )
+        .await;
+    assert_eq!(add.status.code(), Some(0), "{}", stderr(&add));
+    assert!(
+        !stdout(&add).contains("not-checked-under-trust-auth"),
+        "secrets are never printed"
+    );
+    let sync = cli.run(token, &["integrations", "sync", "local-pg"]).await;
+    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+
+    let table = format!("table:{}/public/orders", scratch.name);
+    let tag = cli
+        .run(token, &["resources", "tag", "local-pg", &table, "env=prod"])
+        .await;
+    assert_eq!(tag.status.code(), Some(0), "{}", stderr(&tag));
+    let listed = cli
+        .run(token, &["--output", "json", "resources", "list", "--tag", "env=prod"])
+        .await;
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let ids: Vec<_> = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, [table.clone()]);
+
+    let preview = cli
+        .run(
+            token,
+            &[
+                "--output",
+                "json",
+                "scopes",
+                "preview",
+                "--include-tag",
+                "env=prod",
+                "--type",
+                "table",
+            ],
+        )
+        .await;
+    assert_eq!(preview.status.code(), Some(0), "{}", stderr(&preview));
+    assert!(stdout(&preview).contains(&table));
+
+    let bad = cli
+        .run(token, &["bundles", "create", "b", "--target", "local-pg/table:fly"])
+        .await;
+    assert_eq!(
+        bad.status.code(),
+        Some(3),
+        "a permission the type lacks: {}",
+        stderr(&bad)
+    );
+    assert!(stderr(&bad).contains("permissions[0]"), "{}", stderr(&bad));
+}

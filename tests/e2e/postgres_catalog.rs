@@ -9,17 +9,17 @@ use tonic::Code;
 
 use crate::harness::TestServer;
 
-fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("LATCH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh database with one table, dropped when the guard goes.
-struct ScratchDatabase {
-    name: String,
+pub struct ScratchDatabase {
+    pub name: String,
 }
 
 impl ScratchDatabase {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         let name = format!("latch_cat_{}", uuid::Uuid::new_v4().simple());
         let admin = sea_orm::Database::connect(server_url())
             .await
@@ -150,7 +150,7 @@ async fn the_local_postgres_as_an_integration() {
 }
 
 /// (host, port, user) of a postgres:// URL.
-fn url_parts(url: &str) -> (String, String, String) {
+pub fn url_parts(url: &str) -> (String, String, String) {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let (credentials, host_part) = rest.split_once('@').unwrap_or(("postgres", rest));
     let user = credentials.split(':').next().unwrap_or("postgres").to_string();

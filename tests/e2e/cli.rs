@@ -204,7 +204,7 @@ async fn the_local_postgres_through_the_cli() {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, [table.clone()]);
+    assert_eq!(ids, vec![table.clone()]);
 
     let preview = cli
         .run(

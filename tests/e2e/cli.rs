@@ -224,6 +224,27 @@ async fn the_local_postgres_through_the_cli() {
     assert_eq!(preview.status.code(), Some(0), "{}", stderr(&preview));
     assert!(stdout(&preview).contains(&table));
 
+    let bundle = cli
+        .run(
+            token,
+            &[
+                "bundles",
+                "create",
+                "prod-readers",
+                "--target",
+                "local-pg/table:read@only:tag=env=prod",
+            ],
+        )
+        .await;
+    assert_eq!(bundle.status.code(), Some(0), "{}", stderr(&bundle));
+    let preview = cli
+        .run(token, &["--output", "json", "bundles", "preview", "prod-readers"])
+        .await;
+    assert_eq!(preview.status.code(), Some(0), "{}", stderr(&preview));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&preview)).unwrap();
+    assert_eq!(json["count"], 1);
+    assert_eq!(json["items"][0]["resource_id"], table.as_str());
+
     let bad = cli
         .run(token, &["bundles", "create", "b", "--target", "local-pg/table:fly"])
         .await;

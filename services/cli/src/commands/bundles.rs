@@ -43,6 +43,11 @@ pub enum BundlesCommand {
         #[arg(value_name = "ID_OR_NAME")]
         id: String,
     },
+    /// The concrete (integration, resource, permission) items the bundle covers now
+    Preview {
+        #[arg(value_name = "ID_OR_NAME")]
+        id: String,
+    },
     /// Delete a bundle
     Delete {
         #[arg(value_name = "ID_OR_NAME")]
@@ -93,6 +98,17 @@ pub async fn run(ctx: &Context, command: BundlesCommand) -> Result<(), CliError>
         BundlesCommand::Get { id } => {
             let bundle = client.get_bundle(pb::GetBundleRequest { id }).await?.into_inner();
             show_bundle(ctx, &bundle)
+        }
+        BundlesCommand::Preview { id } => {
+            let bundle = client.get_bundle(pb::GetBundleRequest { id }).await?.into_inner();
+            let request = pb::ResolveTargetsRequest {
+                targets: vec![pb::Target {
+                    kind: Some(pb::target::Kind::Bundle(bundle.id.clone())),
+                }],
+                space: bundle.space.clone(),
+            };
+            let items = client.resolve_targets(request).await?.into_inner().items;
+            super::targets::show_items(ctx, &mut client, &items).await
         }
         BundlesCommand::Delete { id } => {
             client.delete_bundle(pb::DeleteBundleRequest { id: id.clone() }).await?;

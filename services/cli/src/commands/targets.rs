@@ -67,16 +67,25 @@ pub async fn run(ctx: &Context, command: TargetsCommand) -> Result<(), CliError>
     match command {
         TargetsCommand::Resolve(args) => {
             let items = client.resolve_targets(args.request()).await?.into_inner().items;
-            if ctx.json() {
-                return output::json(&ResolvedView {
-                    items: items.iter().map(ResolvedItemView::from).collect(),
-                    count: items.len(),
-                });
-            }
-            let names = integration_names::for_tables(ctx, &mut client).await?;
-            output::line(resolved_text(&items, &names))
+            show_items(ctx, &mut client, &items).await
         }
     }
+}
+
+/// Prints resolved items (as a table, or JSON with their count).
+pub(crate) async fn show_items(
+    ctx: &Context,
+    client: &mut crate::client::CatalogClient,
+    items: &[pb::ResolvedItem],
+) -> Result<(), CliError> {
+    if ctx.json() {
+        return output::json(&ResolvedView {
+            items: items.iter().map(ResolvedItemView::from).collect(),
+            count: items.len(),
+        });
+    }
+    let names = integration_names::for_tables(ctx, client).await?;
+    output::line(resolved_text(items, &names))
 }
 
 #[cfg(test)]

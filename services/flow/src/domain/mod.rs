@@ -1,0 +1,9 @@
+//! Pure types and rules of the flow context: no I/O.
+
+pub mod conditions;
+pub mod duration;
+pub mod evaluate;
+pub mod model;
+pub mod templates;
+pub mod validate;
+pub mod window;

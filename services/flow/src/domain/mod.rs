@@ -1,5 +1,6 @@
 //! Pure types and rules of the flow context: no I/O.
 
+pub mod compiled;
 pub mod conditions;
 pub mod duration;
 pub mod evaluate;

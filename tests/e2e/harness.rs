@@ -29,6 +29,8 @@ impl Interceptor for Bearer {
 }
 
 pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
+pub type FlowClient =
+    latch_proto::flow::v1::flow_service_client::FlowServiceClient<InterceptedService<Channel, Bearer>>;
 pub type CatalogClient =
     latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -156,6 +158,16 @@ impl TestServer {
             channel,
             Bearer(header),
         )
+    }
+
+    pub async fn flows_with(&self, token: Option<&str>) -> FlowClient {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect over gRPC");
+        let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
+        latch_proto::flow::v1::flow_service_client::FlowServiceClient::with_interceptor(channel, Bearer(header))
     }
 
     pub async fn catalog_admin(&self) -> CatalogClient {

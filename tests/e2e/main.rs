@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod feed;
+mod flows;
 mod groups;
 mod import;
 mod mfa;

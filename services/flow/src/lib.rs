@@ -1,4 +1,11 @@
-//! The flow context: self-serve and automatic access flows, their validation and evaluation.
+//! The flow context: self-serve and automatic access flows, their validation, templates,
+//! flows as code, and a compiled evaluator that answers from memory.
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod grpc;
+pub mod ports;
+pub mod service;
+pub mod store;
+
+pub use service::FlowService;

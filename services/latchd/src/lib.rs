@@ -16,9 +16,10 @@ use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
 mod local_directory;
+mod local_flow_ports;
 
 /// Every service this build can run, in start order.
-pub const ALL_SERVICES: &[&str] = &["identity", "catalog"];
+pub const ALL_SERVICES: &[&str] = &["identity", "catalog", "flow"];
 
 const DEMO_DIRECTORY: &str = include_str!("demo.yaml");
 
@@ -47,6 +48,7 @@ pub struct App {
     authenticator: latch_runtime::auth::SharedAuthenticator,
     identity: IdentityService,
     catalog: Option<latch_catalog::CatalogService>,
+    flow: Option<latch_flow::FlowService>,
     bootstrap: BootstrapOutcome,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -120,6 +122,27 @@ impl App {
         } else {
             None
         };
+        let flow = match (&catalog, services.iter().any(|s| s == "flow")) {
+            (Some(catalog), true) => {
+                let db = latch_runtime::database::connect_context(&config, "flow", latch_flow::store::MIGRATIONS)
+                    .await
+                    .context("flow database")?;
+                let flow = latch_flow::FlowService::open(
+                    latch_flow::store::FlowStore::new(db),
+                    Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
+                    Arc::new(local_flow_ports::LocalCatalog::new(catalog.clone(), identity.clone())),
+                    options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
+                )
+                .await?;
+                background.push(flow.spawn_follower(follow_every));
+                routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
+                Some(flow)
+            }
+            (None, true) => {
+                anyhow::bail!("the flow service needs the catalog in the same process (--services …,catalog,flow)")
+            }
+            _ => None,
+        };
         let http = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok" }))
             .nest("/scim/v2", latch_identity::scim::router(identity.clone()));
@@ -138,9 +161,15 @@ impl App {
             authenticator: Arc::new(LocalAuthenticator::new(identity.clone())),
             identity,
             catalog,
+            flow,
             bootstrap,
             background,
         })
+    }
+
+    /// The flow service, when this process runs it.
+    pub fn flow(&self) -> Option<&latch_flow::FlowService> {
+        self.flow.as_ref()
     }
 
     /// The catalog service, when this process runs it.

@@ -28,3 +28,9 @@ pub mod catalog {
         tonic::include_proto!("latch.catalog.v1");
     }
 }
+
+pub mod flow {
+    pub mod v1 {
+        tonic::include_proto!("latch.flow.v1");
+    }
+}

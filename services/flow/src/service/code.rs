@@ -1,0 +1,122 @@
+//! Flows as code: export every flow as one YAML document; apply a document atomically with a
+//! plan of what is created, changed and (with prune) deleted.
+
+use latch_runtime::{Caller, ServiceError, ServiceResult};
+
+use super::{FlowService, to_yaml};
+use crate::domain::model::FlowSpec;
+use crate::store::{StoredFlow, name_key};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub created: Vec<String>,
+    pub changed: Vec<String>,
+    pub deleted: Vec<String>,
+    pub unchanged: usize,
+    pub applied: bool,
+}
+
+impl FlowService {
+    /// Every flow (of a space, or all), in name order, spaces named by id.
+    pub fn export(&self, space: Option<&str>) -> String {
+        let mut specs: Vec<FlowSpec> = self
+            .state()
+            .flows
+            .iter()
+            .filter(|f| space.is_none() || f.spec.space.as_deref() == space)
+            .map(|f| f.spec.clone())
+            .collect();
+        specs.sort_by(|a, b| (&a.space, &a.name).cmp(&(&b.space, &b.name)));
+        to_yaml(&specs)
+    }
+
+    /// Makes the stored flows equal the document (flows matched by space and name). Everything
+    /// is validated first; then all writes happen in one transaction, or none.
+    pub async fn apply(
+        &self,
+        caller: &Caller,
+        document: &str,
+        prune: bool,
+        dry_run: bool,
+    ) -> ServiceResult<ApplyReport> {
+        caller.require_admin()?;
+        let specs: Vec<FlowSpec> = super::from_yaml("document", document)?;
+        let mut checked = Vec::new();
+        let mut violations = Vec::new();
+        for (i, spec) in specs.into_iter().enumerate() {
+            match self.check_spec(spec).await {
+                Ok(spec) => checked.push(spec),
+                Err(ServiceError::InvalidArgument(found)) => violations.extend(
+                    found
+                        .into_iter()
+                        .map(|v| latch_runtime::FieldViolation::new(format!("flows[{i}].{}", v.field), v.rule)),
+                ),
+                Err(other) => return Err(other),
+            }
+        }
+        let mut keys = std::collections::HashSet::new();
+        for (i, spec) in checked.iter().enumerate() {
+            if !keys.insert(name_key(spec)) {
+                violations.push(latch_runtime::FieldViolation::new(
+                    format!("flows[{i}].name"),
+                    "appears twice in the document",
+                ));
+            }
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        let tx = self.inner.store.begin().await?;
+        let state = self.state();
+        let mut report = ApplyReport::default();
+        let now = self.now();
+        let mut writes = Vec::new();
+        for spec in &checked {
+            match state.flows.iter().find(|f| name_key(&f.spec) == name_key(spec)) {
+                Some(existing) if existing.spec == *spec => report.unchanged += 1,
+                Some(existing) => {
+                    report.changed.push(spec.name.clone());
+                    writes.push(StoredFlow {
+                        spec: spec.clone(),
+                        updated_at: now,
+                        version: existing.version + 1,
+                        ..existing.clone()
+                    });
+                }
+                None => {
+                    report.created.push(spec.name.clone());
+                    writes.push(StoredFlow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        spec: spec.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        version: 1,
+                    });
+                }
+            }
+        }
+        let doomed: Vec<&StoredFlow> = if prune {
+            state
+                .flows
+                .iter()
+                .filter(|f| !keys.contains(&name_key(&f.spec)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        report.deleted = doomed.iter().map(|f| f.spec.name.clone()).collect();
+        if dry_run {
+            return Ok(report);
+        }
+        for flow in &doomed {
+            tx.delete(&flow.id).await?;
+        }
+        for flow in &writes {
+            tx.put(flow).await?;
+        }
+        tx.commit().await?;
+        report.applied = true;
+        self.recompile().await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,339 @@
+//! The flow service: flows stored, validated against the catalog, compiled into an in-memory
+//! index, and evaluated from memory.
+
+mod code;
+mod queries;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+use latch_runtime::{Caller, FieldViolation, ServiceError, ServiceResult, SharedClock};
+
+use crate::domain::compiled::FlowIndex;
+use crate::domain::evaluate::CompiledFlow;
+use crate::domain::model::FlowSpec;
+use crate::domain::templates;
+use crate::domain::validate::{parse_when, validate};
+use crate::ports::{Catalog, People};
+use crate::store::{FlowStore, StoredFlow, name_key};
+
+pub use code::ApplyReport;
+pub use queries::{EvaluationAnswer, ExplainedFlow, RequestableFlow};
+
+/// Types of the read queries the adapters build.
+pub mod queries_public {
+    pub use super::queries::Asked;
+}
+
+/// The compiled state every read uses, swapped whole.
+#[derive(Default)]
+pub struct FlowState {
+    pub flows: Vec<StoredFlow>,
+    pub index: FlowIndex,
+    pub store_version: i64,
+    pub catalog_version: i64,
+}
+
+#[derive(Clone)]
+pub struct FlowService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: FlowStore,
+    state: RwLock<Arc<FlowState>>,
+    people: Arc<dyn People>,
+    catalog: Arc<dyn Catalog>,
+    clock: SharedClock,
+    compile: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for FlowService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowService").finish_non_exhaustive()
+    }
+}
+
+/// Parses YAML (or JSON) into `T`. The text goes through a JSON value so that choices are
+/// written as one-key maps (`bundle: analysts`, `custom: 2h`) rather than YAML tags.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> ServiceResult<T> {
+    let value: serde_json::Value =
+        serde_yaml::from_str(text).map_err(|e| ServiceError::invalid(field, e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| ServiceError::invalid(field, e.to_string()))
+}
+
+/// Parses a YAML or JSON flow document.
+pub fn parse_definition(text: &str) -> ServiceResult<FlowSpec> {
+    from_yaml("definition", text)
+}
+
+/// Writes YAML in the same shape [`from_yaml`] reads.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| serde_yaml::to_string(&v).ok())
+        .unwrap_or_default()
+}
+
+impl FlowService {
+    pub async fn open(
+        store: FlowStore,
+        people: Arc<dyn People>,
+        catalog: Arc<dyn Catalog>,
+        clock: SharedClock,
+    ) -> ServiceResult<Self> {
+        let service = Self {
+            inner: Arc::new(Inner {
+                store,
+                state: RwLock::new(Arc::new(FlowState::default())),
+                people,
+                catalog,
+                clock,
+                compile: tokio::sync::Mutex::new(()),
+            }),
+        };
+        service.recompile().await?;
+        Ok(service)
+    }
+
+    pub fn state(&self) -> Arc<FlowState> {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn people(&self) -> &Arc<dyn People> {
+        &self.inner.people
+    }
+
+    pub(crate) fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.inner.catalog
+    }
+
+    /// Reads every flow and resolves its targets into the index. A flow whose targets no longer
+    /// resolve (an integration deleted) compiles to no items and a warning, never a failure.
+    pub async fn recompile(&self) -> ServiceResult<()> {
+        let _one_at_a_time = self.inner.compile.lock().await;
+        let catalog_version = self.inner.catalog.version();
+        let store_version = self.inner.store.version().await?;
+        let flows = self.inner.store.all().await?;
+        let mut compiled = Vec::with_capacity(flows.len());
+        for flow in &flows {
+            let items = match self
+                .inner
+                .catalog
+                .resolve(&flow.spec.targets, flow.spec.space.as_deref())
+                .await
+            {
+                Ok(items) => items.into_iter().collect(),
+                Err(error) => {
+                    tracing::warn!(flow = %flow.spec.name, %error, "flow targets do not resolve; it covers nothing until fixed");
+                    BTreeSet::new()
+                }
+            };
+            match parse_when(&flow.spec.when) {
+                Ok(when) => compiled.push(CompiledFlow {
+                    id: flow.id.clone(),
+                    spec: flow.spec.clone(),
+                    when,
+                    items,
+                }),
+                Err(_) => tracing::warn!(flow = %flow.spec.name, "stored flow has an invalid window; skipped"),
+            }
+        }
+        let state = FlowState {
+            flows,
+            index: FlowIndex::build(compiled),
+            store_version,
+            catalog_version,
+        };
+        *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        Ok(())
+    }
+
+    /// Recompiles when flows changed on another replica or the catalog moved.
+    pub async fn catch_up(&self) -> ServiceResult<()> {
+        let state = self.state();
+        if state.store_version != self.inner.store.version().await?
+            || state.catalog_version != self.inner.catalog.version()
+        {
+            self.recompile().await?;
+        }
+        Ok(())
+    }
+
+    pub fn spawn_follower(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(error) = (FlowService { inner }).catch_up().await {
+                    tracing::warn!(%error, "flow recompile failed, will retry");
+                }
+            }
+        })
+    }
+
+    async fn require_manager(&self, caller: &Caller, space: Option<&str>) -> ServiceResult<()> {
+        if caller.is_admin() {
+            return Ok(());
+        }
+        if let Some(space) = space
+            && self.inner.catalog.is_space_admin(&caller.user_id, space).await?
+        {
+            return Ok(());
+        }
+        Err(ServiceError::PermissionDenied(format!(
+            "{} may not manage flows here",
+            caller.user_name
+        )))
+    }
+
+    /// Validates a flow completely: on its own, against the catalog, and for a unique name.
+    /// Returns it with its space named by id.
+    pub(crate) async fn check(&self, spec: FlowSpec, except_id: Option<&str>) -> ServiceResult<FlowSpec> {
+        let spec = self.check_spec(spec).await?;
+        let key = name_key(&spec);
+        if self
+            .state()
+            .flows
+            .iter()
+            .any(|f| name_key(&f.spec) == key && Some(f.id.as_str()) != except_id)
+        {
+            return Err(ServiceError::AlreadyExists(format!(
+                "flow {:?} in this space",
+                spec.name
+            )));
+        }
+        Ok(spec)
+    }
+
+    /// Validates a flow on its own and against the catalog (not its name's uniqueness).
+    pub(crate) async fn check_spec(&self, spec: FlowSpec) -> ServiceResult<FlowSpec> {
+        let mut spec = spec.normalized();
+        let mut violations = validate(&spec);
+        if let Some(space) = spec.space.clone().filter(|s| !s.trim().is_empty()) {
+            match self.inner.catalog.space_id(&space).await? {
+                Some(id) => spec.space = Some(id),
+                None => violations.push(FieldViolation::new("space", format!("no space {space:?}"))),
+            }
+        } else {
+            spec.space = None;
+        }
+        if violations.is_empty()
+            && let Err(error) = self.inner.catalog.resolve(&spec.targets, spec.space.as_deref()).await
+        {
+            match error {
+                ServiceError::InvalidArgument(found) => violations.extend(found),
+                other => return Err(other),
+            }
+        }
+        if violations.is_empty() {
+            Ok(spec)
+        } else {
+            Err(ServiceError::InvalidArgument(violations))
+        }
+    }
+
+    pub fn flow(&self, id_or_name: &str) -> ServiceResult<StoredFlow> {
+        let state = self.state();
+        state
+            .flows
+            .iter()
+            .find(|f| f.id == id_or_name)
+            .or_else(|| {
+                state
+                    .flows
+                    .iter()
+                    .find(|f| f.spec.name.eq_ignore_ascii_case(id_or_name.trim()))
+            })
+            .cloned()
+            .ok_or_else(|| ServiceError::NotFound(format!("flow {id_or_name:?}")))
+    }
+
+    pub async fn create(&self, caller: &Caller, definition: &str, template: &str) -> ServiceResult<StoredFlow> {
+        let mut spec = parse_definition(definition)?;
+        if !template.trim().is_empty() {
+            spec = templates::apply(template.trim(), spec).map_err(|e| ServiceError::invalid("template", e))?;
+        }
+        let space = match spec.space.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(space) => self.inner.catalog.space_id(space).await?,
+            None => None,
+        };
+        self.require_manager(caller, space.as_deref()).await?;
+        let tx = self.inner.store.begin().await?;
+        let spec = self.check(spec, None).await?;
+        let now = self.now();
+        let flow = StoredFlow {
+            id: uuid::Uuid::now_v7().to_string(),
+            spec,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
+        tx.commit().await?;
+        tracing::info!(flow = %flow.spec.name, "flow created");
+        self.recompile().await?;
+        self.flow(&flow.id)
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        definition: &str,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<StoredFlow> {
+        let current = self.flow(id)?;
+        self.require_manager(caller, current.spec.space.as_deref()).await?;
+        let spec = parse_definition(definition)?;
+        let tx = self.inner.store.begin().await?;
+        let current = self.flow(id)?;
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(ServiceError::Aborted(format!(
+                "etag: the flow changed since it was read (version {})",
+                current.version
+            )));
+        }
+        let spec = self.check(spec, Some(&current.id)).await?;
+        if spec.space != current.spec.space {
+            self.require_manager(caller, spec.space.as_deref()).await?;
+        }
+        let flow = StoredFlow {
+            spec,
+            updated_at: self.now(),
+            version: current.version + 1,
+            ..current
+        };
+        tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
+        tx.commit().await?;
+        self.recompile().await?;
+        self.flow(&flow.id)
+    }
+
+    pub async fn delete(&self, caller: &Caller, id: &str) -> ServiceResult<()> {
+        let flow = self.flow(id)?;
+        self.require_manager(caller, flow.spec.space.as_deref()).await?;
+        let tx = self.inner.store.begin().await?;
+        tx.delete(&flow.id).await?;
+        tx.commit().await?;
+        self.recompile().await
+    }
+}
+
+fn unique_or(error: sea_orm::DbErr, name: &str) -> ServiceError {
+    let text = error.to_string().to_lowercase();
+    if text.contains("unique") || text.contains("duplicate key") {
+        ServiceError::AlreadyExists(format!("flow {name:?} in this space"))
+    } else {
+        error.into()
+    }
+}

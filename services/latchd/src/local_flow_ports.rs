@@ -1,0 +1,150 @@
+//! The flow context's view of people and of the catalog, answered in this process.
+
+use latch_catalog::CatalogService;
+use latch_catalog::domain::principal::Principal;
+use latch_catalog::domain::tags::TagSelector;
+use latch_catalog::domain::target::{IntegrationTarget, Selection, SelectionMode, Target};
+use latch_flow::domain::conditions::Facts;
+use latch_flow::domain::evaluate::Item;
+use latch_flow::domain::model::{SelectionModeSpec, TargetSpec};
+use latch_flow::ports::{Catalog, People};
+use latch_identity::IdentityService;
+use latch_identity::domain::user::User;
+use latch_runtime::{ServiceError, ServiceResult};
+
+pub struct LocalPeople {
+    identity: IdentityService,
+}
+
+impl LocalPeople {
+    pub fn new(identity: IdentityService) -> Self {
+        Self { identity }
+    }
+}
+
+fn facts(directory: &latch_identity::domain::directory::Directory, user: &User) -> Facts {
+    let groups = directory
+        .transitive_group_ids(&user.id)
+        .into_iter()
+        .filter_map(|id| directory.group(id).map(|g| (g.id.clone(), g.display_name.clone())))
+        .collect();
+    Facts {
+        user_id: user.id.clone(),
+        user_name: user.user_name.clone(),
+        email: user.email.clone(),
+        groups,
+        attributes: user.attributes.clone(),
+        manager_id: user.manager_id.clone(),
+    }
+}
+
+#[async_trait::async_trait]
+impl People for LocalPeople {
+    async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
+        let directory = self.identity.directory();
+        Ok(directory
+            .find_user(user)
+            .filter(|u| u.active)
+            .map(|u| facts(&directory, u)))
+    }
+
+    async fn everyone(&self) -> ServiceResult<Vec<Facts>> {
+        let directory = self.identity.directory();
+        Ok(directory
+            .users_sorted()
+            .iter()
+            .filter(|u| u.active)
+            .map(|u| facts(&directory, u))
+            .collect())
+    }
+}
+
+pub struct LocalCatalog {
+    catalog: CatalogService,
+    identity: IdentityService,
+}
+
+impl LocalCatalog {
+    pub fn new(catalog: CatalogService, identity: IdentityService) -> Self {
+        Self { catalog, identity }
+    }
+}
+
+fn target(spec: &TargetSpec) -> ServiceResult<Target> {
+    Ok(match spec {
+        TargetSpec::Integration(t) => Target::Integration(IntegrationTarget {
+            integration: t.integration.clone(),
+            resource_type: t.resource_type.clone(),
+            permissions: t.permissions.clone(),
+            selection: Selection {
+                mode: match t.mode {
+                    SelectionModeSpec::Any => SelectionMode::Any,
+                    SelectionModeSpec::Include => SelectionMode::Include,
+                    SelectionModeSpec::Exclude => SelectionMode::Exclude,
+                },
+                resource_ids: t.resource_ids.clone(),
+                resource_names: t.resource_names.clone(),
+                tags: t
+                    .tags
+                    .iter()
+                    .map(|s| TagSelector {
+                        key: s.key.clone(),
+                        values: s.values.clone(),
+                    })
+                    .collect(),
+            },
+        }),
+        TargetSpec::Bundle(name) => Target::Bundle(name.clone()),
+        TargetSpec::Scope { scope, permissions } => Target::Scope {
+            scope: scope.clone(),
+            permissions: permissions.clone(),
+        },
+    })
+}
+
+#[async_trait::async_trait]
+impl Catalog for LocalCatalog {
+    async fn resolve(&self, targets: &[TargetSpec], space: Option<&str>) -> ServiceResult<Vec<Item>> {
+        let targets = targets.iter().map(target).collect::<ServiceResult<Vec<_>>>()?;
+        let items = self.catalog.resolve_targets(&targets, space)?;
+        Ok(items
+            .into_iter()
+            .map(|i| Item {
+                integration_id: i.integration_id,
+                resource_id: i.resource_id,
+                permission: i.permission,
+            })
+            .collect())
+    }
+
+    async fn integration_id(&self, integration: &str) -> ServiceResult<Option<String>> {
+        Ok(self.catalog.state().integration(integration).map(|i| i.id.clone()))
+    }
+
+    async fn space_id(&self, space: &str) -> ServiceResult<Option<String>> {
+        Ok(self.catalog.state().space(space).map(|s| s.id.clone()))
+    }
+
+    async fn is_space_admin(&self, user_id: &str, space_id: &str) -> ServiceResult<bool> {
+        let state = self.catalog.state();
+        let space = state
+            .spaces
+            .get(space_id)
+            .ok_or_else(|| ServiceError::NotFound(format!("space {space_id:?}")))?;
+        let groups = self
+            .identity
+            .directory()
+            .transitive_group_ids(user_id)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        Ok(space.admins.iter().any(|admin| match admin {
+            Principal::User(id) => id == user_id,
+            Principal::Group(id) => groups.contains(id),
+        }))
+    }
+
+    fn version(&self) -> i64 {
+        self.catalog.state().version
+    }
+}

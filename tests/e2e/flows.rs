@@ -1,0 +1,437 @@
+//! Access flows over gRPC: create with validation against the catalog, evaluate with reasons,
+//! templates, and flows as code.
+
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use latch_identity::grpc::timestamp;
+use latch_proto::catalog::v1 as catalog;
+use latch_proto::flow::v1 as pb;
+use tonic::Code;
+
+use crate::harness::{TestServer, create_user, violated_fields};
+
+const PROD_READ: &str = r#"
+name: prod orders read
+kind: self_serve
+requestors:
+  combine: and
+  rows:
+    - { attribute: department, operator: is, values: [Engineering] }
+targets:
+  - integration: { integration: demo, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
+grant_for: { custom: 2h }
+settings: { require_duration: true }
+"#;
+
+const WEEKDAYS: &str = r#"
+name: business hours
+kind: self_serve
+requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
+when: { only: { days: [mon, tue, wed, thu, fri], start: "09:00", end: "18:00", time_zone: Europe/Berlin } }
+targets:
+  - bundle: everything-demo
+approval:
+  approval_of:
+    groups:
+      - rows: [ manager ]
+        min_approvers: 1
+"#;
+
+async fn world(server: &TestServer) {
+    let mut catalog = server.catalog_admin().await;
+    catalog
+        .create_integration(catalog::CreateIntegrationRequest {
+            integration: Some(catalog::Integration {
+                display_name: "demo".into(),
+                connector: "demo".into(),
+                config: HashMap::new(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    catalog
+        .sync_integration(catalog::SyncIntegrationRequest { id: "demo".into() })
+        .await
+        .unwrap();
+    catalog
+        .create_bundle(catalog::CreateBundleRequest {
+            bundle: Some(catalog::Bundle {
+                display_name: "everything-demo".into(),
+                targets: vec![catalog::IntegrationTarget {
+                    integration: "demo".into(),
+                    resource_type: "table".into(),
+                    permissions: vec!["read".into()],
+                    selection: None,
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut admin = server.admin().await;
+    let boss = create_user(&mut admin, "boss", &[("department", "Engineering")], "").await;
+    create_user(&mut admin, "ada", &[("department", "Engineering")], &boss.id).await;
+    create_user(&mut admin, "dave", &[("department", "Finance")], "").await;
+}
+
+fn item(resource: &str) -> pb::Item {
+    pb::Item {
+        integration: "demo".into(),
+        resource_id: resource.into(),
+        permission: "read".into(),
+    }
+}
+
+#[tokio::test]
+async fn flows_are_validated_against_the_catalog() {
+    let server = TestServer::start().await;
+    world(&server).await;
+    let mut flows = server.flows_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    let created = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: PROD_READ.into(),
+            template: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.item_count, 3, "the three prod tables");
+    assert!(
+        created.definition.contains("require_justification: true"),
+        "self-serve flows require a justification by default"
+    );
+
+    let duplicate = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: PROD_READ.into(),
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code(), Code::AlreadyExists);
+
+    let bad = PROD_READ
+        .replace("prod orders read", "bad one")
+        .replace("permissions: [read]", "permissions: [fly]")
+        .replace("values: [Engineering]", "values: []");
+    let status = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: bad,
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        ["requestors.rows[0].values"],
+        "own rules first"
+    );
+    let bad = PROD_READ
+        .replace("prod orders read", "bad two")
+        .replace("permissions: [read]", "permissions: [fly]");
+    let status = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: bad,
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&status),
+        ["targets[0].permissions[0]"],
+        "then the catalog's"
+    );
+    let automatic_with_approval = WEEKDAYS
+        .replace("kind: self_serve", "kind: automatic")
+        .replace("business hours", "auto");
+    let status = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: automatic_with_approval,
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(violated_fields(&status).contains(&"approval".to_string()));
+    let listed = flows
+        .list_flows(pb::ListFlowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.flows.len(), 1, "nothing invalid was written");
+
+    let (_, secret) = server.user_secret("mallory").await;
+    let mut mallory = server.flows_with(Some(&secret)).await;
+    let status = mallory
+        .create_flow(pb::CreateFlowRequest {
+            definition: PROD_READ.replace("prod orders read", "mine"),
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn evaluation_allows_or_says_why_not() {
+    let server = TestServer::start().await;
+    world(&server).await;
+    let mut admin_flows = server.flows_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    for definition in [PROD_READ, WEEKDAYS] {
+        admin_flows
+            .create_flow(pb::CreateFlowRequest {
+                definition: definition.into(),
+                template: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let (_, ada_secret) = server.user_secret("ada2").await;
+    drop(ada_secret);
+    let mut admin = server.admin().await;
+    let ada_token = admin
+        .create_token(latch_proto::identity::v1::CreateTokenRequest {
+            user_id: "ada".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let dave_token = admin
+        .create_token(latch_proto::identity::v1::CreateTokenRequest {
+            user_id: "dave".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let mut ada = server.flows_with(Some(&ada_token)).await;
+    let mut dave = server.flows_with(Some(&dave_token)).await;
+    let monday = chrono_tz::Europe::Berlin
+        .with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let saturday = monday + chrono::TimeDelta::days(5);
+    let ask = |duration: &str, at| pb::EvaluateRequest {
+        items: vec![item("table:orders-prod/orders")],
+        duration: duration.into(),
+        at: Some(timestamp(at)),
+        ..Default::default()
+    };
+
+    let answer = ada.evaluate(ask("30m", monday)).await.unwrap().into_inner();
+    let allowed: Vec<_> = answer
+        .decisions
+        .iter()
+        .filter(|d| d.allowed)
+        .map(|d| d.flow_name.as_str())
+        .collect();
+    assert_eq!(allowed.len(), 2, "{answer:?}");
+    assert_eq!(
+        answer.chosen_flow, "prod orders read",
+        "automatic approval is chosen over approval"
+    );
+
+    let answer = ada.evaluate(ask("3h", saturday)).await.unwrap().into_inner();
+    assert_eq!(answer.chosen_flow, "");
+    let reasons: Vec<_> = answer.decisions.iter().flat_map(|d| d.reasons.clone()).collect();
+    assert!(
+        reasons.contains(&"duration: 3h exceeds the flow maximum of 2h".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"outside Mon–Fri 09:00–18:00 Europe/Berlin".to_string()),
+        "{reasons:?}"
+    );
+
+    let answer = dave.evaluate(ask("30m", monday)).await.unwrap().into_inner();
+    assert!(answer.decisions.iter().all(|d| !d.allowed));
+    assert!(answer.decisions.iter().all(|d| {
+        d.reasons
+            .contains(&"requestor: not department is Engineering".to_string())
+    }));
+
+    // A bundle as the thing asked for resolves through the catalog.
+    let by_bundle = pb::EvaluateRequest {
+        bundle: "everything-demo".into(),
+        at: Some(timestamp(monday)),
+        ..Default::default()
+    };
+    let answer = ada.evaluate(by_bundle).await.unwrap().into_inner();
+    assert_eq!(answer.items.len(), 6);
+    assert_eq!(answer.chosen_flow, "business hours");
+
+    let requestable = ada
+        .list_requestable(pb::ListRequestableRequest {
+            at: Some(timestamp(monday)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(requestable.flows.len(), 2);
+    let explained = admin_flows
+        .explain(pb::ExplainRequest {
+            item: Some(item("table:orders-prod/orders")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(explained.flows.len(), 2);
+    assert!(
+        explained
+            .flows
+            .iter()
+            .all(|f| f.users.contains(&"ada".to_string()) && !f.users.contains(&"dave".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn templates_and_flows_as_code() {
+    let server = TestServer::start().await;
+    world(&server).await;
+    let mut flows = server.flows_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    let templates = flows
+        .list_templates(pb::ListTemplatesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(templates.templates.len(), 4);
+    let production = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: PROD_READ.replace("prod orders read", "prod from template"),
+            template: "production".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        production.definition.contains("require_mfa: true"),
+        "{}",
+        production.definition
+    );
+    assert!(
+        production.definition.contains("custom: 4h"),
+        "{}",
+        production.definition
+    );
+    flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: WEEKDAYS.into(),
+            template: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let exported = flows
+        .export_flows(pb::ExportFlowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .document;
+    let plan = flows
+        .apply_flows(pb::ApplyFlowsRequest {
+            document: exported.clone(),
+            prune: true,
+            dry_run: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            plan.created.len(),
+            plan.changed.len(),
+            plan.deleted.len(),
+            plan.unchanged
+        ),
+        (0, 0, 0, 2)
+    );
+
+    // Drop one flow, change another, add a third: the plan says so and applying does it.
+    let mut document: Vec<serde_json::Value> = serde_yaml_from(&exported);
+    document.retain(|f| f["name"] != "business hours");
+    document[0]["active"] = serde_json::Value::Bool(false);
+    let mut added = document[0].clone();
+    added["name"] = "added by code".into();
+    document.push(added);
+    let text = serde_json::to_string(&document).unwrap();
+    let plan = flows
+        .apply_flows(pb::ApplyFlowsRequest {
+            document: text.clone(),
+            prune: true,
+            dry_run: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plan.created, ["added by code"]);
+    assert_eq!(plan.changed, ["prod from template"]);
+    assert_eq!(plan.deleted, ["business hours"]);
+    assert!(!plan.applied);
+    assert_eq!(
+        flows
+            .list_flows(pb::ListFlowsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .flows
+            .len(),
+        2,
+        "a plan changes nothing"
+    );
+    let applied = flows
+        .apply_flows(pb::ApplyFlowsRequest {
+            document: text,
+            prune: true,
+            dry_run: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(applied.applied);
+    let names: Vec<_> = flows
+        .list_flows(pb::ListFlowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .flows
+        .into_iter()
+        .map(|f| f.display_name)
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"added by code".to_string()) && !names.contains(&"business hours".to_string()));
+
+    // One invalid flow in a document stops all of it.
+    let mut broken = document.clone();
+    broken[0]["targets"] = serde_json::json!([]);
+    broken.push(serde_json::json!({ "name": "never", "kind": "self_serve", "requestors": { "rows": [ { "attribute": "user", "operator": "is", "values": ["ada"] } ] }, "targets": [ { "bundle": "everything-demo" } ] }));
+    let status = flows
+        .apply_flows(pb::ApplyFlowsRequest {
+            document: serde_json::to_string(&broken).unwrap(),
+            prune: false,
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["flows[0].targets"]);
+    let names: Vec<_> = flows
+        .list_flows(pb::ListFlowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .flows
+        .into_iter()
+        .map(|f| f.display_name)
+        .collect();
+    assert!(!names.contains(&"never".to_string()), "apply is atomic");
+}
+
+fn serde_yaml_from(text: &str) -> Vec<serde_json::Value> {
+    serde_yaml::from_str(text).expect("exported YAML")
+}

@@ -435,3 +435,54 @@ async fn templates_and_flows_as_code() {
 fn serde_yaml_from(text: &str) -> Vec<serde_json::Value> {
     serde_yaml::from_str(text).expect("exported YAML")
 }
+
+#[tokio::test]
+async fn unknown_operators_name_their_field_and_automatic_flows_list_grantees() {
+    let server = TestServer::start().await;
+    world(&server).await;
+    let mut flows = server.flows_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    let status = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: PROD_READ.replace("operator: is", "operator: equals"),
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["requestors.rows[0].operator"]);
+
+    let automatic = r#"
+name: engineers read orders
+kind: automatic
+requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
+targets: [ { bundle: everything-demo } ]
+grant_for: indefinite
+"#;
+    let created = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: automatic.into(),
+            template: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let grantees = flows
+        .matching_grantees(pb::MatchingGranteesRequest {
+            flow: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(grantees.users.len(), 2, "boss and ada, not dave");
+    let granting = flows
+        .flows_granting(pb::FlowsGrantingRequest { user: "dave".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(granting.flows.is_empty());
+    let granting = flows
+        .flows_granting(pb::FlowsGrantingRequest { user: "ada".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(granting.flows, [created.id]);
+}

@@ -278,6 +278,24 @@ impl FlowApi for FlowGrpc {
         Ok(Response::new(pb::ExplainResponse { flows }))
     }
 
+    async fn matching_grantees(
+        &self,
+        request: Request<pb::MatchingGranteesRequest>,
+    ) -> GrpcResult<pb::MatchingGranteesResponse> {
+        caller(&request)?.require_admin()?;
+        let users = self.service.matching_grantees(&request.get_ref().flow).await?;
+        Ok(Response::new(pb::MatchingGranteesResponse { users }))
+    }
+
+    async fn flows_granting(
+        &self,
+        request: Request<pb::FlowsGrantingRequest>,
+    ) -> GrpcResult<pb::FlowsGrantingResponse> {
+        caller(&request)?.require_admin()?;
+        let flows = self.service.flows_granting(&request.get_ref().user).await?;
+        Ok(Response::new(pb::FlowsGrantingResponse { flows }))
+    }
+
     async fn export_flows(&self, request: Request<pb::ExportFlowsRequest>) -> GrpcResult<pb::ExportFlowsResponse> {
         caller(&request)?.require_admin()?;
         let space = match request.get_ref().space.trim() {

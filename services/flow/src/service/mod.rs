@@ -59,7 +59,16 @@ impl std::fmt::Debug for FlowService {
 pub fn from_yaml<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> ServiceResult<T> {
     let value: serde_json::Value =
         serde_yaml::from_str(text).map_err(|e| ServiceError::invalid(field, e.to_string()))?;
-    serde_json::from_value(value).map_err(|e| ServiceError::invalid(field, e.to_string()))
+    // The path of the offending field becomes the violation's field ("requestors.rows[0].operator").
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path.is_empty() || path == "." {
+            field.to_string()
+        } else {
+            path
+        };
+        ServiceError::invalid(field, error.inner().to_string())
+    })
 }
 
 /// Parses a YAML or JSON flow document.
@@ -335,5 +344,19 @@ fn unique_or(error: sea_orm::DbErr, name: &str) -> ServiceError {
         ServiceError::AlreadyExists(format!("flow {name:?} in this space"))
     } else {
         error.into()
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    #[test]
+    fn a_bad_value_is_reported_at_its_path() {
+        let text = "name: x\nkind: self_serve\nrequestors:\n  rows:\n    - { attribute: department, operator: equals, values: [a] }\ntargets: [ { bundle: b } ]\n";
+        let error = super::parse_definition(text).unwrap_err();
+        let latch_runtime::ServiceError::InvalidArgument(violations) = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(violations[0].field, "requestors.rows[0].operator");
+        assert!(violations[0].rule.contains("unknown variant `equals`"));
     }
 }

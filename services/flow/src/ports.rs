@@ -13,6 +13,8 @@ pub trait People: Send + Sync + 'static {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>>;
     /// Every active user's facts (for Explain and automatic flows).
     async fn everyone(&self) -> ServiceResult<Vec<Facts>>;
+    /// Whether an on-call schedule exists (by id or name).
+    async fn schedule_exists(&self, schedule: &str) -> ServiceResult<bool>;
 }
 
 #[async_trait::async_trait]

@@ -48,6 +48,10 @@ impl People for LocalPeople {
             .map(|u| facts(&directory, u)))
     }
 
+    async fn schedule_exists(&self, schedule: &str) -> ServiceResult<bool> {
+        Ok(self.identity.directory().find_schedule(schedule).is_some())
+    }
+
     async fn everyone(&self) -> ServiceResult<Vec<Facts>> {
         let directory = self.identity.directory();
         Ok(directory

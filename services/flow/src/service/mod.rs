@@ -234,6 +234,22 @@ impl FlowService {
         } else {
             spec.space = None;
         }
+        if let crate::domain::model::Approval::ApprovalOf { groups, .. } = &spec.approval {
+            for (g, group) in groups.iter().enumerate() {
+                for (r, row) in group.rows.iter().enumerate() {
+                    if let crate::domain::model::ApproverRow::OnCall { schedules } = row {
+                        for (s, schedule) in schedules.iter().enumerate() {
+                            if !self.inner.people.schedule_exists(schedule).await? {
+                                violations.push(FieldViolation::new(
+                                    format!("approval.approval_of.groups[{g}].rows[{r}].on_call.schedules[{s}]"),
+                                    format!("no on-call schedule {schedule:?}"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if violations.is_empty()
             && let Err(error) = self.inner.catalog.resolve(&spec.targets, spec.space.as_deref()).await
         {

@@ -4,15 +4,28 @@
 //! permissions; each flow covers 100 resources of one integration and permission), 100,000 users
 //! in 5,000 groups. Requestor conditions mix groups, departments and title prefixes with AND/OR;
 //! 30% of flows have a weekday window in one of four time zones. Each query: a random user asks
-//! for one random (integration, resource, permission) item. Measured: `FlowIndex::allows`,
-//! including preparing both subjects' facts. Budget: p99 ≤ 20 µs.
+//! for one random (integration, resource, permission) item. Measured: `FlowIndex::allows` alone
+//! (subjects' facts are prepared beforehand, as the service keeps them; preparing is timed apart).
+//! Budget: p99 ≤ 20 µs.
+//!
+//! Then Cedar on the same flows and queries: all 10,000 flows as 10,000 `permit` policies (the
+//! translation of `cedar/translate.rs`, proven exact by `tests/cedar_differential.rs`), and
+//! `Authorizer::is_authorized` timed alone (requests and entities built beforehand) on an even
+//! sample of the queries — every 250th, 200 queries — because each authorization evaluates every
+//! policy. Entities: only the requesters, grantees and items of those queries. Cedar's decision
+//! must equal Latch's for every one of them. Printed: both engines' p50 and p99 on those queries
+//! and their ratio.
 //!
 //! Run: `cargo bench -p latch-flow --bench evaluate`
 
-use std::collections::{BTreeMap, BTreeSet};
+#[path = "../cedar/translate.rs"]
+mod translate;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use cedar_policy::{Authorizer, Decision, Entities, Policy, PolicyId, PolicySet};
 use chrono::{TimeZone, Utc};
 use latch_flow::domain::compiled::{FlowIndex, PreparedFacts};
 use latch_flow::domain::conditions::{Attribute, Combine, Condition, Conditions, Facts, Operator};
@@ -31,6 +44,10 @@ const PER_INTEGRATION: usize = 20_000;
 const PERMISSIONS: [&str; 3] = ["read", "write", "admin"];
 const QUERIES: usize = 50_000;
 const DEPARTMENTS: usize = 40;
+/// Queries Cedar decides, spread evenly over `QUERIES`: Cedar has no index over policies, so each
+/// authorization evaluates every one of the 10,000 (about half a second each here); see
+/// [`compare_with_cedar`].
+const CEDAR_QUERIES: usize = 200;
 
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -169,21 +186,23 @@ fn main() {
     // change feed), so preparation is not part of an evaluation; it is timed apart below.
     let prepared: Vec<PreparedFacts> = users.iter().map(PreparedFacts::new).collect();
     let mut samples = Vec::with_capacity(QUERIES);
-    let mut allowed = 0usize;
+    let mut decisions = Vec::with_capacity(QUERIES);
     for (requester, grantee, item) in &queries {
-        let items = std::slice::from_ref(item);
-        let started = Instant::now();
         let request = Request {
             requester: &users[*requester],
             grantee: &users[*grantee],
-            items,
+            items: std::slice::from_ref(item),
             duration: None,
             at,
         };
+        let started = Instant::now();
         let decision = index.allows(&request, &prepared[*requester], &prepared[*grantee]);
         samples.push(started.elapsed());
-        allowed += usize::from(black_box(decision));
+        decisions.push(black_box(decision));
     }
+    let allowed = decisions.iter().filter(|d| **d).count();
+    // In query order, for comparing with Cedar on the same queries.
+    let latch_in_order = samples.clone();
     let mut preparing = Vec::with_capacity(QUERIES);
     for (requester, _, _) in &queries {
         let started = Instant::now();
@@ -242,5 +261,123 @@ fn main() {
         "  index built in {built:.2?}; resident {} MiB ({} MiB for users and flows)",
         after / 1024,
         after.saturating_sub(before) / 1024
+    );
+    compare_with_cedar(&index, &users, &queries, &decisions, &latch_in_order, at);
+}
+
+/// Every `QUERIES / CEDAR_QUERIES`-th query (`CEDAR_QUERIES` of them; override the count with
+/// `LATCH_BENCH_CEDAR_QUERIES`) decided by Cedar's `Authorizer::is_authorized` over every flow as a
+/// policy (`cedar/translate.rs`, the translation the differential test proves exact), timed like
+/// `FlowIndex::allows` above: the inputs (Cedar's request with its context of local clocks, Latch's
+/// prepared facts and request) are built before the clock starts, and only the call is timed.
+/// Latch's side of the comparison is its samples of the same queries from the run above. Every
+/// Cedar decision must equal Latch's, and Cedar must report no evaluation error.
+fn compare_with_cedar(
+    index: &FlowIndex,
+    users: &[Facts],
+    queries: &[(usize, usize, Item)],
+    latch_decisions: &[bool],
+    latch_in_order: &[Duration],
+    at: chrono::DateTime<Utc>,
+) {
+    let count = std::env::var("LATCH_BENCH_CEDAR_QUERIES")
+        .map(|n| n.parse().expect("LATCH_BENCH_CEDAR_QUERIES is a count"))
+        .unwrap_or(CEDAR_QUERIES)
+        .clamp(1, queries.len());
+    let step = queries.len() / count;
+    let picked: Vec<usize> = (0..count).map(|n| n * step).collect();
+    let compared: Vec<&(usize, usize, Item)> = picked.iter().map(|n| &queries[*n]).collect();
+    let shape = translate::Shape {
+        named_keys: &["department", "title"],
+        user_slots: 3,
+        group_slots: users.iter().map(|u| 2 * u.groups.len()).max().unwrap_or(0),
+        attribute_slots: 1,
+    };
+
+    let started = Instant::now();
+    let policies = PolicySet::from_policies(index.flows().map(|flow| {
+        let text = translate::policy(&shape, flow);
+        Policy::parse(Some(PolicyId::new(&flow.id)), &text)
+            .unwrap_or_else(|e| panic!("policy of {} does not parse: {e:?}\n{text}", flow.id))
+    }))
+    .expect("flow ids are distinct");
+    let translated = started.elapsed();
+
+    // Only the people and items the compared queries name: building all 100,000 users and
+    // 1,000,000 items would only add lookups Cedar never makes.
+    let started = Instant::now();
+    let people: BTreeSet<usize> = compared.iter().flat_map(|(r, g, _)| [*r, *g]).collect();
+    let item_id = |item: &Item| format!("{}/{}", item.integration_id, item.resource_id);
+    let items: HashMap<String, &Item> = compared.iter().map(|(_, _, item)| (item_id(item), item)).collect();
+    let entities = Entities::from_entities(
+        people
+            .iter()
+            .map(|p| translate::user_entity(&shape, &users[*p]))
+            .chain(items.iter().map(|(id, item)| translate::item_entity(id, item))),
+        None,
+    )
+    .expect("entities are distinct");
+    let requests: Vec<_> = compared
+        .iter()
+        .map(|(r, g, item)| translate::request(&users[*r], &users[*g], &item_id(item), item, at))
+        .collect();
+    let prepared = started.elapsed();
+
+    let authorizer = Authorizer::new();
+    let mut cedar = Vec::with_capacity(count);
+    let mut responses = Vec::with_capacity(count);
+    let cedar_started = Instant::now();
+    for request in &requests {
+        let started = Instant::now();
+        let response = authorizer.is_authorized(request, &policies, &entities);
+        cedar.push(started.elapsed());
+        responses.push(black_box(response));
+    }
+    let cedar_total = cedar_started.elapsed();
+
+    for ((response, (requester, grantee, item)), n) in responses.iter().zip(&compared).zip(&picked) {
+        let latch = latch_decisions[*n];
+        let errors: Vec<String> = response.diagnostics().errors().map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "query {n}: cedar errors {errors:?}");
+        let allows = response.decision() == Decision::Allow;
+        if allows != latch {
+            let reasons: Vec<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            panic!(
+                "query {n}: cedar {} (policies {reasons:?}) but latch {}: requester {}, grantee {}, item {item:?}, at {at}",
+                if allows { "allows" } else { "denies" },
+                if latch { "allows" } else { "denies" },
+                users[*requester].user_id,
+                users[*grantee].user_id,
+            );
+        }
+    }
+    let allowed = picked.iter().filter(|n| latch_decisions[**n]).count();
+
+    let percentile = |samples: &mut Vec<Duration>, p: f64| {
+        samples.sort();
+        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
+    };
+    let mut latch: Vec<Duration> = picked.iter().map(|n| latch_in_order[*n]).collect();
+    let (cedar_p50, cedar_p99) = (percentile(&mut cedar, 0.5), percentile(&mut cedar, 0.99));
+    let (latch_p50, latch_p99) = (percentile(&mut latch, 0.5), percentile(&mut latch, 0.99));
+    let ratio = |c: Duration, l: Duration| c.as_secs_f64() / l.as_secs_f64();
+    println!(
+        "cedar vs latch: {count} of the {} queries (every {step}th; {allowed} allowed, decisions identical), all {} \
+         flows as {} policies; {} users and {} items as entities",
+        queries.len(),
+        index.len(),
+        policies.policies().count(),
+        people.len(),
+        items.len()
+    );
+    println!(
+        "  cedar: policies translated and parsed in {translated:.2?}, entities and requests built in {prepared:.2?}, \
+         {count} authorizations in {cedar_total:.2?}"
+    );
+    println!(
+        "cedar: p50 {cedar_p50:.2?}, p99 {cedar_p99:.2?}   latch: p50 {latch_p50:.2?}, p99 {latch_p99:.2?}   \
+         ratio (cedar/latch) p50 {:.0}x, p99 {:.0}x",
+        ratio(cedar_p50, latch_p50),
+        ratio(cedar_p99, latch_p99)
     );
 }

@@ -5,37 +5,24 @@
 //! requests (requester, grantee, item, instant). Any disagreement fails with the seed, the flow,
 //! its policy, both people's facts and the instant.
 //!
-//! The translation follows the documented rules (the module docs of `conditions`, `window` and
-//! `evaluate`), written independently in Cedar:
-//!
-//! * People are `User` entities. Each subject a condition row can look at (the user, the groups,
-//!   each identity attribute) is a record `{ all: Set<String>, s0: String, s1: String, … }` of its
-//!   lowercased values: `is` tests `all.containsAny([...])`; Cedar has no quantifier over sets, so
-//!   `contains` and `starts_with` test `like` patterns (`*v*`, `v*`) on every slot present.
-//!   Negative operators are `!(positive twin)`.
-//! * Cedar has no time zones: for each zone the local weekday, previous calendar day's weekday and
-//!   minute of day of the instant are computed with chrono-tz and passed in the context. Daylight
-//!   saving therefore lives in chrono-tz for both sides; what is compared is the window logic
-//!   (days, inclusive start, exclusive end, windows crossing midnight, empty windows). Windows are
-//!   whole minutes, so the minute of day decides exactly even for instants with seconds.
-//! * The item is the resource entity and the permission the action; a flow covers it when the
-//!   record of the three is in the flow's set literal.
+//! The translation (people, items, requests and one policy per flow) lives in
+//! `cedar/translate.rs`, whose module docs give its rules; the evaluation bench times Cedar on the
+//! same translation. Here every subject record has `MAX_SLOTS` slots, and the zones of the
+//! generated windows are the translation's `ZONES`.
 //!
 //! Durations are not modelled: every request has `duration: None` and no flow requires one.
 //!
 //! Reproduce one world with `LATCH_CEDAR_SEED=<seed printed on failure>`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+#[path = "../cedar/translate.rs"]
+mod translate;
+
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::str::FromStr;
 use std::time::Instant;
 
-use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
-    Request as CedarRequest, RestrictedExpression,
-};
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Timelike, Utc, Weekday};
-use chrono_tz::Tz;
+use cedar_policy::{Authorizer, Decision, Entities, Policy, PolicyId, PolicySet, Request as CedarRequest};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use latch_flow::domain::conditions::{Attribute, Combine, Condition, Conditions, Facts, Operator};
 use latch_flow::domain::evaluate::{CompiledFlow, Item, Request, evaluate};
 use latch_flow::domain::model::{Approval, FlowKind, FlowSpec, ForWhom, GrantFor, Settings, WhenSpec};
@@ -54,15 +41,6 @@ const WHOLE_SET_EVERY: usize = 4;
 const MAX_SLOTS: usize = 12;
 const GROUPS_PER_WORLD: usize = 6;
 
-const ZONES: [Tz; 7] = [
-    chrono_tz::UTC,
-    chrono_tz::Europe::Berlin,
-    chrono_tz::America::New_York,
-    chrono_tz::Asia::Kolkata,
-    chrono_tz::Australia::Lord_Howe,
-    chrono_tz::Asia::Kathmandu,
-    chrono_tz::Pacific::Chatham,
-];
 /// Identity attribute keys flows may name; nobody has a `location`.
 const NAMED_KEYS: [&str; 4] = ["department", "title", "skills", "location"];
 const DEPARTMENTS: [&str; 5] = ["Engineering", "Finance", "Sales", "eng-ops", "Data Eng"];
@@ -348,7 +326,7 @@ fn generate_when(rng: &mut StdRng) -> (WhenSpec, When) {
     if rng.random_bool(0.3) {
         return (WhenSpec::Always, When::Always);
     }
-    let time_zone = *ZONES.choose(rng).unwrap();
+    let time_zone = *translate::ZONES.choose(rng).unwrap();
     if rng.random_bool(0.04) {
         // Empty windows can only be built directly: no days, or start == end.
         let minute = NaiveTime::from_hms_opt(rng.random_range(0..24), 0, 0).unwrap();
@@ -497,262 +475,40 @@ fn generate_instant(rng: &mut StdRng, when: &When) -> DateTime<Utc> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Translation to Cedar.
+// Translation to Cedar (the rules live in `cedar/translate.rs`).
 
-/// The Cedar policy of one flow.
+/// Every person has at most this many values per subject, so each record has this many slots.
+const SHAPE: translate::Shape<'static> = translate::Shape {
+    named_keys: &NAMED_KEYS,
+    user_slots: MAX_SLOTS,
+    group_slots: MAX_SLOTS,
+    attribute_slots: MAX_SLOTS,
+};
+
 fn cedar_policy(flow: &CompiledFlow) -> String {
-    let spec = &flow.spec;
-    let for_whom = &spec.for_whom;
-    let direct_reports = if for_whom.direct_reports {
-        "(context.grantee has manager && context.grantee.manager == principal)".to_string()
-    } else {
-        "false".to_string()
-    };
-    let others = for_whom
-        .others
-        .as_ref()
-        .map_or("false".to_string(), |c| conditions_expr(c, "context.grantee"));
-    let items = flow
-        .items
-        .iter()
-        .map(|i| {
-            format!(
-                "{{integration: {}, resource_id: {}, permission: Action::{}}}",
-                literal(&i.integration_id),
-                literal(&i.resource_id),
-                literal(&i.permission)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "permit (principal, action, resource)\nwhen {{\n  \
-         {active} // active\n  \
-         && {self_serve} // self-serve\n  \
-         && ({requestors}) // requestors\n  \
-         && ({window}) // when\n  \
-         && ((principal == context.grantee && {themselves}) || (principal != context.grantee && ({direct_reports} || {others}))) // for whom\n  \
-         && [{items}].contains({{integration: resource.integration, resource_id: resource.resource_id, permission: action}}) // items\n}};",
-        active = spec.active,
-        self_serve = spec.kind == FlowKind::SelfServe,
-        requestors = conditions_expr(&spec.requestors, "principal"),
-        window = window_expr(&flow.when),
-        themselves = for_whom.themselves,
-    )
-}
-
-fn conditions_expr(conditions: &Conditions, person: &str) -> String {
-    let (joiner, empty) = match conditions.combine {
-        Combine::And => (" && ", "true"),
-        Combine::Or => (" || ", "false"),
-    };
-    if conditions.rows.is_empty() {
-        return empty.to_string();
-    }
-    conditions
-        .rows
-        .iter()
-        .map(|row| format!("({})", row_expr(row, person)))
-        .collect::<Vec<_>>()
-        .join(joiner)
-}
-
-fn row_expr(row: &Condition, person: &str) -> String {
-    let subject = match &row.attribute {
-        Attribute::User => format!("{person}.user"),
-        Attribute::Group => format!("{person}.groups"),
-        Attribute::Named(key) => {
-            assert!(NAMED_KEYS.contains(&key.as_str()), "attribute {key} has no record");
-            format!("{person}.attrs.{key}")
-        }
-    };
-    let values: Vec<String> = row.values.iter().map(|v| v.to_lowercase()).collect();
-    let like_any = |pattern: &dyn Fn(&str) -> String| {
-        (0..MAX_SLOTS)
-            .map(|slot| {
-                let alternatives = values
-                    .iter()
-                    .map(|v| format!("{subject}.s{slot} like {}", pattern(&like_escape(v))))
-                    .collect::<Vec<_>>()
-                    .join(" || ");
-                format!("({subject} has s{slot} && ({alternatives}))")
-            })
-            .collect::<Vec<_>>()
-            .join(" || ")
-    };
-    let is = || {
-        let set = values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
-        format!("{subject}.all.containsAny([{set}])")
-    };
-    match row.operator {
-        Operator::Is => is(),
-        Operator::IsNot => format!("!({})", is()),
-        Operator::Contains => like_any(&|v| format!("\"*{v}*\"")),
-        Operator::DoesNotContain => format!("!({})", like_any(&|v| format!("\"*{v}*\""))),
-        Operator::StartsWith => like_any(&|v| format!("\"{v}*\"")),
-    }
-}
-
-fn window_expr(when: &When) -> String {
-    let When::Only {
-        days,
-        start,
-        end,
-        time_zone,
-    } = when
-    else {
-        return "true".to_string();
-    };
-    let key = zone_key(time_zone);
-    let listed = days
-        .iter()
-        .map(|d| d.num_days_from_monday().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (start, end) = (minute_of_day(*start), minute_of_day(*end));
-    let (dow, prev, minute) = (
-        format!("context.{key}_dow"),
-        format!("context.{key}_prev_dow"),
-        format!("context.{key}_min"),
-    );
-    if start < end {
-        format!("[{listed}].contains({dow}) && {start} <= {minute} && {minute} < {end}")
-    } else if end < start {
-        format!(
-            "([{listed}].contains({dow}) && {minute} >= {start}) || ([{listed}].contains({prev}) && {minute} < {end})"
-        )
-    } else {
-        "false".to_string()
-    }
-}
-
-/// A Cedar string literal (values come from an alphabet without quotes or backslashes).
-fn literal(value: &str) -> String {
-    assert!(!value.contains(['"', '\\']), "value {value:?} needs escaping");
-    format!("\"{value}\"")
-}
-
-/// The text of a value inside a `like` pattern, where `*` is the wildcard.
-fn like_escape(value: &str) -> String {
-    assert!(!value.contains(['"', '\\']), "value {value:?} needs escaping");
-    value.replace('*', "\\*")
-}
-
-fn zone_key(tz: &Tz) -> String {
-    let name: String = tz
-        .name()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("tz_{name}")
-}
-
-/// The subject's values as documented: the user by id, user name or email (those it has), every
-/// transitive group by id and name, or an attribute's values; lowercased.
-fn subject_values(person: &Facts, attribute: &str) -> Vec<String> {
-    let values: Vec<&String> = match attribute {
-        "user" => [&person.user_id, &person.user_name, &person.email]
-            .into_iter()
-            .filter(|v| !v.is_empty())
-            .collect(),
-        "groups" => person.groups.iter().flat_map(|(id, name)| [id, name]).collect(),
-        key => person
-            .attributes
-            .get(key)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default(),
-    };
-    values.into_iter().map(|v| v.to_lowercase()).collect()
-}
-
-fn subject_record(values: Vec<String>) -> RestrictedExpression {
-    assert!(values.len() <= MAX_SLOTS, "{} values exceed the slots", values.len());
-    let slots = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (format!("s{i}"), RestrictedExpression::new_string(v.clone())));
-    let all = RestrictedExpression::new_set(values.iter().cloned().map(RestrictedExpression::new_string));
-    RestrictedExpression::new_record([("all".to_string(), all)].into_iter().chain(slots)).unwrap()
-}
-
-fn uid(kind: &str, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(EntityTypeName::from_str(kind).unwrap(), EntityId::new(id))
+    translate::policy(&SHAPE, flow)
 }
 
 /// Every person as a `User` and every item as an `Item` (named by its index in the pool).
 fn cedar_entities(world: &World) -> Entities {
-    let people = world.people.iter().map(|person| {
-        let attrs = NAMED_KEYS
-            .iter()
-            .map(|key| (key.to_string(), subject_record(subject_values(person, key))));
-        let mut fields = HashMap::from([
-            ("user".to_string(), subject_record(subject_values(person, "user"))),
-            ("groups".to_string(), subject_record(subject_values(person, "groups"))),
-            ("attrs".to_string(), RestrictedExpression::new_record(attrs).unwrap()),
-        ]);
-        if let Some(manager) = &person.manager_id {
-            fields.insert(
-                "manager".to_string(),
-                RestrictedExpression::new_entity_uid(uid("User", manager)),
-            );
-        }
-        Entity::new(uid("User", &person.user_id), fields, HashSet::new()).unwrap()
-    });
-    let items = world.items.iter().enumerate().map(|(index, item)| {
-        let fields = HashMap::from([
-            (
-                "integration".to_string(),
-                RestrictedExpression::new_string(item.integration_id.clone()),
-            ),
-            (
-                "resource_id".to_string(),
-                RestrictedExpression::new_string(item.resource_id.clone()),
-            ),
-        ]);
-        Entity::new(uid("Item", &index.to_string()), fields, HashSet::new()).unwrap()
-    });
+    let people = world.people.iter().map(|person| translate::user_entity(&SHAPE, person));
+    let items = world
+        .items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| translate::item_entity(&index.to_string(), item));
     Entities::from_entities(people.chain(items), None).unwrap()
 }
 
-/// The local weekday (0 = Monday), previous calendar day's weekday and minute of day of `at` in
-/// `tz`.
-fn local_clock(tz: &Tz, at: DateTime<Utc>) -> (u32, u32, u32) {
-    let local = at.with_timezone(tz);
-    let previous = local.date_naive().pred_opt().unwrap();
-    (
-        local.weekday().num_days_from_monday(),
-        previous.weekday().num_days_from_monday(),
-        local.hour() * 60 + local.minute(),
-    )
-}
-
 fn cedar_request(world: &World, query: &Query<'_>) -> CedarRequest {
-    let mut context = vec![(
-        "grantee".to_string(),
-        RestrictedExpression::new_entity_uid(uid("User", &query.grantee.user_id)),
-    )];
-    for tz in &ZONES {
-        let key = zone_key(tz);
-        let (dow, prev, minute) = local_clock(tz, query.at);
-        context.push((format!("{key}_dow"), RestrictedExpression::new_long(dow.into())));
-        context.push((format!("{key}_prev_dow"), RestrictedExpression::new_long(prev.into())));
-        context.push((format!("{key}_min"), RestrictedExpression::new_long(minute.into())));
-    }
     let item_index = world.items.iter().position(|i| i == query.item).unwrap();
-    CedarRequest::new(
-        uid("User", &query.requester.user_id),
-        uid("Action", &query.item.permission),
-        uid("Item", &item_index.to_string()),
-        Context::from_pairs(context).unwrap(),
-        None,
+    translate::request(
+        query.requester,
+        query.grantee,
+        &item_index.to_string(),
+        query.item,
+        query.at,
     )
-    .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,7 +649,7 @@ fn mismatch(world: &World, flow: &CompiledFlow, policy: &str, query: &Query<'_>,
     let _ = writeln!(report, "item: {:?}", query.item);
     let _ = write!(report, "instant: {}", query.at.to_rfc3339());
     if let When::Only { time_zone, .. } = &flow.when {
-        let (dow, prev, minute) = local_clock(time_zone, query.at);
+        let (dow, prev, minute) = translate::local_clock(time_zone, query.at);
         let _ = write!(
             report,
             " = {} (weekday {dow}, previous {prev}, minute {minute})",
@@ -1027,10 +783,6 @@ fn vary_case(rng: &mut StdRng, text: &str) -> String {
 
 fn minute_time(minute: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap()
-}
-
-fn minute_of_day(time: NaiveTime) -> u32 {
-    time.hour() * 60 + time.minute()
 }
 
 fn hhmm(time: NaiveTime) -> String {

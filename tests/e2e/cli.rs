@@ -256,3 +256,100 @@ async fn the_local_postgres_through_the_cli() {
     );
     assert!(stderr(&bad).contains("permissions[0]"), "{}", stderr(&bad));
 }
+
+#[tokio::test]
+async fn flows_from_templates_and_as_code_through_the_cli() {
+    let server = TestServer::start().await;
+    crate::flows::world(&server).await;
+    let cli = Cli::new(&server);
+    let token = Some(ADMIN_TOKEN);
+    let base = |name: &str| {
+        format!(
+            "name: {name}\nkind: self_serve\nrequestors: {{ rows: [ {{ attribute: department, operator: is, values: [Engineering] }} ] }}\ntargets: [ {{ bundle: everything-demo }} ]\n"
+        )
+    };
+    for template in ["sensitive-data", "break-glass", "development", "production"] {
+        let file = cli.config_dir.path().join(format!("{template}.yaml"));
+        std::fs::write(&file, base(&format!("{template} flow"))).unwrap();
+        let created = cli
+            .run(
+                token,
+                &["flows", "create", "-f", file.to_str().unwrap(), "--template", template],
+            )
+            .await;
+        assert_eq!(created.status.code(), Some(0), "{template}: {}", stderr(&created));
+    }
+    let listed = cli.run(token, &["--output", "json", "flows", "list"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(json["flows"].as_array().unwrap().len(), 4);
+
+    let exported = cli.run(token, &["flows", "export"]).await;
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let file = cli.config_dir.path().join("flows.yaml");
+    let edited = stdout(&exported).replace("name: development flow", "name: development flow renamed");
+    std::fs::write(&file, edited).unwrap();
+    let plan = cli
+        .run(
+            token,
+            &["flows", "apply", "-f", file.to_str().unwrap(), "--prune", "--dry-run"],
+        )
+        .await;
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains("+ development flow renamed") && text.contains("- development flow"),
+        "{text}"
+    );
+    let applied = cli
+        .run(token, &["flows", "apply", "-f", file.to_str().unwrap(), "--prune"])
+        .await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+
+    // Evaluate: ada (Engineering) is allowed through the automatic development flow; dave is not.
+    let ada_token = server
+        .admin()
+        .await
+        .create_token(latch_proto::identity::v1::CreateTokenRequest {
+            user_id: "ada".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let allowed = cli
+        .run(
+            Some(&ada_token),
+            &["flows", "evaluate", "--item", "demo/table:orders-prod/orders:read"],
+        )
+        .await;
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&allowed),
+        stderr(&allowed)
+    );
+    assert!(
+        stdout(&allowed).contains("development flow renamed"),
+        "{}",
+        stdout(&allowed)
+    );
+    let denied = cli
+        .run(
+            token,
+            &["flows", "evaluate", "--item", "demo/table:orders-prod/orders:read"],
+        )
+        .await;
+    assert_eq!(
+        denied.status.code(),
+        Some(1),
+        "the admin is not in Engineering: {}",
+        stdout(&denied)
+    );
+    assert!(
+        stdout(&denied).contains("requestor: not department is Engineering"),
+        "{}",
+        stdout(&denied)
+    );
+}

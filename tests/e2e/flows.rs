@@ -38,7 +38,7 @@ approval:
         min_approvers: 1
 "#;
 
-async fn world(server: &TestServer) {
+pub async fn world(server: &TestServer) {
     let mut catalog = server.catalog_admin().await;
     catalog
         .create_integration(catalog::CreateIntegrationRequest {

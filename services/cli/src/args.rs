@@ -4,8 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    bundles, connectors, groups, identity, integrations, mfa, resources, schedules, scopes, spaces, targets, tokens,
-    users,
+    bundles, connectors, flows, groups, identity, integrations, mfa, resources, schedules, scopes, spaces, targets,
+    tokens, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
@@ -90,6 +90,9 @@ pub enum Command {
     /// What targets cover, item by item
     #[command(subcommand)]
     Targets(targets::TargetsCommand),
+    /// Access flows: who may request what, when, for how long, approved by whom
+    #[command(subcommand)]
+    Flows(flows::FlowsCommand),
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use latch_proto::flow::v1::flow_service_client::FlowServiceClient;
 use latch_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -14,6 +15,7 @@ use crate::error::CliError;
 
 pub type IdentityClient = IdentityServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type CatalogClient = CatalogServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type FlowClient = FlowServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -49,6 +51,12 @@ pub async fn connect(server: &str, token: &str) -> Result<IdentityClient, CliErr
 pub async fn connect_catalog(server: &str, token: &str) -> Result<CatalogClient, CliError> {
     let (channel, auth) = authenticated_channel(server, token).await?;
     Ok(CatalogServiceClient::with_interceptor(channel, auth))
+}
+
+/// Access flows live on the same server too, behind the same token.
+pub async fn connect_flow(server: &str, token: &str) -> Result<FlowClient, CliError> {
+    let (channel, auth) = authenticated_channel(server, token).await?;
+    Ok(FlowServiceClient::with_interceptor(channel, auth))
 }
 
 /// The token is checked before the network is touched, so a malformed one never costs a
@@ -101,6 +109,8 @@ mod tests {
         let error = connect("http://127.0.0.1:1", "t").await.unwrap_err();
         assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
         let error = connect_catalog("http://127.0.0.1:1", "t").await.unwrap_err();
+        assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
+        let error = connect_flow("http://127.0.0.1:1", "t").await.unwrap_err();
         assert!(matches!(error, CliError::Unreachable { .. }), "{error:?}");
     }
 

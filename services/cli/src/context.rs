@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::args::{DEFAULT_SERVER, GlobalArgs, OutputFormat};
-use crate::client::{self, CatalogClient, IdentityClient};
+use crate::client::{self, CatalogClient, FlowClient, IdentityClient};
 use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 
@@ -83,6 +83,12 @@ impl Context {
         client::connect_catalog(&self.server, token).await
     }
 
+    /// The flow client: same server, same token, same early `NoToken`.
+    pub async fn flow_client(&self) -> Result<FlowClient, CliError> {
+        let token = self.token()?;
+        client::connect_flow(&self.server, token).await
+    }
+
     pub fn json(&self) -> bool {
         self.output == OutputFormat::Json
     }
@@ -127,6 +133,10 @@ mod tests {
         ));
         assert!(matches!(
             context(None, None).catalog_client().await,
+            Err(CliError::NoToken)
+        ));
+        assert!(matches!(
+            context(None, None).flow_client().await,
             Err(CliError::NoToken)
         ));
     }

@@ -25,6 +25,9 @@ pub enum CliError {
     /// `latch mfa verify` with a code the server did not accept.
     #[error("code rejected")]
     CodeRejected,
+    /// `latch flows evaluate` where no flow allows the request; the output above says why.
+    #[error("no flow allows this request")]
+    NoFlowAllows,
     /// Input clap could not check on its own (a server URL from the credentials file, a missing
     /// token on stdin).
     #[error("{0}")]

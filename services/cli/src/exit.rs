@@ -6,7 +6,8 @@ use tonic::Code;
 use crate::error::CliError;
 
 pub const SUCCESS: u8 = 0;
-/// Anything not listed below, and an integration that fails `integrations validate`.
+/// Anything not listed below, an integration that fails `integrations validate`, and a request
+/// no flow allows in `flows evaluate`.
 pub const FAILURE: u8 = 1;
 /// Bad command line; clap exits with this on its own.
 pub const USAGE: u8 = 2;
@@ -43,9 +44,11 @@ pub fn code_for_error(error: &CliError) -> u8 {
         CliError::Unreachable { .. } => UNAVAILABLE,
         CliError::NoToken | CliError::MalformedToken => AUTH,
         CliError::Usage(_) => USAGE,
-        CliError::IntegrationUnhealthy { .. } | CliError::CodeRejected | CliError::Io { .. } | CliError::Other(_) => {
-            FAILURE
-        }
+        CliError::IntegrationUnhealthy { .. }
+        | CliError::CodeRejected
+        | CliError::NoFlowAllows
+        | CliError::Io { .. }
+        | CliError::Other(_) => FAILURE,
     }
 }
 
@@ -92,6 +95,7 @@ mod tests {
             7
         );
         assert_eq!(code_for_error(&CliError::CodeRejected), 1);
+        assert_eq!(code_for_error(&CliError::NoFlowAllows), 1);
         let unhealthy = CliError::IntegrationUnhealthy {
             integration: "pg".into(),
             problems: vec![],

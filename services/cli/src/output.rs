@@ -14,6 +14,11 @@ pub fn line(text: impl Display) -> Result<(), CliError> {
     writeln!(io::stdout().lock(), "{text}").map_err(|error| CliError::io("cannot write to stdout", error))
 }
 
+/// A document as is (an exported YAML file), with exactly one line ending at the end.
+pub fn document(text: &str) -> Result<(), CliError> {
+    line(text.trim_end_matches('\n'))
+}
+
 /// Notes for people (warnings, progress) go to stderr so stdout stays parseable.
 pub fn note(text: impl Display) -> Result<(), CliError> {
     writeln!(io::stderr().lock(), "{text}").map_err(|error| CliError::io("cannot write to stderr", error))

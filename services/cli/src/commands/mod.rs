@@ -2,6 +2,8 @@
 
 pub mod bundles;
 pub mod connectors;
+mod flow_evaluate;
+pub mod flows;
 pub mod groups;
 pub mod identity;
 mod integration_config;
@@ -44,6 +46,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Scopes(command) => scopes::run(ctx, command).await,
         Command::Spaces(command) => spaces::run(ctx, command).await,
         Command::Targets(command) => targets::run(ctx, command).await,
+        Command::Flows(command) => flows::run(ctx, command).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod change;
+pub mod flow;
 pub mod group;
 pub mod schedule;
 pub mod subject;

@@ -105,3 +105,53 @@ async fn the_configured_admin_group_makes_its_nested_members_admins() {
         .await
         .expect("admin now");
 }
+
+#[tokio::test]
+async fn group_changes_cannot_remove_the_last_admin() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let (bob, mut bob_client) = server.user_with_token("bob").await;
+    let admins = create_group(&mut admin, "latch-admins", &[&bob.id], &[]).await;
+    // The bootstrap admin steps down; bob stays admin through the group only.
+    let me = admin
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    admin
+        .revoke_role(pb::RevokeRoleRequest {
+            user_id: me.id.clone(),
+            role: Role::Admin as i32,
+        })
+        .await
+        .expect("bob is still admin");
+    let remove_bob = pb::RemoveGroupMemberRequest {
+        group_id: admins.id.clone(),
+        member: Some(pb::GroupMember {
+            kind: pb::group_member::Kind::User as i32,
+            id: bob.id.clone(),
+            display: String::new(),
+        }),
+    };
+    let status = bob_client.remove_group_member(remove_bob.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let status = bob_client
+        .delete_group(pb::DeleteGroupRequest { id: admins.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    // With a granted admin again, the group may go.
+    bob_client
+        .grant_role(pb::GrantRoleRequest {
+            user_id: me.id.clone(),
+            role: Role::Admin as i32,
+        })
+        .await
+        .unwrap();
+    bob_client
+        .remove_group_member(remove_bob)
+        .await
+        .expect("another admin exists now");
+}

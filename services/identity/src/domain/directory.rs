@@ -508,6 +508,14 @@ impl Directory {
         }
     }
 
+    /// Active users holding the admin role by direct grant (not through a group).
+    pub fn granted_admin_count(&self) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.active && u.granted_roles.iter().any(|r| r == RoleName::Admin.as_str()))
+            .count()
+    }
+
     /// Ids of active users with the admin role, by grant or by group.
     pub fn admin_count(&self) -> usize {
         self.users

@@ -20,6 +20,25 @@ pub struct GroupDraft {
 }
 
 impl IdentityService {
+    /// Refuses a group change that would leave no active admin. Only when nobody holds admin by
+    /// direct grant can a group change remove the last one; then the change is tried on a copy
+    /// of the directory first.
+    fn refuse_leaving_no_admin(&self, change: impl FnOnce(&mut Directory)) -> ServiceResult<()> {
+        let directory = self.directory();
+        if directory.granted_admin_count() > 0 || directory.admin_count() == 0 {
+            return Ok(());
+        }
+        let mut trial = directory.clone();
+        drop(directory);
+        change(&mut trial);
+        if trial.admin_count() == 0 {
+            return Err(ServiceError::FailedPrecondition(
+                "this change would leave no active admin; grant someone the admin role first".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn get_group(&self, id_or_name: &str) -> ServiceResult<Arc<Group>> {
         self.directory()
             .find_group(id_or_name)
@@ -122,6 +141,23 @@ impl IdentityService {
         let current = self.get_group(id)?;
         check_version("etag", expected_version, current.version)?;
         Self::validate_group(&self.directory(), &draft, Some(&current.id))?;
+        self.refuse_leaving_no_admin(|trial| {
+            let mut renamed = (*current).clone();
+            renamed.display_name = draft.display_name.trim().to_string();
+            trial.upsert_group(renamed);
+            if let Some(members) = &draft.members {
+                let (users, groups) = trial.members(&current.id);
+                for id in users {
+                    trial.remove_member(&current.id, MemberKind::User, &id);
+                }
+                for id in groups {
+                    trial.remove_member(&current.id, MemberKind::Group, &id);
+                }
+                for member in members {
+                    trial.add_member(&current.id, member.kind, &member.id);
+                }
+            }
+        })?;
         let renamed = Group {
             display_name: draft.display_name.trim().to_string(),
             external_id: draft.external_id.clone(),
@@ -174,6 +210,7 @@ impl IdentityService {
     pub async fn delete_group(&self, actor: &str, id: &str) -> ServiceResult<()> {
         let mut tx = self.begin_write(actor).await?;
         let group = self.get_group(id)?;
+        self.refuse_leaving_no_admin(|trial| trial.remove_group(&group.id))?;
         tx.delete_group(&group).await?;
         self.commit(tx).await
     }
@@ -200,6 +237,15 @@ impl IdentityService {
         if !violations.is_empty() {
             return Err(ServiceError::InvalidArgument(violations));
         }
+        self.refuse_leaving_no_admin(|trial| {
+            for (member, add) in changes {
+                if *add {
+                    trial.add_member(&group.id, member.kind, &member.id);
+                } else {
+                    trial.remove_member(&group.id, member.kind, &member.id);
+                }
+            }
+        })?;
         let mut changed = false;
         for (member, add) in changes {
             changed |= if *add {
@@ -237,6 +283,11 @@ impl IdentityService {
     pub async fn remove_members(&self, actor: &str, group_id: &str, members: &[Member]) -> ServiceResult<Arc<Group>> {
         let mut tx = self.begin_write(actor).await?;
         let group = self.get_group(group_id)?;
+        self.refuse_leaving_no_admin(|trial| {
+            for member in members {
+                trial.remove_member(&group.id, member.kind, &member.id);
+            }
+        })?;
         let mut changed = false;
         for member in members {
             changed |= tx.remove_member(&group.id, member).await?;

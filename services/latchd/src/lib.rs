@@ -145,7 +145,13 @@ impl App {
         };
         let http = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok" }))
-            .nest("/scim/v2", latch_identity::scim::router(identity.clone()));
+            .nest(
+                "/scim/v2",
+                latch_identity::scim::router(
+                    identity.clone(),
+                    Some(config.public_url.clone()).filter(|u| !u.is_empty()),
+                ),
+            );
 
         let grpc_listener = TcpListener::bind(config.grpc_addr)
             .await

@@ -17,6 +17,9 @@ pub struct LatchConfig {
     pub database_url: String,
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// The address clients reach the HTTP port at (`https://latch.example.com`), used in SCIM
+    /// `meta.location`; when empty it is taken from the request's Host header.
+    pub public_url: String,
     /// The admin API token to create at first start instead of a random one.
     pub bootstrap_token: String,
     /// Base64 of 32 bytes: the AES-256-GCM key for secrets at rest. When empty, a key is generated
@@ -70,6 +73,7 @@ impl Default for LatchConfig {
             database_url: String::new(),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7070)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 7080)),
+            public_url: String::new(),
             bootstrap_token: String::new(),
             encryption_key: String::new(),
             identity: IdentityConfig::default(),
@@ -108,6 +112,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("database_url", &redact_url_password(&self.database_url))
             .field("grpc_addr", &self.grpc_addr)
             .field("http_addr", &self.http_addr)
+            .field("public_url", &self.public_url)
             .field("bootstrap_token", &redacted(&self.bootstrap_token))
             .field("encryption_key", &redacted(&self.encryption_key))
             .field("identity", &self.identity)

@@ -45,7 +45,10 @@ async fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<String, Sci
     Ok(format!("{SCIM_ACTOR}:tokens/{}", caller.token_id))
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
+    if let Some(public) = &state.public_url {
+        return format!("{public}/scim/v2");
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -109,7 +112,7 @@ pub async fn service_provider_config(State(state): State<ScimState>, headers: He
     authorize(&state, &headers).await?;
     Ok(scim(
         StatusCode::OK,
-        discovery::service_provider_config(&base_url(&headers)),
+        discovery::service_provider_config(&base_url(&state, &headers)),
     ))
 }
 
@@ -121,13 +124,13 @@ pub async fn resource_types(State(state): State<ScimState>, headers: HeaderMap) 
     authorize(&state, &headers).await?;
     Ok(scim(
         StatusCode::OK,
-        list_of(discovery::resource_types(&base_url(&headers))),
+        list_of(discovery::resource_types(&base_url(&state, &headers))),
     ))
 }
 
 pub async fn resource_type(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
     authorize(&state, &headers).await?;
-    discovery::resource_types(&base_url(&headers))
+    discovery::resource_types(&base_url(&state, &headers))
         .into_iter()
         .find(|r| r["id"].as_str().is_some_and(|r| r.eq_ignore_ascii_case(&id)))
         .map(|r| scim(StatusCode::OK, r))
@@ -136,12 +139,15 @@ pub async fn resource_type(State(state): State<ScimState>, headers: HeaderMap, P
 
 pub async fn schemas(State(state): State<ScimState>, headers: HeaderMap) -> ScimResult {
     authorize(&state, &headers).await?;
-    Ok(scim(StatusCode::OK, list_of(discovery::schemas(&base_url(&headers)))))
+    Ok(scim(
+        StatusCode::OK,
+        list_of(discovery::schemas(&base_url(&state, &headers))),
+    ))
 }
 
 pub async fn schema(State(state): State<ScimState>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
     authorize(&state, &headers).await?;
-    discovery::schemas(&base_url(&headers))
+    discovery::schemas(&base_url(&state, &headers))
         .into_iter()
         .find(|s| s["id"].as_str() == Some(id.as_str()))
         .map(|s| scim(StatusCode::OK, s))
@@ -204,14 +210,14 @@ fn users_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResul
 
 pub async fn list_users(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
     authorize(&state, &headers).await?;
-    users_matching(&state, &parse_query(raw)?, &base_url(&headers))
+    users_matching(&state, &parse_query(raw)?, &base_url(&state, &headers))
 }
 
 pub async fn search_users(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
     authorize(&state, &headers).await?;
     let query: ListQuery = serde_json::from_value(parse_body(&body)?)
         .map_err(|e| ScimError::bad_request("invalidValue", format!("search request: {e}")))?;
-    users_matching(&state, &query, &base_url(&headers))
+    users_matching(&state, &query, &base_url(&state, &headers))
 }
 
 pub async fn get_user(
@@ -228,7 +234,7 @@ pub async fn get_user(
         .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
     Ok(scim(
         StatusCode::OK,
-        project_one(user_json(user, &directory, &base_url(&headers)), &query),
+        project_one(user_json(user, &directory, &base_url(&state, &headers)), &query),
     ))
 }
 
@@ -239,7 +245,7 @@ pub async fn create_user(State(state): State<ScimState>, headers: HeaderMap, bod
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::CREATED,
-        user_json(&user, &directory, &base_url(&headers)),
+        user_json(&user, &directory, &base_url(&state, &headers)),
     ))
 }
 
@@ -259,7 +265,10 @@ pub async fn replace_user(
     let draft = user_draft(&parse_body(&body)?, &state.service.directory())?;
     let user = state.service.replace_user(&actor, &id, draft, expected).await?;
     let directory = state.service.directory();
-    Ok(scim(StatusCode::OK, user_json(&user, &directory, &base_url(&headers))))
+    Ok(scim(
+        StatusCode::OK,
+        user_json(&user, &directory, &base_url(&state, &headers)),
+    ))
 }
 
 pub async fn patch_user(
@@ -272,7 +281,7 @@ pub async fn patch_user(
     let expected = if_match(&headers)?;
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
-    let base = base_url(&headers);
+    let base = base_url(&state, &headers);
     for _attempt in 1..=PATCH_ATTEMPTS {
         let (mut resource, version) = {
             let directory = state.service.directory();
@@ -371,14 +380,14 @@ fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResu
 
 pub async fn list_groups(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
     authorize(&state, &headers).await?;
-    groups_matching(&state, &parse_query(raw)?, &base_url(&headers))
+    groups_matching(&state, &parse_query(raw)?, &base_url(&state, &headers))
 }
 
 pub async fn search_groups(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
     authorize(&state, &headers).await?;
     let query: ListQuery = serde_json::from_value(parse_body(&body)?)
         .map_err(|e| ScimError::bad_request("invalidValue", format!("search request: {e}")))?;
-    groups_matching(&state, &query, &base_url(&headers))
+    groups_matching(&state, &query, &base_url(&state, &headers))
 }
 
 pub async fn get_group(
@@ -396,7 +405,7 @@ pub async fn get_group(
     Ok(scim(
         StatusCode::OK,
         project_one(
-            group_json(group, &directory, &base_url(&headers), wants_members(&query)),
+            group_json(group, &directory, &base_url(&state, &headers), wants_members(&query)),
             &query,
         ),
     ))
@@ -409,7 +418,7 @@ pub async fn create_group(State(state): State<ScimState>, headers: HeaderMap, bo
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::CREATED,
-        group_json(&group, &directory, &base_url(&headers), true),
+        group_json(&group, &directory, &base_url(&state, &headers), true),
     ))
 }
 
@@ -431,7 +440,7 @@ pub async fn replace_group(
     let directory = state.service.directory();
     Ok(scim(
         StatusCode::OK,
-        group_json(&group, &directory, &base_url(&headers), true),
+        group_json(&group, &directory, &base_url(&state, &headers), true),
     ))
 }
 
@@ -445,7 +454,7 @@ pub async fn patch_group(
     let expected = if_match(&headers)?;
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
-    let base = base_url(&headers);
+    let base = base_url(&state, &headers);
     if expected.is_none() {
         let changes = member_changes(&operations, &state.service.directory());
         if let Some(changes) = changes {

@@ -20,10 +20,13 @@ pub use error::{CONTENT_TYPE, ScimError};
 #[derive(Clone)]
 pub(crate) struct ScimState {
     service: IdentityService,
+    /// `https://host` clients use, when configured; else taken from each request.
+    public_url: Option<String>,
 }
 
-/// The SCIM routes, to be nested under `/scim/v2`.
-pub fn router(service: IdentityService) -> Router {
+/// The SCIM routes, to be nested under `/scim/v2`. `public_url` (e.g. `https://latch.example.com`)
+/// is used for resource locations; without it they come from the request's Host header.
+pub fn router(service: IdentityService, public_url: Option<String>) -> Router {
     Router::new()
         .route("/ServiceProviderConfig", get(handlers::service_provider_config))
         .route("/ResourceTypes", get(handlers::resource_types))
@@ -51,5 +54,8 @@ pub fn router(service: IdentityService) -> Router {
         .route("/Bulk", post(handlers::bulk))
         .route("/Me", get(handlers::me))
         .fallback(handlers::not_found)
-        .with_state(ScimState { service })
+        .with_state(ScimState {
+            service,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
+        })
 }

@@ -15,6 +15,7 @@ use latch_runtime::server::GrpcRoutes;
 use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
+mod demo;
 mod local_directory;
 mod local_flow_ports;
 
@@ -152,6 +153,12 @@ impl App {
                     Some(config.public_url.clone()).filter(|u| !u.is_empty()),
                 ),
             );
+
+        if options.demo
+            && let (Some(catalog), Some(flow)) = (&catalog, &flow)
+        {
+            demo::load_catalog_and_flow(&identity, catalog, flow).await?;
+        }
 
         let grpc_listener = TcpListener::bind(config.grpc_addr)
             .await

@@ -344,7 +344,8 @@ async fn space_admins_manage_only_their_space_and_flows_stay_in_theirs() {
         })
         .await
         .unwrap();
-    demo_integration(&mut catalog, "shared-demo", "").await;
+    demo_integration(&mut catalog, "shared-demo", "payments").await;
+    demo_integration(&mut catalog, "global-demo", "").await;
     catalog
         .sync_integration(pb::SyncIntegrationRequest {
             id: "shared-demo".into(),
@@ -370,6 +371,11 @@ async fn space_admins_manage_only_their_space_and_flows_stay_in_theirs() {
     pat.create_bundle(bundle("payments", "payments-buckets"))
         .await
         .expect("a space admin manages the space");
+    // A space's bundle may not reach a global integration: the space admin stays inside.
+    let mut outside = bundle("payments", "outside");
+    outside.bundle.as_mut().unwrap().targets[0].integration = "global-demo".into();
+    let status = pat.create_bundle(outside).await.unwrap_err();
+    assert_eq!(violated_fields(&status), ["bundle.targets[0].integration"]);
     let status = pat.create_bundle(bundle("", "global-buckets")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 

@@ -336,6 +336,7 @@ async fn templates_and_flows_as_code() {
         .document;
     let plan = flows
         .apply_flows(pb::ApplyFlowsRequest {
+            space: String::new(),
             document: exported.clone(),
             prune: true,
             dry_run: true,
@@ -363,6 +364,7 @@ async fn templates_and_flows_as_code() {
     let text = serde_json::to_string(&document).unwrap();
     let plan = flows
         .apply_flows(pb::ApplyFlowsRequest {
+            space: String::new(),
             document: text.clone(),
             prune: true,
             dry_run: true,
@@ -387,6 +389,7 @@ async fn templates_and_flows_as_code() {
     );
     let applied = flows
         .apply_flows(pb::ApplyFlowsRequest {
+            space: String::new(),
             document: text,
             prune: true,
             dry_run: false,
@@ -413,6 +416,7 @@ async fn templates_and_flows_as_code() {
     broken.push(serde_json::json!({ "name": "never", "kind": "self_serve", "requestors": { "rows": [ { "attribute": "user", "operator": "is", "values": ["ada"] } ] }, "targets": [ { "bundle": "everything-demo" } ] }));
     let status = flows
         .apply_flows(pb::ApplyFlowsRequest {
+            space: String::new(),
             document: serde_json::to_string(&broken).unwrap(),
             prune: false,
             dry_run: false,
@@ -493,7 +497,6 @@ grant_for: indefinite
 const EVERY_OPTION: &str = r#"
 name: every option
 kind: self_serve
-space: payments
 active: true
 labels: [prod, pci]
 requestors:
@@ -511,8 +514,8 @@ for_whom:
   others: { combine: and, rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
 targets:
   - integration: { integration: demo, resource_type: table, permissions: [read, write], mode: exclude, resource_names: [invoices], tags: [ { key: pii, values: ["true"] } ] }
-  - bundle: payments-buckets
-  - scope: { scope: payments-prod, permissions: [read] }
+  - bundle: everything-demo
+  - scope: { scope: all-prod, permissions: [read] }
 grant_for: { custom: 4h }
 approval:
   approval_of:
@@ -551,12 +554,30 @@ async fn a_flow_exercising_every_option() {
         .await
         .unwrap();
     catalog
+        .create_integration(catalog::CreateIntegrationRequest {
+            integration: Some(catalog::Integration {
+                display_name: "payments-demo".into(),
+                connector: "demo".into(),
+                space: "payments".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    catalog
+        .sync_integration(catalog::SyncIntegrationRequest {
+            id: "payments-demo".into(),
+        })
+        .await
+        .unwrap();
+    catalog
         .create_bundle(catalog::CreateBundleRequest {
             bundle: Some(catalog::Bundle {
                 display_name: "payments-buckets".into(),
                 space: "payments".into(),
                 targets: vec![catalog::IntegrationTarget {
-                    integration: "demo".into(),
+                    integration: "payments-demo".into(),
                     resource_type: "bucket".into(),
                     permissions: vec!["read".into()],
                     selection: None,
@@ -567,24 +588,27 @@ async fn a_flow_exercising_every_option() {
         })
         .await
         .unwrap();
-    catalog
-        .create_access_scope(catalog::CreateAccessScopeRequest {
-            scope: Some(catalog::AccessScope {
-                display_name: "payments-prod".into(),
-                space: "payments".into(),
-                query: Some(catalog::AccessScopeQuery {
-                    include_tags: vec![catalog::TagSelector {
-                        key: "env".into(),
-                        values: vec!["prod".into()],
-                    }],
+    let prod = || catalog::AccessScopeQuery {
+        include_tags: vec![catalog::TagSelector {
+            key: "env".into(),
+            values: vec!["prod".into()],
+        }],
+        ..Default::default()
+    };
+    for (name, space) in [("payments-prod", "payments"), ("all-prod", "")] {
+        catalog
+            .create_access_scope(catalog::CreateAccessScopeRequest {
+                scope: Some(catalog::AccessScope {
+                    display_name: name.into(),
+                    space: space.into(),
+                    query: Some(prod()),
                     ..Default::default()
                 }),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
     let mut flows = server.flows_with(Some(crate::harness::ADMIN_TOKEN)).await;
     let status = flows
         .create_flow(pb::CreateFlowRequest {
@@ -642,20 +666,58 @@ async fn a_flow_exercising_every_option() {
     assert_eq!(again.definition, created.definition);
     assert!(created.definition.contains("all_of"), "{}", created.definition);
 
-    // A global flow may not use the space's bundle.
-    let global = EVERY_OPTION
-        .replace("space: payments\n", "")
-        .replace("name: every option", "name: global one");
+    // A flow in a space uses the space's bundles and scopes, and those only.
+    let space_flow = |name: &str, targets: &str| {
+        format!(
+            "name: {name}\nkind: self_serve\nspace: payments\nrequestors: {{ rows: [ {{ attribute: group, operator: is, values: [sre] }} ] }}\ntargets: {targets}\n"
+        )
+    };
+    let in_space = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: space_flow(
+                "payments flow",
+                "[ { bundle: payments-buckets }, { scope: { scope: payments-prod, permissions: [read] } } ]",
+            ),
+            template: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(in_space.item_count > 0);
     let status = flows
         .create_flow(pb::CreateFlowRequest {
-            definition: global,
+            definition: space_flow(
+                "direct",
+                "[ { integration: { integration: payments-demo, resource_type: bucket, permissions: [read] } } ]",
+            ),
             template: String::new(),
         })
         .await
         .unwrap_err();
-    assert!(
-        violated_fields(&status).contains(&"targets[1]".to_string()),
-        "{:?}",
-        violated_fields(&status)
+    assert_eq!(violated_fields(&status), ["targets[0]"]);
+    let status = flows
+        .create_flow(pb::CreateFlowRequest {
+            definition: space_flow("global bundle", "[ { bundle: everything-demo } ]"),
+            template: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&status),
+        ["targets[0]"],
+        "a space flow cannot use a global bundle"
     );
+
+    // Applying one space's (empty) document with prune removes only that space's flows.
+    let plan = flows
+        .apply_flows(pb::ApplyFlowsRequest {
+            document: "[]".into(),
+            prune: true,
+            dry_run: true,
+            space: "payments".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plan.deleted, ["payments flow"]);
 }

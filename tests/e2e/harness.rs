@@ -91,6 +91,8 @@ impl TestServer {
             grpc_addr: "127.0.0.1:0".parse().expect("addr"),
             http_addr: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: ADMIN_TOKEN.into(),
+            // Fixed for the suite, so replicas and restarts share it (required with PostgreSQL).
+            encryption_key: "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=".into(),
             ..LatchConfig::default()
         };
         let shared: SharedClock = clock.clone();

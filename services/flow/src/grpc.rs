@@ -316,9 +316,25 @@ impl FlowApi for FlowGrpc {
     async fn apply_flows(&self, request: Request<pb::ApplyFlowsRequest>) -> GrpcResult<pb::ApplyFlowsResponse> {
         let caller = caller(&request)?;
         let request = request.get_ref();
+        let space = match request.space.trim() {
+            "" => None,
+            name => Some(
+                self.service
+                    .catalog()
+                    .space_id(name)
+                    .await?
+                    .ok_or_else(|| ServiceError::invalid("space", format!("no space {name:?}")))?,
+            ),
+        };
         let report = self
             .service
-            .apply(&caller, &request.document, request.prune, request.dry_run)
+            .apply(
+                &caller,
+                &request.document,
+                space.as_deref(),
+                request.prune,
+                request.dry_run,
+            )
             .await?;
         Ok(Response::new(pb::ApplyFlowsResponse {
             created: report.created,

@@ -21,6 +21,8 @@ pub trait People: Send + Sync + 'static {
 pub trait Catalog: Send + Sync + 'static {
     /// The items targets cover now; violations name `targets[i]…` fields.
     async fn resolve(&self, targets: &[TargetSpec], space: Option<&str>) -> ServiceResult<Vec<Item>>;
+    /// The space a bundle or scope target belongs to (`None`: global, or not a bundle/scope).
+    async fn space_of(&self, target: &TargetSpec) -> ServiceResult<Option<String>>;
     /// An integration's id by id or name; `None` when there is no such integration.
     async fn integration_id(&self, integration: &str) -> ServiceResult<Option<String>>;
     /// A space's id by id or name; `None` when there is no such space.

@@ -78,6 +78,12 @@ impl App {
             "--services must include identity"
         );
 
+        // Replicas on one PostgreSQL must share the key that seals secrets; a key generated per
+        // pod would make each unable to read the others' secrets.
+        anyhow::ensure!(
+            !config.is_postgres() || !config.encryption_key.is_empty(),
+            "LATCH_ENCRYPTION_KEY (base64 of 32 bytes, e.g. `openssl rand -base64 32`) is required with PostgreSQL"
+        );
         let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
             .context("encryption key (LATCH_ENCRYPTION_KEY)")?;

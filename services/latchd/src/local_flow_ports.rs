@@ -121,6 +121,15 @@ impl Catalog for LocalCatalog {
             .collect())
     }
 
+    async fn space_of(&self, target: &TargetSpec) -> ServiceResult<Option<String>> {
+        let state = self.catalog.state();
+        Ok(match target {
+            TargetSpec::Bundle(name) => state.bundle(name).and_then(|b| b.space.clone()),
+            TargetSpec::Scope { scope, .. } => state.scope(scope).and_then(|s| s.space.clone()),
+            TargetSpec::Integration(_) => None,
+        })
+    }
+
     async fn integration_id(&self, integration: &str) -> ServiceResult<Option<String>> {
         Ok(self.catalog.state().integration(integration).map(|i| i.id.clone()))
     }

@@ -384,12 +384,15 @@ impl CatalogApi for CatalogGrpc {
     ) -> GrpcResult<pb::PreviewAccessScopeResponse> {
         caller(&request)?;
         let request = request.get_ref();
-        let query = match &request.source {
-            Some(pb::preview_access_scope_request::Source::Scope(name)) => self.service.scope(name)?.query,
-            Some(pb::preview_access_scope_request::Source::Query(query)) => convert::query("query", query)?,
+        let (query, space) = match &request.source {
+            Some(pb::preview_access_scope_request::Source::Scope(name)) => {
+                let scope = self.service.scope(name)?;
+                (scope.query, scope.space)
+            }
+            Some(pb::preview_access_scope_request::Source::Query(query)) => (convert::query("query", query)?, None),
             None => return Err(ServiceError::invalid("source", "name a scope or give a query").into()),
         };
-        let found = self.service.preview(&query)?;
+        let found = self.service.preview(&query, space.as_deref())?;
         let limit = if request.limit <= 0 {
             100
         } else {

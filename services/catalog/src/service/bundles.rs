@@ -31,11 +31,17 @@ impl CatalogService {
                 format!("no integration {:?}", target.integration),
             )]);
         };
-        if integration.space.is_some() && integration.space.as_deref() != space {
-            violations.push(FieldViolation::new(
-                format!("{field}.integration"),
-                format!("integration {} belongs to another space", integration.name),
-            ));
+        // A space's objects use only that space's integrations, and global ones only global
+        // integrations: a space admin never reaches resources outside the space.
+        if integration.space.as_deref() != space {
+            let rule = match (&integration.space, space) {
+                (None, Some(_)) => format!(
+                    "integration {} is global; a space's bundles use the space's integrations",
+                    integration.name
+                ),
+                _ => format!("integration {} belongs to another space", integration.name),
+            };
+            violations.push(FieldViolation::new(format!("{field}.integration"), rule));
         }
         match state
             .descriptions
@@ -164,11 +170,16 @@ impl CatalogService {
         state: &CatalogState,
         field: &str,
         query: &AccessScopeQuery,
+        space: Option<&str>,
     ) -> ServiceResult<AccessScopeQuery> {
         let mut violations = Vec::new();
         let mut integrations = Vec::new();
         for (i, name) in query.integrations.iter().enumerate() {
             match state.integration(name) {
+                Some(integration) if integration.space.as_deref() != space => violations.push(FieldViolation::new(
+                    format!("{field}.integrations[{i}]"),
+                    format!("integration {} is not of this scope's space", integration.name),
+                )),
                 Some(integration) => integrations.push(integration.id.clone()),
                 None => violations.push(FieldViolation::new(
                     format!("{field}.integrations[{i}]"),
@@ -205,7 +216,7 @@ impl CatalogService {
         let space = self.space_id("scope.space", space)?;
         self.require_manager(actor, space.as_deref()).await?;
         let name = check_name("scope.display_name", name)?;
-        let query = Self::check_query(&self.state(), "scope.query", &query)?;
+        let query = Self::check_query(&self.state(), "scope.query", &query, space.as_deref())?;
         let key = if request_id.trim().is_empty() {
             String::new()
         } else {

@@ -11,7 +11,7 @@ use crate::connectors::service_error;
 use crate::domain::records::{Integration, IntegrationStatus, REMOTE, ResourceRecord, StatusState, SyncSummary};
 use crate::store::DocTable;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct IntegrationDraft {
     pub name: String,
     pub connector: String,
@@ -24,13 +24,54 @@ pub struct IntegrationDraft {
 
 /// A change to an integration: config values and secrets to set (empty values remove), a new
 /// owner or name, and the version it was read at.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct IntegrationUpdate {
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub owner: Option<PrincipalRef>,
     pub name: String,
     pub expected_version: Option<i64>,
+}
+
+/// Secret values never appear in debug output, only their names.
+impl std::fmt::Debug for IntegrationDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationDraft")
+            .field("name", &self.name)
+            .field("connector", &self.connector)
+            .field("endpoint", &self.endpoint)
+            .field("config", &self.config)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("owner", &self.owner)
+            .field("space", &self.space)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IntegrationUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationUpdate")
+            .field("config", &self.config)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("owner", &self.owner)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Remote connectors receive secrets with every call: https, or plain http only on loopback.
+fn is_acceptable_endpoint(endpoint: &str) -> bool {
+    if endpoint.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split(['/', ':']).next().unwrap_or_default(),
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
 /// Checks config and secrets against what the connector describes.
@@ -135,12 +176,10 @@ impl CatalogService {
                 "must be 1–128 characters",
             ));
         }
-        if draft.connector == REMOTE
-            && !(draft.endpoint.starts_with("http://") || draft.endpoint.starts_with("https://"))
-        {
+        if draft.connector == REMOTE && !is_acceptable_endpoint(&draft.endpoint) {
             return Err(ServiceError::invalid(
                 "integration.endpoint",
-                "a remote connector needs an http:// or https:// endpoint",
+                "a remote connector needs an https:// endpoint (plain http:// only on loopback)",
             ));
         }
         let connector = self.inner.connectors.resolve(&draft.connector, &draft.endpoint).await?;
@@ -161,6 +200,34 @@ impl CatalogService {
         } else {
             format!("{}|integrations|{request_id}", actor.user_id)
         };
+        // Check it against the real system before taking the write lock; a failing check is
+        // recorded, not fatal.
+        let now = self.now();
+        let mut config: Config = description
+            .config_fields
+            .iter()
+            .filter(|f| !f.default_value.is_empty())
+            .map(|f| (f.name.clone(), f.default_value.clone()))
+            .collect();
+        config.extend(draft.config.clone());
+        config.extend(draft.secrets.clone());
+        let status = match connector.validate_config(&config).await {
+            Ok(problems) if problems.is_empty() => IntegrationStatus {
+                state: StatusState::Ok,
+                problems,
+                checked_at: Some(now),
+            },
+            Ok(problems) => IntegrationStatus {
+                state: StatusState::Error,
+                problems,
+                checked_at: Some(now),
+            },
+            Err(error) => IntegrationStatus {
+                state: StatusState::Error,
+                problems: vec![error.to_string()],
+                checked_at: Some(now),
+            },
+        };
         let tx = self.store().begin().await?;
         if let Some(existing) = self.store().idempotent_resource(&key).await? {
             drop(tx);
@@ -174,7 +241,6 @@ impl CatalogService {
         {
             return Err(ServiceError::AlreadyExists(format!("integration {name:?}")));
         }
-        let now = self.now();
         let mut integration = Integration {
             id: uuid::Uuid::now_v7().to_string(),
             name: name.clone(),
@@ -199,32 +265,7 @@ impl CatalogService {
             updated_at: now,
             version: 1,
         };
-        // Check it against the real system now; a failing check is recorded, not fatal.
-        let mut config: Config = description
-            .config_fields
-            .iter()
-            .filter(|f| !f.default_value.is_empty())
-            .map(|f| (f.name.clone(), f.default_value.clone()))
-            .collect();
-        config.extend(draft.config.clone());
-        config.extend(draft.secrets.clone());
-        integration.status = match connector.validate_config(&config).await {
-            Ok(problems) if problems.is_empty() => IntegrationStatus {
-                state: StatusState::Ok,
-                problems,
-                checked_at: Some(now),
-            },
-            Ok(problems) => IntegrationStatus {
-                state: StatusState::Error,
-                problems,
-                checked_at: Some(now),
-            },
-            Err(error) => IntegrationStatus {
-                state: StatusState::Error,
-                problems: vec![error.to_string()],
-                checked_at: Some(now),
-            },
-        };
+        integration.status = status;
         let sealed = self.seal_secrets(&integration.id, &draft.secrets)?;
         tx.put_integration(&integration.id, &name_key(&name), &integration, &sealed)
             .await
@@ -284,7 +325,11 @@ impl CatalogService {
             None => current.owner.clone(),
         };
         let tx = self.store().begin().await?;
-        let current = self.integration(id)?;
+        let current: Integration = self
+            .store()
+            .doc(DocTable::Integrations, &current.id)
+            .await?
+            .ok_or_else(|| not_found("integration", id))?;
         if let Some(expected) = expected_version
             && expected != current.version
         {
@@ -384,18 +429,8 @@ impl CatalogService {
         tx.delete(DocTable::Integrations, &integration.id).await?;
         tx.commit().await?;
         tracing::info!(integration = %integration.name, "integration deleted");
-        let remaining = self.records_except(&integration.id);
-        self.after_write(Some(remaining)).await
-    }
-
-    /// Every indexed resource but those of one integration.
-    fn records_except(&self, integration_id: &str) -> Vec<ResourceRecord> {
-        self.state()
-            .index
-            .records()
-            .filter(|r| r.integration_id != integration_id)
-            .map(|r| (**r).clone())
-            .collect()
+        self.after_write(Some(super::ResourceChange::RemoveIntegration(integration.id.clone())))
+            .await
     }
 
     pub async fn validate_integration(&self, actor: &Actor, id: &str) -> ServiceResult<Integration> {
@@ -427,7 +462,12 @@ impl CatalogService {
     /// Writes a change to an integration's document (status, sync summary).
     async fn save_integration(&self, id: &str, change: impl FnOnce(&mut Integration)) -> ServiceResult<Integration> {
         let tx = self.store().begin().await?;
-        let mut integration = self.integration(id)?;
+        let id = self.integration(id)?.id;
+        let mut integration: Integration = self
+            .store()
+            .doc(DocTable::Integrations, &id)
+            .await?
+            .ok_or_else(|| not_found("integration", &id))?;
         change(&mut integration);
         let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
         tx.put_integration(&integration.id, &name_key(&integration.name), &integration, &sealed)
@@ -460,12 +500,14 @@ impl CatalogService {
         };
         let description = connector.describe();
         let tx = self.store().begin().await?;
-        let state = self.state();
-        let mut known: std::collections::HashMap<String, ResourceRecord> = state
-            .index
-            .all_of_integration(&integration.id)
+        // The stored rows, not the snapshot, so admin tags and owners set meanwhile (here or on
+        // another replica) are kept.
+        let mut known: std::collections::HashMap<String, ResourceRecord> = self
+            .store()
+            .resources_of(&integration.id)
+            .await?
             .into_iter()
-            .map(|r| (r.id.clone(), (*r).clone()))
+            .map(|r| (r.id.clone(), r))
             .collect();
         let mut summary = SyncSummary {
             synced_at: Some(now),
@@ -496,7 +538,14 @@ impl CatalogService {
                 present: true,
                 synced_at: now,
             };
-            if previous.as_ref() != Some(&record) {
+            // Unchanged resources are not rewritten (only the sync time would differ).
+            let changed = previous.as_ref().is_none_or(|p| {
+                ResourceRecord {
+                    synced_at: now,
+                    ..p.clone()
+                } != record
+            });
+            if changed {
                 tx.put_resource(&record).await?;
             }
             records.push(record);
@@ -510,16 +559,38 @@ impl CatalogService {
             records.push(gone);
         }
         summary.resources = records.iter().filter(|r| r.present).count() as i64;
-        let mut updated = integration.clone();
+        // Only the sync summary changes: the stored document may have moved during the listing.
+        let mut updated: Integration = self
+            .store()
+            .doc(DocTable::Integrations, &integration.id)
+            .await?
+            .ok_or_else(|| not_found("integration", &integration.id))?;
         updated.last_sync = summary.clone();
         let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
         tx.put_integration(&updated.id, &name_key(&updated.name), &updated, &sealed)
             .await?;
         tx.commit().await?;
         tracing::info!(integration = %integration.name, resources = summary.resources, added = summary.added, removed = summary.removed, "integration synced");
-        let mut all = self.records_except(&integration.id);
-        all.extend(records);
-        self.after_write(Some(all)).await?;
+        self.after_write(Some(super::ResourceChange::ReplaceIntegration(
+            integration.id.clone(),
+            records,
+        )))
+        .await?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_acceptable_endpoint;
+
+    #[test]
+    fn remote_endpoints_need_tls_off_loopback() {
+        assert!(is_acceptable_endpoint("https://connectors.example.com:7090"));
+        assert!(is_acceptable_endpoint("http://127.0.0.1:7090"));
+        assert!(is_acceptable_endpoint("http://localhost:7090"));
+        assert!(is_acceptable_endpoint("http://[::1]:7090"));
+        assert!(!is_acceptable_endpoint("http://10.0.0.5:7090"));
+        assert!(!is_acceptable_endpoint("ftp://x"));
     }
 }

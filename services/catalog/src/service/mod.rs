@@ -25,6 +25,42 @@ pub use integrations::{IntegrationDraft, IntegrationUpdate};
 pub use resolve::resolve;
 pub use resources::{ResourceFilter, ResourceUpdate};
 
+/// What a write did to resources, applied to the index in memory.
+#[derive(Debug, Clone)]
+pub(crate) enum ResourceChange {
+    /// An integration's resources are now exactly these.
+    ReplaceIntegration(String, Vec<ResourceRecord>),
+    RemoveIntegration(String),
+    Upsert(Box<ResourceRecord>),
+}
+
+impl ResourceChange {
+    fn apply<'a>(self, current: impl Iterator<Item = &'a Arc<ResourceRecord>>) -> Vec<ResourceRecord> {
+        match self {
+            ResourceChange::ReplaceIntegration(id, records) => {
+                let mut all: Vec<ResourceRecord> = current
+                    .filter(|r| r.integration_id != id)
+                    .map(|r| (**r).clone())
+                    .collect();
+                all.extend(records);
+                all
+            }
+            ResourceChange::RemoveIntegration(id) => current
+                .filter(|r| r.integration_id != id)
+                .map(|r| (**r).clone())
+                .collect(),
+            ResourceChange::Upsert(record) => {
+                let mut all: Vec<ResourceRecord> = current
+                    .filter(|r| !(r.integration_id == record.integration_id && r.id == record.id))
+                    .map(|r| (**r).clone())
+                    .collect();
+                all.push(*record);
+                all
+            }
+        }
+    }
+}
+
 /// Everything the catalog serves reads from, swapped whole on change.
 #[derive(Debug, Default)]
 pub struct CatalogState {
@@ -169,16 +205,17 @@ impl CatalogService {
     }
 
     /// Brings the snapshot up to date after this replica wrote. When nothing else was written
-    /// since the snapshot, resources are not read back: `resources` (the complete new set, when
-    /// the write changed resources) is indexed from memory, or the current index is kept.
-    async fn after_write(&self, resources: Option<Vec<ResourceRecord>>) -> ServiceResult<()> {
+    /// since the snapshot, resources are not read back: the write's own change is applied to the
+    /// current index (under the reload lock, so two local writers never undo each other);
+    /// otherwise everything is reloaded.
+    async fn after_write(&self, change: Option<ResourceChange>) -> ServiceResult<()> {
         let _one_at_a_time = self.inner.reload.lock().await;
         let current = self.state();
         let only_ours = self.store().version().await? == current.version + 1;
-        let index = match resources {
-            Some(records) if only_ours => Arc::new(ResourceIndex::build(records)),
-            None if only_ours => current.index.clone(),
-            _ => Arc::new(ResourceIndex::build(self.store().all_resources().await?)),
+        let index = match change {
+            _ if !only_ours => Arc::new(ResourceIndex::build(self.store().all_resources().await?)),
+            None => current.index.clone(),
+            Some(change) => Arc::new(ResourceIndex::build(change.apply(current.index.records()))),
         };
         let state = self.load_docs(index).await?;
         *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);

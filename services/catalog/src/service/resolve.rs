@@ -10,15 +10,22 @@ use crate::domain::records::ResourceRecord;
 use crate::domain::target::{AccessScopeQuery, ResolvedItem, Target};
 
 impl CatalogService {
-    /// The resources a query matches now.
-    pub fn preview(&self, query: &AccessScopeQuery) -> ServiceResult<Vec<Arc<ResourceRecord>>> {
+    /// The resources a query (of a scope in `space`, or global) matches now.
+    pub fn preview(&self, query: &AccessScopeQuery, space: Option<&str>) -> ServiceResult<Vec<Arc<ResourceRecord>>> {
         let state = self.state();
-        let query = Self::check_query(&state, "query", query)?;
+        let query = Self::check_query(&state, "query", query, space)?;
         Ok(state
             .index
             .query(&query)
             .into_iter()
             .map(|p| state.index.record(p).clone())
+            .filter(|r| {
+                state
+                    .integrations
+                    .get(&r.integration_id)
+                    .and_then(|i| i.space.as_deref())
+                    == space
+            })
             .collect())
     }
 
@@ -91,6 +98,14 @@ pub fn resolve(state: &CatalogState, targets: &[Target], space: Option<&str>) ->
                 }
                 for position in index.query(&scope.query) {
                     let record = index.record(position);
+                    // A scope sees only resources of integrations in its own space.
+                    let integration_space = state
+                        .integrations
+                        .get(&record.integration_id)
+                        .and_then(|i| i.space.as_deref());
+                    if integration_space != scope.space.as_deref() {
+                        continue;
+                    }
                     let kind = state
                         .descriptions
                         .get(&record.integration_id)

@@ -123,7 +123,12 @@ impl CatalogService {
             None => None,
         };
         let tx = self.store().begin().await?;
-        let mut record = (*self.get_resource(integration, id)?).clone();
+        // The stored row, not the snapshot: another replica may have changed it.
+        let mut record = self
+            .store()
+            .resource(&current.integration_id, &current.id)
+            .await?
+            .ok_or_else(|| not_found("resource", id))?;
         for key in &update.remove_tags {
             record.admin_tags.remove(key);
         }
@@ -133,15 +138,8 @@ impl CatalogService {
         }
         tx.put_resource(&record).await?;
         tx.commit().await?;
-        let mut all: Vec<ResourceRecord> = self
-            .state()
-            .index
-            .records()
-            .filter(|r| !(r.integration_id == record.integration_id && r.id == record.id))
-            .map(|r| (**r).clone())
-            .collect();
-        all.push(record.clone());
-        self.after_write(Some(all)).await?;
+        self.after_write(Some(super::ResourceChange::Upsert(Box::new(record.clone()))))
+            .await?;
         self.get_resource(&record.integration_id, &record.id)
     }
 }

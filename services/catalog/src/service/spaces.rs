@@ -58,7 +58,9 @@ impl CatalogService {
             admins,
             created_at: self.now(),
         };
-        tx.put(DocTable::Spaces, &space.id, &name_key(name), &space).await?;
+        tx.put(DocTable::Spaces, &space.id, &name_key(name), &space)
+            .await
+            .map_err(|e| super::conflict_or(e, format!("space {name:?}")))?;
         tx.commit().await?;
         self.after_write(None).await?;
         Ok(space)

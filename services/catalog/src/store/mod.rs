@@ -95,6 +95,42 @@ impl CatalogStore {
         rows.iter().map(from_row).collect()
     }
 
+    /// One resource as stored.
+    pub async fn resource(&self, integration_id: &str, resource_id: &str) -> Result<Option<ResourceRecord>, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.backend(),
+                "SELECT doc FROM resources WHERE integration_id = ? AND resource_id = ?",
+                vec![integration_id.into(), resource_id.into()],
+            ))
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// An integration's resources as stored.
+    pub async fn resources_of(&self, integration_id: &str) -> Result<Vec<ResourceRecord>, DbErr> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.backend(),
+                "SELECT doc FROM resources WHERE integration_id = ?",
+                vec![integration_id.into()],
+            ))
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// A record of a document table as stored.
+    pub async fn doc<T: DeserializeOwned>(&self, table: DocTable, id: &str) -> Result<Option<T>, DbErr> {
+        let sql = format!("SELECT doc FROM {} WHERE id = ?", table.name());
+        let row = self
+            .db
+            .query_one_raw(statement(self.backend(), &sql, vec![id.into()]))
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn sealed_secrets(&self, integration_id: &str) -> Result<Option<String>, DbErr> {
         let row = self
             .db

@@ -76,6 +76,9 @@ pub enum FlowsCommand {
         /// Only show the plan; change nothing
         #[arg(long)]
         dry_run: bool,
+        /// The document is one space's export: prune only that space's flows
+        #[arg(long)]
+        space: Option<String>,
     },
     /// Which flows allow a request, and why the others do not; exits 1 when none does
     Evaluate(EvaluateArgs),
@@ -176,11 +179,14 @@ pub async fn run(ctx: &Context, command: FlowsCommand) -> Result<(), CliError> {
                 output::document(&document)
             }
         }
-        FlowsCommand::Apply { prune, dry_run, .. } => {
+        FlowsCommand::Apply {
+            prune, dry_run, space, ..
+        } => {
             let request = pb::ApplyFlowsRequest {
                 document,
                 prune,
                 dry_run,
+                space: space.unwrap_or_default(),
             };
             let response = client.apply_flows(request).await?.into_inner();
             output::emit(ctx.output, &PlanView::new(&response, dry_run), || {

@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Ten years: no grant, extension or request is longer.
+const MAX_SECONDS: u64 = 10 * 366 * 86_400;
+
 /// A whole number of seconds, at least one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span(u64);
@@ -57,6 +60,9 @@ impl Span {
         if !number.is_empty() {
             return Err(format!("{text:?}: the number {number} needs a unit (s, m, h, d or w)"));
         }
+        if total > MAX_SECONDS {
+            return Err(format!("{text:?} is longer than the limit of 10 years"));
+        }
         Span::seconds(total).ok_or_else(|| format!("{text:?}: must be longer than zero"))
     }
 }
@@ -100,7 +106,7 @@ mod tests {
         assert_eq!(Span::parse("2h30m").unwrap().as_seconds(), 9000);
         assert_eq!(Span::parse(" 90s ").unwrap().to_string(), "1m30s");
         assert_eq!(Span::parse("1w1d").unwrap().to_string(), "1w1d");
-        for bad in ["", "0m", "5", "h", "1y", "-1h", "99999999999999999999w"] {
+        for bad in ["", "0m", "5", "h", "1y", "-1h", "99999999999999999999w", "1000w"] {
             assert!(Span::parse(bad).is_err(), "{bad}");
         }
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::conditions::Facts;
 use super::duration::Span;
-use super::model::{Approval, FlowKind, FlowSpec};
+use super::model::{AcrossGroups, Approval, FlowKind, FlowSpec};
 use super::window::When;
 
 /// One concrete thing access is asked for.
@@ -122,7 +122,15 @@ pub fn evaluate(flow: &CompiledFlow, request: &Request<'_>) -> Result<Allowance,
     }
     let (needs_approval, approvals_needed) = match &spec.approval {
         Approval::Automatic => (false, 0),
-        Approval::ApprovalOf { groups, .. } => (true, groups.iter().map(|g| g.min_approvers).sum()),
+        // Any of: the cheapest group decides; all of: every group must be satisfied.
+        Approval::ApprovalOf {
+            groups,
+            across: AcrossGroups::AnyOf,
+        } => (true, groups.iter().map(|g| g.min_approvers).min().unwrap_or(0)),
+        Approval::ApprovalOf {
+            groups,
+            across: AcrossGroups::AllOf,
+        } => (true, groups.iter().map(|g| g.min_approvers).sum()),
     };
     Ok(Allowance {
         flow_id: flow.id.clone(),

@@ -125,6 +125,12 @@ pub fn validate(flow: &FlowSpec) -> Vec<FieldViolation> {
     }
     for (i, target) in flow.targets.iter().enumerate() {
         let field = format!("targets[{i}]");
+        if flow.space.is_some() && matches!(target, TargetSpec::Integration(_)) {
+            out.push(FieldViolation::new(
+                &field,
+                "a flow in a space uses only that space's bundles and access scopes",
+            ));
+        }
         match target {
             TargetSpec::Integration(t) => {
                 if t.integration.trim().is_empty() {

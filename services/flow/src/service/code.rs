@@ -32,10 +32,13 @@ impl FlowService {
 
     /// Makes the stored flows equal the document (flows matched by space and name). Everything
     /// is validated first; then all writes happen in one transaction, or none.
+    /// With `space`, prune removes only that space's flows (pair it with `export(Some(space))`);
+    /// without, it removes every stored flow the document does not name.
     pub async fn apply(
         &self,
         caller: &Caller,
         document: &str,
+        space: Option<&str>,
         prune: bool,
         dry_run: bool,
     ) -> ServiceResult<ApplyReport> {
@@ -67,12 +70,13 @@ impl FlowService {
             return Err(ServiceError::InvalidArgument(violations));
         }
         let tx = self.inner.store.begin().await?;
-        let state = self.state();
+        // Plan against the stored flows, not this replica's snapshot.
+        let stored = self.inner.store.all().await?;
         let mut report = ApplyReport::default();
         let now = self.now();
         let mut writes = Vec::new();
         for spec in &checked {
-            match state.flows.iter().find(|f| name_key(&f.spec) == name_key(spec)) {
+            match stored.iter().find(|f| name_key(&f.spec) == name_key(spec)) {
                 Some(existing) if existing.spec == *spec => report.unchanged += 1,
                 Some(existing) => {
                     report.changed.push(spec.name.clone());
@@ -96,9 +100,9 @@ impl FlowService {
             }
         }
         let doomed: Vec<&StoredFlow> = if prune {
-            state
-                .flows
+            stored
                 .iter()
+                .filter(|f| space.is_none() || f.spec.space.as_deref() == space)
                 .filter(|f| !keys.contains(&name_key(&f.spec)))
                 .collect()
         } else {

@@ -319,7 +319,15 @@ impl FlowService {
         self.require_manager(caller, current.spec.space.as_deref()).await?;
         let spec = parse_definition(definition)?;
         let tx = self.inner.store.begin().await?;
-        let current = self.flow(id)?;
+        // The stored flow, not this replica's snapshot, decides the etag check.
+        let current = self
+            .inner
+            .store
+            .all()
+            .await?
+            .into_iter()
+            .find(|f| f.id == current.id)
+            .ok_or_else(|| ServiceError::NotFound(format!("flow {id:?}")))?;
         if let Some(expected) = expected_version
             && expected != current.version
         {

@@ -226,7 +226,13 @@ impl FlowService {
     /// Users an automatic flow grants to now (for the reconciler).
     pub async fn matching_grantees(&self, flow_id: &str) -> ServiceResult<Vec<String>> {
         let flow = self.flow(flow_id)?;
-        if flow.spec.kind != FlowKind::Automatic || !flow.spec.active {
+        let compiled_when = self
+            .state()
+            .index
+            .flows()
+            .find(|f| f.id == flow.id)
+            .map(|f| f.when.contains(self.now()));
+        if flow.spec.kind != FlowKind::Automatic || !flow.spec.active || compiled_when == Some(false) {
             return Ok(Vec::new());
         }
         let conditions = crate::domain::compiled::CompiledConditions::new(&flow.spec.requestors);

@@ -59,13 +59,13 @@ impl ConnectorRegistry {
     /// The connector for a kind and endpoint (remote connectors are connected once and reused).
     pub async fn resolve(&self, connector: &str, endpoint: &str) -> ServiceResult<SharedConnector> {
         if connector == REMOTE {
-            let mut remotes = self.remotes.lock().await;
-            if let Some(found) = remotes.get(endpoint) {
+            if let Some(found) = self.remotes.lock().await.get(endpoint) {
                 return Ok(found.clone());
             }
+            // Connect without holding the lock: one unreachable endpoint must not stall the others.
             let remote: SharedConnector = Arc::new(RemoteConnector::connect(endpoint).await.map_err(service_error)?);
-            remotes.insert(endpoint.to_string(), remote.clone());
-            return Ok(remote);
+            let mut remotes = self.remotes.lock().await;
+            return Ok(remotes.entry(endpoint.to_string()).or_insert(remote).clone());
         }
         self.builtins.get(connector).cloned().ok_or_else(|| {
             ServiceError::invalid(

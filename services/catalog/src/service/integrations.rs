@@ -377,6 +377,12 @@ impl CatalogService {
         updated.secrets_set = stored_secrets.keys().cloned().collect();
         updated.owner = owner;
         if !name.trim().is_empty() {
+            if name.trim().len() > 128 {
+                return Err(ServiceError::invalid(
+                    "integration.display_name",
+                    "must be 1–128 characters",
+                ));
+            }
             updated.name = name.trim().into();
         }
         updated.version += 1;

@@ -224,7 +224,10 @@ impl CatalogService {
 
     /// Reloads when another replica changed the catalog.
     pub async fn catch_up(&self) -> ServiceResult<()> {
-        if self.store().version().await? != self.state().version {
+        let state = self.state();
+        // Also retry connectors that could not describe themselves at the last load.
+        let missing_descriptions = state.integrations.len() > state.descriptions.len();
+        if missing_descriptions || self.store().version().await? != state.version {
             self.reload().await?;
         }
         Ok(())

@@ -196,7 +196,7 @@ impl FlowService {
         Ok(state
             .index
             .flows()
-            .filter(|f| f.items.contains(item))
+            .filter(|f| f.spec.active && f.items.contains(item))
             .map(|f| {
                 let conditions = crate::domain::compiled::CompiledConditions::new(&f.spec.requestors);
                 let users = prepared

@@ -1,0 +1,6 @@
+//! Pure types and rules of the request context: no I/O.
+
+pub mod approval;
+pub mod backoff;
+pub mod holders;
+pub mod lifecycle;

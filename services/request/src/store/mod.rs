@@ -1,0 +1,6 @@
+//! Storage of the request context.
+
+pub mod jobs;
+mod migrations;
+
+pub use migrations::MIGRATIONS;

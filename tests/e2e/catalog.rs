@@ -327,6 +327,47 @@ async fn bundles_scopes_and_targets_resolve_to_concrete_items() {
 }
 
 #[tokio::test]
+async fn integrations_in_use_by_bundles_or_scopes_cannot_be_deleted() {
+    let server = TestServer::start().await;
+    let mut catalog = server.catalog_admin().await;
+    demo_integration(&mut catalog, "demo", "").await;
+    catalog
+        .create_access_scope(pb::CreateAccessScopeRequest {
+            scope: Some(pb::AccessScope {
+                display_name: "demo-tables".into(),
+                query: Some(pb::AccessScopeQuery {
+                    integrations: vec!["demo".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let status = catalog
+        .delete_integration(pb::DeleteIntegrationRequest { id: "demo".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("access scope demo-tables"),
+        "{}",
+        status.message()
+    );
+    catalog
+        .delete_access_scope(pb::DeleteAccessScopeRequest {
+            id: "demo-tables".into(),
+        })
+        .await
+        .unwrap();
+    catalog
+        .delete_integration(pb::DeleteIntegrationRequest { id: "demo".into() })
+        .await
+        .expect("no longer used");
+}
+
+#[tokio::test]
 async fn space_admins_manage_only_their_space_and_flows_stay_in_theirs() {
     let server = TestServer::start().await;
     let mut catalog = server.catalog_admin().await;

@@ -406,16 +406,23 @@ impl CatalogService {
     pub async fn delete_integration(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         let integration = self.integration(id)?;
         self.require_manager(actor, integration.space.as_deref()).await?;
-        let users: Vec<String> = self
-            .state()
+        let state = self.state();
+        let users: Vec<String> = state
             .bundles
             .values()
             .filter(|b| b.targets.iter().any(|t| t.integration == integration.id))
-            .map(|b| b.name.clone())
+            .map(|b| format!("bundle {}", b.name))
+            .chain(
+                state
+                    .scopes
+                    .values()
+                    .filter(|s| s.query.integrations.contains(&integration.id))
+                    .map(|s| format!("access scope {}", s.name)),
+            )
             .collect();
         if !users.is_empty() {
             return Err(ServiceError::FailedPrecondition(format!(
-                "integration {} is used by bundles {}; change them first",
+                "integration {} is used by {}; change them first",
                 integration.name,
                 users.join(", ")
             )));

@@ -263,7 +263,16 @@ impl CatalogService {
                     interval.tick().await;
                     let Some(inner) = weak.upgrade() else { return };
                     let service = CatalogService { inner };
-                    let ids: Vec<String> = service.state().integrations.keys().cloned().collect();
+                    // Another replica may have just synced: skip integrations synced within half the
+                    // interval, so replicas do not all sync the same integration every tick.
+                    let recent = service.now() - chrono::TimeDelta::from_std(sync_every / 2).unwrap_or_default();
+                    let ids: Vec<String> = service
+                        .state()
+                        .integrations
+                        .values()
+                        .filter(|i| i.last_sync.synced_at.is_none_or(|at| at < recent))
+                        .map(|i| i.id.clone())
+                        .collect();
                     for id in ids {
                         if let Err(error) = service.sync_integration(&Actor::system("scheduled-sync"), &id).await {
                             tracing::warn!(integration_id = %id, %error, "scheduled sync failed");

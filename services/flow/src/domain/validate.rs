@@ -243,6 +243,15 @@ pub fn validate(flow: &FlowSpec) -> Vec<FieldViolation> {
                         "at least one row is required",
                     ));
                 }
+                // The grantee has one manager: a group of only `manager` rows cannot supply two.
+                let only_manager =
+                    !group.rows.is_empty() && group.rows.iter().all(|r| matches!(r, ApproverRow::Manager));
+                if only_manager && group.min_approvers > 1 {
+                    out.push(FieldViolation::new(
+                        format!("{field}.min_approvers"),
+                        "a group whose only approver is the grantee's manager can supply one approver",
+                    ));
+                }
                 if !(1..=MAX_MIN_APPROVERS).contains(&group.min_approvers) {
                     out.push(FieldViolation::new(
                         format!("{field}.min_approvers"),

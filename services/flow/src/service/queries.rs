@@ -173,7 +173,9 @@ impl FlowService {
         Ok(state
             .index
             .flows()
-            .filter(|f| f.spec.active && f.spec.kind == FlowKind::SelfServe && f.when.contains(at))
+            .filter(|f| {
+                f.spec.active && f.spec.kind == FlowKind::SelfServe && f.spec.for_whom.themselves && f.when.contains(at)
+            })
             .filter(|f| crate::domain::compiled::CompiledConditions::new(&f.spec.requestors).holds(&prepared))
             .map(|f| RequestableFlow {
                 flow_id: f.id.clone(),

@@ -137,3 +137,17 @@ fn durations_and_approval_groups_are_checked() {
         "self-serve flows require a justification by default"
     );
 }
+
+#[test]
+fn a_manager_only_group_cannot_need_two_approvers() {
+    let mut f = flow();
+    f.approval = Approval::ApprovalOf {
+        groups: vec![ApproverGroup {
+            combine: Combine::Or,
+            rows: vec![ApproverRow::Manager],
+            min_approvers: 2,
+        }],
+        across: Default::default(),
+    };
+    assert_eq!(fields(&f), ["approval.approval_of.groups[0].min_approvers"]);
+}

@@ -2,8 +2,9 @@
 
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_service_server::FlowService as FlowApi;
+use latch_runtime::ServiceError;
 use latch_runtime::auth::caller;
-use latch_runtime::{ServiceError, ServiceResult};
+use latch_runtime::wire::{etag_version, instant, timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::domain::duration::Span;
@@ -49,7 +50,7 @@ impl FlowGrpc {
             definition: to_yaml(&flow.spec),
             create_time: Some(timestamp(flow.created_at)),
             update_time: Some(timestamp(flow.updated_at)),
-            etag: format!("W/\"{}\"", flow.version),
+            etag: latch_runtime::wire::etag(flow.version),
             item_count,
         }
     }
@@ -60,21 +61,6 @@ fn kind(kind: FlowKind) -> &'static str {
         FlowKind::SelfServe => "self_serve",
         FlowKind::Automatic => "automatic",
     }
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-fn instant(field: &str, ts: Option<&prost_types::Timestamp>) -> ServiceResult<Option<chrono::DateTime<chrono::Utc>>> {
-    ts.map(|ts| {
-        chrono::DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-            .ok_or_else(|| ServiceError::invalid(field, "is not a valid timestamp"))
-    })
-    .transpose()
 }
 
 fn item(item: &Item) -> pb::Item {
@@ -102,17 +88,6 @@ fn decision(allowance: &Allowance) -> pb::Decision {
         require_approver_reason: allowance.require_approver_reason,
         no_self_approval: allowance.no_self_approval,
     }
-}
-
-fn etag_version(etag: &str) -> ServiceResult<Option<i64>> {
-    if etag.is_empty() {
-        return Ok(None);
-    }
-    etag.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| ServiceError::invalid("etag", "is not an etag returned by this service"))
 }
 
 type GrpcResult<T> = Result<Response<T>, Status>;
@@ -158,7 +133,12 @@ impl FlowApi for FlowGrpc {
         let request = request.get_ref();
         let flow = self
             .service
-            .update(&caller, &request.id, &request.definition, etag_version(&request.etag)?)
+            .update(
+                &caller,
+                &request.id,
+                &request.definition,
+                etag_version("etag", &request.etag)?,
+            )
             .await?;
         Ok(Response::new(self.flow(&flow)))
     }

@@ -12,6 +12,7 @@ pub mod pagination;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod wire;
 
 pub use auth::{Caller, TokenScope};
 pub use clock::{Clock, SharedClock, SystemClock};

@@ -1,6 +1,5 @@
 //! Domain ↔ proto conversions for the catalog API.
 
-use chrono::{DateTime, Utc};
 use latch_connector_sdk::convert::description_to_proto;
 use latch_proto::catalog::v1 as pb;
 use latch_runtime::{ServiceError, ServiceResult};
@@ -12,12 +11,7 @@ use crate::domain::tags::TagSelector;
 use crate::domain::target::{AccessScopeQuery, IntegrationTarget, ResolvedItem, Selection, SelectionMode, Target};
 use crate::service::CatalogState;
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
+pub use latch_runtime::wire::timestamp;
 
 pub fn principal(principal: &Principal) -> pb::Principal {
     match principal {
@@ -107,7 +101,7 @@ pub fn integration(integration: &Integration, state: &CatalogState) -> pb::Integ
         last_sync: Some(sync_summary(&integration.last_sync)),
         create_time: Some(timestamp(integration.created_at)),
         update_time: Some(timestamp(integration.updated_at)),
-        etag: format!("W/\"{}\"", integration.version),
+        etag: latch_runtime::wire::etag(integration.version),
     }
 }
 

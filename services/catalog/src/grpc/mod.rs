@@ -39,17 +39,6 @@ fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
     Ok(Actor::from_caller(&caller(request)?))
 }
 
-fn etag_version(etag: &str) -> ServiceResult<Option<i64>> {
-    if etag.is_empty() {
-        return Ok(None);
-    }
-    etag.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| ServiceError::invalid("etag", "is not an etag returned by this service"))
-}
-
 #[tonic::async_trait]
 impl CatalogApi for CatalogGrpc {
     async fn create_space(&self, request: Request<pb::CreateSpaceRequest>) -> GrpcResult<pb::Space> {
@@ -169,7 +158,7 @@ impl CatalogApi for CatalogGrpc {
             secrets: request.secrets.into_iter().collect(),
             owner,
             name: request.display_name,
-            expected_version: etag_version(&request.etag)?,
+            expected_version: latch_runtime::wire::etag_version("etag", &request.etag)?,
         };
         let updated = self.service.update_integration(&actor, &request.id, update).await?;
         ok(convert::integration(&updated, &self.service.state()))

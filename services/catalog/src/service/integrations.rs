@@ -59,6 +59,30 @@ impl std::fmt::Debug for IntegrationUpdate {
     }
 }
 
+/// The status a ValidateConfig answer gives an integration.
+fn status_from(
+    answer: latch_connector_sdk::ConnectorResult<Vec<String>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> IntegrationStatus {
+    match answer {
+        Ok(problems) if problems.is_empty() => IntegrationStatus {
+            state: StatusState::Ok,
+            problems,
+            checked_at: Some(now),
+        },
+        Ok(problems) => IntegrationStatus {
+            state: StatusState::Error,
+            problems,
+            checked_at: Some(now),
+        },
+        Err(error) => IntegrationStatus {
+            state: StatusState::Error,
+            problems: vec![error.to_string()],
+            checked_at: Some(now),
+        },
+    }
+}
+
 /// Remote connectors receive secrets with every call: https, or plain http only on loopback.
 fn is_acceptable_endpoint(endpoint: &str) -> bool {
     if endpoint.starts_with("https://") {
@@ -211,23 +235,7 @@ impl CatalogService {
             .collect();
         config.extend(draft.config.clone());
         config.extend(draft.secrets.clone());
-        let status = match connector.validate_config(&config).await {
-            Ok(problems) if problems.is_empty() => IntegrationStatus {
-                state: StatusState::Ok,
-                problems,
-                checked_at: Some(now),
-            },
-            Ok(problems) => IntegrationStatus {
-                state: StatusState::Error,
-                problems,
-                checked_at: Some(now),
-            },
-            Err(error) => IntegrationStatus {
-                state: StatusState::Error,
-                problems: vec![error.to_string()],
-                checked_at: Some(now),
-            },
-        };
+        let status = status_from(connector.validate_config(&config).await, now);
         let tx = self.store().begin().await?;
         if let Some(existing) = self.store().idempotent_resource(&key).await? {
             drop(tx);
@@ -452,23 +460,7 @@ impl CatalogService {
         let connector = self.inner.connectors.for_integration(&integration).await?;
         let config = self.connector_config(&integration).await?;
         let now = self.now();
-        let status = match connector.validate_config(&config).await {
-            Ok(problems) if problems.is_empty() => IntegrationStatus {
-                state: StatusState::Ok,
-                problems,
-                checked_at: Some(now),
-            },
-            Ok(problems) => IntegrationStatus {
-                state: StatusState::Error,
-                problems,
-                checked_at: Some(now),
-            },
-            Err(error) => IntegrationStatus {
-                state: StatusState::Error,
-                problems: vec![error.to_string()],
-                checked_at: Some(now),
-            },
-        };
+        let status = status_from(connector.validate_config(&config).await, now);
         self.save_integration(&integration.id, |i| i.status = status).await
     }
 

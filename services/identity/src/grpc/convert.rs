@@ -12,17 +12,7 @@ use crate::domain::schedule::ScheduleRecord;
 use crate::domain::user::{Attributes, User};
 use crate::store::TokenRecord;
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-pub fn from_timestamp(field: &str, ts: &prost_types::Timestamp) -> ServiceResult<DateTime<Utc>> {
-    DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-        .ok_or_else(|| ServiceError::invalid(field, "is not a valid timestamp"))
-}
+pub use latch_runtime::wire::{from_timestamp, timestamp};
 
 pub fn optional_instant(
     field: &str,

@@ -40,14 +40,7 @@ fn respond<T>(result: ServiceResult<T>) -> GrpcResult<T> {
     result.map(Response::new).map_err(Status::from)
 }
 
-fn etag_version(field: &str, etag: &str) -> ServiceResult<Option<i64>> {
-    if etag.is_empty() {
-        return Ok(None);
-    }
-    crate::service::parse_etag(etag)
-        .map(Some)
-        .ok_or_else(|| ServiceError::invalid(field, "is not an etag returned by this service"))
-}
+use latch_runtime::wire::etag_version;
 
 #[tonic::async_trait]
 impl IdentityApi for IdentityGrpc {

@@ -187,10 +187,7 @@ fn idempotency_key(actor: &str, collection: &str, request_id: &str) -> String {
     }
 }
 
-/// Parses `W/"7"` (or `7`) into a version.
-pub fn parse_etag(etag: &str) -> Option<i64> {
-    etag.trim().trim_start_matches("W/").trim_matches('"').parse().ok()
-}
+pub use latch_runtime::wire::parse_etag;
 
 fn check_version(field: &str, expected: Option<i64>, actual: i64) -> ServiceResult<()> {
     match expected {

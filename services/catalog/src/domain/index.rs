@@ -11,8 +11,16 @@ use super::target::{AccessScopeQuery, IntegrationTarget, SelectionMode};
 
 struct Entry {
     record: Arc<ResourceRecord>,
-    tags: Tags,
+    /// Effective tags when admins added any; otherwise the system tags serve as they are (most
+    /// resources), which keeps a million of them from costing a second copy of every map.
+    overridden: Option<Tags>,
     name_lower: String,
+}
+
+impl Entry {
+    fn tags(&self) -> &Tags {
+        self.overridden.as_ref().unwrap_or(&self.record.system_tags)
+    }
 }
 
 #[derive(Default)]
@@ -43,7 +51,8 @@ impl ResourceIndex {
         let mut index = Self::default();
         for record in records {
             let position = index.entries.len() as u32;
-            let tags = record.tags();
+            let overridden = (!record.admin_tags.is_empty()).then(|| record.tags());
+            let tags = overridden.as_ref().unwrap_or(&record.system_tags).clone();
             index
                 .by_key
                 .insert((record.integration_id.clone(), record.id.clone()), position);
@@ -80,7 +89,7 @@ impl ResourceIndex {
             let name_lower = record.name.to_lowercase();
             index.entries.push(Entry {
                 record: Arc::new(record),
-                tags,
+                overridden,
                 name_lower,
             });
         }
@@ -100,7 +109,7 @@ impl ResourceIndex {
     }
 
     pub fn tags(&self, position: u32) -> &Tags {
-        &self.entries[position as usize].tags
+        self.entries[position as usize].tags()
     }
 
     pub fn get(&self, integration_id: &str, resource_id: &str) -> Option<&Arc<ResourceRecord>> {
@@ -132,8 +141,27 @@ impl ResourceIndex {
     }
 
     fn with_tag(&self, selector: &TagSelector) -> Vec<u32> {
+        self.tag_list(selector).into_owned()
+    }
+
+    /// The sorted positions carrying a tag selector, borrowed when one list answers it.
+    fn tag_list(&self, selector: &TagSelector) -> std::borrow::Cow<'_, [u32]> {
+        use std::borrow::Cow;
         if selector.values.is_empty() {
-            return self.by_tag_key.get(&selector.key).cloned().unwrap_or_default();
+            return Cow::Borrowed(
+                self.by_tag_key
+                    .get(&selector.key)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            );
+        }
+        if let [value] = selector.values.as_slice() {
+            return Cow::Borrowed(
+                self.by_tag
+                    .get(&(selector.key.clone(), value.clone()))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            );
         }
         let mut found: Vec<u32> = selector
             .values
@@ -142,11 +170,9 @@ impl ResourceIndex {
             .flatten()
             .copied()
             .collect();
-        if selector.values.len() > 1 {
-            found.sort_unstable();
-            found.dedup();
-        }
-        found
+        found.sort_unstable();
+        found.dedup();
+        Cow::Owned(found)
     }
 
     fn selected_by_entry(&self, position: u32, target: &IntegrationTarget) -> bool {
@@ -157,7 +183,7 @@ impl ResourceIndex {
                 .resource_names
                 .iter()
                 .any(|n| n.to_lowercase() == entry.name_lower)
-            || selection.tags.iter().any(|t| t.matches(&entry.tags))
+            || selection.tags.iter().any(|t| t.matches(entry.tags()))
     }
 
     /// The present resources a target selects, in index order.
@@ -206,33 +232,41 @@ impl ResourceIndex {
     /// The present resources an access-scope query matches, in index order.
     pub fn query(&self, query: &AccessScopeQuery) -> Vec<u32> {
         // Start from the narrowest list an index gives, then check every condition.
-        let candidates: Vec<u32> =
-            if let Some(narrowest) = query.include_tags.iter().map(|t| self.with_tag(t)).min_by_key(Vec::len) {
-                narrowest
-            } else if !query.integrations.is_empty() && !query.resource_types.is_empty() {
-                let mut lists: Vec<u32> = query
-                    .integrations
-                    .iter()
-                    .flat_map(|i| query.resource_types.iter().map(move |t| (i.clone(), t.clone())))
-                    .filter_map(|key| self.by_type.get(&key))
-                    .flatten()
-                    .copied()
-                    .collect();
-                lists.sort_unstable();
-                lists
-            } else if !query.integrations.is_empty() {
-                let mut lists: Vec<u32> = query
-                    .integrations
-                    .iter()
-                    .filter_map(|i| self.by_integration.get(i))
-                    .flatten()
-                    .copied()
-                    .collect();
-                lists.sort_unstable();
-                lists
-            } else {
-                self.present.clone()
-            };
+        let candidates: Vec<u32> = if !query.include_tags.is_empty() {
+            // Every include selector must match: start from the shortest list and keep what the
+            // others (sorted) also hold, found by binary search.
+            let mut lists: Vec<std::borrow::Cow<'_, [u32]>> =
+                query.include_tags.iter().map(|t| self.tag_list(t)).collect();
+            lists.sort_by_key(|l| l.len());
+            let mut narrowest = lists[0].to_vec();
+            for other in &lists[1..] {
+                narrowest.retain(|p| other.binary_search(p).is_ok());
+            }
+            narrowest
+        } else if !query.integrations.is_empty() && !query.resource_types.is_empty() {
+            let mut lists: Vec<u32> = query
+                .integrations
+                .iter()
+                .flat_map(|i| query.resource_types.iter().map(move |t| (i.clone(), t.clone())))
+                .filter_map(|key| self.by_type.get(&key))
+                .flatten()
+                .copied()
+                .collect();
+            lists.sort_unstable();
+            lists
+        } else if !query.integrations.is_empty() {
+            let mut lists: Vec<u32> = query
+                .integrations
+                .iter()
+                .filter_map(|i| self.by_integration.get(i))
+                .flatten()
+                .copied()
+                .collect();
+            lists.sort_unstable();
+            lists
+        } else {
+            self.present.clone()
+        };
         candidates
             .into_iter()
             .filter(|p| self.matches_query(*p, query))
@@ -249,8 +283,8 @@ impl ResourceIndex {
                     .name_patterns
                     .iter()
                     .any(|p| glob::matches(p, &record.name) || glob::matches(p, &record.path)))
-            && query.include_tags.iter().all(|t| t.matches(&entry.tags))
-            && !query.exclude_tags.iter().any(|t| t.matches(&entry.tags))
+            && query.include_tags.iter().all(|t| t.matches(entry.tags()))
+            && !query.exclude_tags.iter().any(|t| t.matches(entry.tags()))
     }
 }
 

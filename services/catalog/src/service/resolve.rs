@@ -1,6 +1,5 @@
 //! Resolving targets into the concrete items a grant is made for.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use latch_runtime::{ServiceError, ServiceResult};
@@ -37,26 +36,23 @@ impl CatalogService {
 }
 
 /// The resolution itself, over one snapshot (the bench calls this directly).
-pub fn resolve(state: &CatalogState, targets: &[Target], space: Option<&str>) -> ServiceResult<Vec<ResolvedItem>> {
+pub fn resolve<'a>(
+    state: &'a CatalogState,
+    targets: &'a [Target],
+    space: Option<&str>,
+) -> ServiceResult<Vec<ResolvedItem>> {
     let index = &state.index;
-    let mut items = BTreeSet::new();
-    let mut add = |position: u32, permission: &str| {
-        let record = index.record(position);
-        items.insert(ResolvedItem {
-            integration_id: record.integration_id.clone(),
-            resource_id: record.id.clone(),
-            permission: permission.to_string(),
-            resource_type: record.resource_type.clone(),
-            resource_path: record.path.clone(),
-        });
-    };
+    // Positions in the index follow (integration, resource id) order, so sorting cheap
+    // (position, permission) pairs sorts the items; strings are built once per item at the end.
+    let mut picked: Vec<(u32, &str)> = Vec::new();
+    let mut add = |position: u32, permission: &'a str| picked.push((position, permission));
     for (i, target) in targets.iter().enumerate() {
         let field = format!("targets[{i}]");
         match target {
             Target::Integration(target) => {
-                let target = CatalogService::check_target(state, &field, target, space)
+                let checked = CatalogService::check_target(state, &field, target, space)
                     .map_err(ServiceError::InvalidArgument)?;
-                for position in index.select(&target) {
+                for position in index.select(&checked) {
                     for permission in &target.permissions {
                         add(position, permission);
                     }
@@ -119,5 +115,19 @@ pub fn resolve(state: &CatalogState, targets: &[Target], space: Option<&str>) ->
             }
         }
     }
-    Ok(items.into_iter().collect())
+    picked.sort_unstable();
+    picked.dedup();
+    Ok(picked
+        .into_iter()
+        .map(|(position, permission)| {
+            let record = index.record(position);
+            ResolvedItem {
+                integration_id: record.integration_id.clone(),
+                resource_id: record.id.clone(),
+                permission: permission.to_string(),
+                resource_type: record.resource_type.clone(),
+                resource_path: record.path.clone(),
+            }
+        })
+        .collect())
 }

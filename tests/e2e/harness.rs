@@ -139,37 +139,30 @@ impl TestServer {
         (self.data_dir.clone(), self.database_url.clone(), self.clock.clone())
     }
 
-    pub async fn client_with(&self, token: Option<&str>) -> Client {
+    /// A fresh channel to the server and the interceptor that sends `token` as a Bearer credential.
+    async fn channel(&self, token: Option<&str>) -> (Channel, Bearer) {
         let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
             .expect("uri")
             .connect()
             .await
             .expect("connect over gRPC");
         let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
-        IdentityServiceClient::with_interceptor(channel, Bearer(header))
+        (channel, Bearer(header))
+    }
+
+    pub async fn client_with(&self, token: Option<&str>) -> Client {
+        let (channel, bearer) = self.channel(token).await;
+        IdentityServiceClient::with_interceptor(channel, bearer)
     }
 
     pub async fn catalog_with(&self, token: Option<&str>) -> CatalogClient {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect over gRPC");
-        let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
-        latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient::with_interceptor(
-            channel,
-            Bearer(header),
-        )
+        let (channel, bearer) = self.channel(token).await;
+        latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient::with_interceptor(channel, bearer)
     }
 
     pub async fn flows_with(&self, token: Option<&str>) -> FlowClient {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect over gRPC");
-        let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
-        latch_proto::flow::v1::flow_service_client::FlowServiceClient::with_interceptor(channel, Bearer(header))
+        let (channel, bearer) = self.channel(token).await;
+        latch_proto::flow::v1::flow_service_client::FlowServiceClient::with_interceptor(channel, bearer)
     }
 
     pub async fn catalog_admin(&self) -> CatalogClient {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::ScimState;
 use super::discovery::{self, LIST_SCHEMA};
 use super::error::{CONTENT_TYPE, ScimError};
-use super::listing::{ListQuery, list_response, needs_every_resource, page_bounds, paged_response, project_one};
+use super::listing::{ListQuery, list_resources, project_one};
 use super::member_patch::member_changes;
 use super::patch::{apply_operations, parse_operations};
 use super::resources::{group_draft, group_json, user_draft, user_json};
@@ -179,33 +179,20 @@ pub async fn not_found() -> ScimError {
 // ---- users ----------------------------------------------------------------------------------
 
 fn users_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResult {
-    let filter = query.parsed_filter()?;
     let directory = state.service.directory();
-    if let Some(user_name) = filter.as_ref().and_then(|f| query.equality_on(f, "userName")) {
-        let found: Vec<Value> = directory
-            .find_user(&user_name)
-            .filter(|u| u.user_name.eq_ignore_ascii_case(&user_name))
-            .into_iter()
-            .map(|u| user_json(u, &directory, base))
-            .collect();
-        return Ok(scim(StatusCode::OK, list_response(found, filter.as_ref(), query)?));
-    }
-    let users = directory.users_sorted();
-    if !needs_every_resource(filter.as_ref(), query) {
-        let (start_index, count) = page_bounds(query);
-        let page = users
-            .iter()
-            .skip(start_index - 1)
-            .take(count)
-            .map(|u| user_json(u, &directory, base))
-            .collect();
-        return Ok(scim(
-            StatusCode::OK,
-            paged_response(users.len(), start_index, page, query),
-        ));
-    }
-    let all = users.iter().map(|u| user_json(u, &directory, base)).collect();
-    Ok(scim(StatusCode::OK, list_response(all, filter.as_ref(), query)?))
+    let listed = list_resources(
+        query,
+        "userName",
+        |name| {
+            directory
+                .find_user(name)
+                .filter(|u| u.user_name.eq_ignore_ascii_case(name))
+                .cloned()
+        },
+        || directory.users_sorted(),
+        |u| user_json(u, &directory, base),
+    )?;
+    Ok(scim(StatusCode::OK, listed))
 }
 
 pub async fn list_users(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
@@ -215,8 +202,7 @@ pub async fn list_users(State(state): State<ScimState>, headers: HeaderMap, RawQ
 
 pub async fn search_users(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
     authorize(&state, &headers).await?;
-    let query: ListQuery = serde_json::from_value(parse_body(&body)?)
-        .map_err(|e| ScimError::bad_request("invalidValue", format!("search request: {e}")))?;
+    let query = ListQuery::from_search_body(parse_body(&body)?)?;
     users_matching(&state, &query, &base_url(&state, &headers))
 }
 
@@ -340,7 +326,6 @@ fn wants_members(query: &ListQuery) -> bool {
 }
 
 fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResult {
-    let filter = query.parsed_filter()?;
     let directory = state.service.directory();
     // Member lists are the expensive part; build them only when asked for or filtered on.
     let members = wants_members(query)
@@ -348,34 +333,19 @@ fn groups_matching(state: &ScimState, query: &ListQuery, base: &str) -> ScimResu
             .filter
             .as_deref()
             .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
-    if let Some(name) = filter.as_ref().and_then(|f| query.equality_on(f, "displayName")) {
-        let found: Vec<Value> = directory
-            .find_group(&name)
-            .filter(|g| g.display_name.eq_ignore_ascii_case(&name))
-            .into_iter()
-            .map(|g| group_json(g, &directory, base, members))
-            .collect();
-        return Ok(scim(StatusCode::OK, list_response(found, filter.as_ref(), query)?));
-    }
-    let groups = directory.groups_sorted();
-    if !needs_every_resource(filter.as_ref(), query) {
-        let (start_index, count) = page_bounds(query);
-        let page = groups
-            .iter()
-            .skip(start_index - 1)
-            .take(count)
-            .map(|g| group_json(g, &directory, base, members))
-            .collect();
-        return Ok(scim(
-            StatusCode::OK,
-            paged_response(groups.len(), start_index, page, query),
-        ));
-    }
-    let all = groups
-        .iter()
-        .map(|g| group_json(g, &directory, base, members))
-        .collect();
-    Ok(scim(StatusCode::OK, list_response(all, filter.as_ref(), query)?))
+    let listed = list_resources(
+        query,
+        "displayName",
+        |name| {
+            directory
+                .find_group(name)
+                .filter(|g| g.display_name.eq_ignore_ascii_case(name))
+                .cloned()
+        },
+        || directory.groups_sorted(),
+        |g| group_json(g, &directory, base, members),
+    )?;
+    Ok(scim(StatusCode::OK, listed))
 }
 
 pub async fn list_groups(State(state): State<ScimState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> ScimResult {
@@ -385,8 +355,7 @@ pub async fn list_groups(State(state): State<ScimState>, headers: HeaderMap, Raw
 
 pub async fn search_groups(State(state): State<ScimState>, headers: HeaderMap, body: Bytes) -> ScimResult {
     authorize(&state, &headers).await?;
-    let query: ListQuery = serde_json::from_value(parse_body(&body)?)
-        .map_err(|e| ScimError::bad_request("invalidValue", format!("search request: {e}")))?;
+    let query = ListQuery::from_search_body(parse_body(&body)?)?;
     groups_matching(&state, &query, &base_url(&state, &headers))
 }
 

@@ -44,6 +44,11 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<S
 }
 
 impl ListQuery {
+    /// The body of `POST /.search`.
+    pub fn from_search_body(body: Value) -> Result<Self, ScimError> {
+        serde_json::from_value(body).map_err(|e| ScimError::bad_request("invalidValue", format!("search request: {e}")))
+    }
+
     pub fn parsed_filter(&self) -> Result<Option<Filter>, ScimError> {
         match self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             None => Ok(None),
@@ -136,11 +141,7 @@ fn project(mut resource: Value, query: &ListQuery) -> Value {
 }
 
 /// Filters, sorts and pages `resources` into a ListResponse.
-pub fn list_response(
-    mut resources: Vec<Value>,
-    filter: Option<&Filter>,
-    query: &ListQuery,
-) -> Result<Value, ScimError> {
+fn list_response(mut resources: Vec<Value>, filter: Option<&Filter>, query: &ListQuery) -> Result<Value, ScimError> {
     if let Some(filter) = filter {
         resources.retain(|r| filter.matches(r));
     }
@@ -168,20 +169,45 @@ pub fn list_response(
     Ok(paged_response(total, start_index, page, query))
 }
 
+/// Answers a list or search over one resource type. An equality filter on the type's unique name is
+/// a direct lookup; without a filter or sort order only the requested page is rendered; anything
+/// else renders every resource, then filters, sorts and pages.
+pub fn list_resources<T>(
+    query: &ListQuery,
+    unique_name: &str,
+    lookup: impl FnOnce(&str) -> Option<T>,
+    sorted: impl FnOnce() -> Vec<T>,
+    render: impl Fn(&T) -> Value,
+) -> Result<Value, ScimError> {
+    let filter = query.parsed_filter()?;
+    if let Some(name) = filter.as_ref().and_then(|f| query.equality_on(f, unique_name)) {
+        let found = lookup(&name).iter().map(&render).collect();
+        return list_response(found, filter.as_ref(), query);
+    }
+    let every = sorted();
+    if !needs_every_resource(filter.as_ref(), query) {
+        let (start_index, count) = page_bounds(query);
+        let page = every.iter().skip(start_index - 1).take(count).map(&render).collect();
+        return Ok(paged_response(every.len(), start_index, page, query));
+    }
+    let all = every.iter().map(&render).collect();
+    list_response(all, filter.as_ref(), query)
+}
+
 /// Without a filter or a sort order the page can be cut before any JSON is built.
-pub fn needs_every_resource(filter: Option<&Filter>, query: &ListQuery) -> bool {
+fn needs_every_resource(filter: Option<&Filter>, query: &ListQuery) -> bool {
     filter.is_some() || query.sort_by.as_deref().is_some_and(|s| !s.is_empty())
 }
 
 /// `startIndex` (1-based, at least 1) and `count` (0 to the maximum, default 100).
-pub fn page_bounds(query: &ListQuery) -> (usize, usize) {
+fn page_bounds(query: &ListQuery) -> (usize, usize) {
     let start_index = query.start_index.unwrap_or(1).max(1) as usize;
     let count = query.count.unwrap_or(100).clamp(0, MAX_RESULTS as i64) as usize;
     (start_index, count)
 }
 
 /// A ListResponse of one page out of `total` resources.
-pub fn paged_response(total: usize, start_index: usize, page: Vec<Value>, query: &ListQuery) -> Value {
+fn paged_response(total: usize, start_index: usize, page: Vec<Value>, query: &ListQuery) -> Value {
     let page: Vec<Value> = page.into_iter().map(|r| project(r, query)).collect();
     json!({
         "schemas": [LIST_SCHEMA],

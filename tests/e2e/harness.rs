@@ -31,6 +31,8 @@ impl Interceptor for Bearer {
 pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
 pub type FlowClient =
     latch_proto::flow::v1::flow_service_client::FlowServiceClient<InterceptedService<Channel, Bearer>>;
+pub type RequestClient =
+    latch_proto::request::v1::request_service_client::RequestServiceClient<InterceptedService<Channel, Bearer>>;
 pub type CatalogClient =
     latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -85,6 +87,23 @@ impl TestServer {
 
     /// Starts on an existing data directory and database (to test restarts).
     pub async fn start_on(data_dir: Arc<tempfile::TempDir>, database_url: String, clock: Arc<ManualClock>) -> Self {
+        Self::start_with(data_dir, database_url, clock, Vec::new()).await
+    }
+
+    /// A fresh server with connectors of the test's own (kept across restarts by the test).
+    pub async fn start_with_connectors(connectors: Vec<latchd::SharedConnector>) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database_url = fresh_postgres().await.unwrap_or_default();
+        Self::start_with(data_dir, database_url, ManualClock::new(epoch()), connectors).await
+    }
+
+    /// Starts on a data directory and database with extra connectors.
+    pub async fn start_with(
+        data_dir: Arc<tempfile::TempDir>,
+        database_url: String,
+        clock: Arc<ManualClock>,
+        connectors: Vec<latchd::SharedConnector>,
+    ) -> Self {
         let config = LatchConfig {
             data_dir: data_dir.path().to_path_buf(),
             database_url: database_url.clone(),
@@ -100,6 +119,7 @@ impl TestServer {
             config,
             AppOptions {
                 clock: Some(shared),
+                connectors,
                 ..AppOptions::default()
             },
         )
@@ -137,6 +157,22 @@ impl TestServer {
             task.await.expect("server task").expect("server stopped cleanly");
         }
         (self.data_dir.clone(), self.database_url.clone(), self.clock.clone())
+    }
+
+    /// Stops the server abruptly, as a crash would: no drain, workers aborted mid-job.
+    pub async fn kill(mut self) -> (Arc<tempfile::TempDir>, String, Arc<ManualClock>) {
+        let stop = self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        drop(stop);
+        (self.data_dir.clone(), self.database_url.clone(), self.clock.clone())
+    }
+
+    pub async fn requests_with(&self, token: Option<&str>) -> RequestClient {
+        let (channel, bearer) = self.channel(token).await;
+        latch_proto::request::v1::request_service_client::RequestServiceClient::with_interceptor(channel, bearer)
     }
 
     /// A fresh channel to the server and the interceptor that sends `token` as a Bearer credential.

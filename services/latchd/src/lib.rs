@@ -18,20 +18,28 @@ use tokio::net::TcpListener;
 mod demo;
 mod local_directory;
 mod local_flow_ports;
+mod local_request_ports;
 
 /// Every service this build can run, in start order.
-pub const ALL_SERVICES: &[&str] = &["identity", "catalog", "flow"];
+pub const ALL_SERVICES: &[&str] = &["identity", "catalog", "flow", "request"];
 
 const DEMO_DIRECTORY: &str = include_str!("demo.yaml");
 
-/// The connectors built into this server.
-fn builtin_connectors() -> latch_catalog::connectors::ConnectorRegistry {
-    latch_catalog::connectors::ConnectorRegistry::new()
+/// The connectors built into this server, plus any the embedder adds (a connector with the
+/// name of a built-in one replaces it).
+fn builtin_connectors(extra: &[SharedConnector]) -> latch_catalog::connectors::ConnectorRegistry {
+    let mut registry = latch_catalog::connectors::ConnectorRegistry::new()
         .with(Arc::new(latch_connector_demo::DemoConnector::new()))
-        .with(Arc::new(latch_connector_postgres::PostgresConnector::new()))
+        .with(Arc::new(latch_connector_postgres::PostgresConnector::new()));
+    for connector in extra {
+        registry = registry.with(connector.clone());
+    }
+    registry
 }
 
-#[derive(Debug, Default, Clone)]
+pub type SharedConnector = Arc<dyn latch_connector_sdk::Connector>;
+
+#[derive(Default, Clone)]
 pub struct AppOptions {
     /// Services to run; empty means all.
     pub services: Vec<String>,
@@ -39,6 +47,24 @@ pub struct AppOptions {
     pub demo: bool,
     /// The clock; the system clock when `None` (tests pass a manual one).
     pub clock: Option<SharedClock>,
+    /// Connectors to add to the built-in ones (tests pass instrumented ones).
+    pub connectors: Vec<SharedConnector>,
+    /// Run the request workers (grant, extend, revoke jobs); on by default.
+    pub no_workers: bool,
+}
+
+impl std::fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppOptions")
+            .field("services", &self.services)
+            .field("demo", &self.demo)
+            .field(
+                "connectors",
+                &self.connectors.iter().map(|c| c.describe().name).collect::<Vec<_>>(),
+            )
+            .field("no_workers", &self.no_workers)
+            .finish()
+    }
 }
 
 pub struct App {
@@ -50,8 +76,22 @@ pub struct App {
     identity: IdentityService,
     catalog: Option<latch_catalog::CatalogService>,
     flow: Option<latch_flow::FlowService>,
+    request: Option<latch_request::RequestService>,
     bootstrap: BootstrapOutcome,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    background: Background,
+}
+
+/// Background tasks, aborted when the server stops or is dropped (an aborted server must not
+/// leave workers running).
+#[derive(Default)]
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl App {
@@ -116,7 +156,7 @@ impl App {
                 .context("catalog database")?;
             let catalog = latch_catalog::CatalogService::open(
                 latch_catalog::store::CatalogStore::new(db),
-                builtin_connectors(),
+                builtin_connectors(&options.connectors),
                 SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
                 options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                 Arc::new(local_directory::LocalDirectory::new(identity.clone())),
@@ -147,6 +187,39 @@ impl App {
             }
             (None, true) => {
                 anyhow::bail!("the flow service needs the catalog in the same process (--services …,catalog,flow)")
+            }
+            _ => None,
+        };
+        let request = match (&catalog, &flow, services.iter().any(|s| s == "request")) {
+            (Some(catalog), Some(flow), true) => {
+                let db = latch_runtime::database::connect_context(&config, "request", latch_request::store::MIGRATIONS)
+                    .await
+                    .context("request database")?;
+                let request = latch_request::RequestService::open(
+                    db,
+                    latch_request::ports::Ports {
+                        flows: Arc::new(local_request_ports::LocalFlows(flow.clone())),
+                        people: Arc::new(local_request_ports::LocalPeople(identity.clone())),
+                        targets: Arc::new(local_request_ports::LocalTargets(catalog.clone())),
+                    },
+                    options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
+                    SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
+                    latch_request::RequestConfig {
+                        approval_timeout: chrono::TimeDelta::hours(config.request.approval_timeout_hours.max(1) as i64),
+                        poll: Duration::from_millis(config.request.poll_ms.max(10)),
+                        ..latch_request::RequestConfig::default()
+                    },
+                );
+                if !options.no_workers {
+                    background.push(request.spawn_workers());
+                }
+                routes.add(latch_request::grpc::RequestGrpc::new(request.clone()).into_server());
+                Some(request)
+            }
+            (_, _, true) => {
+                anyhow::bail!(
+                    "the request service needs the catalog and flow in the same process (--services …,catalog,flow,request)"
+                )
             }
             _ => None,
         };
@@ -181,14 +254,20 @@ impl App {
             identity,
             catalog,
             flow,
+            request,
             bootstrap,
-            background,
+            background: Background(background),
         })
     }
 
     /// The flow service, when this process runs it.
     pub fn flow(&self) -> Option<&latch_flow::FlowService> {
         self.flow.as_ref()
+    }
+
+    /// The request service, when this process runs it.
+    pub fn request(&self) -> Option<&latch_request::RequestService> {
+        self.request.as_ref()
     }
 
     /// The catalog service, when this process runs it.
@@ -248,9 +327,7 @@ impl App {
             let _ = stop.send(true);
         };
         let (grpc, http, ()) = tokio::join!(grpc, http, signal);
-        for task in self.background {
-            task.abort();
-        }
+        drop(self.background);
         grpc.context("gRPC server")?;
         http.context("HTTP server")?;
         tracing::info!("latchd stopped");

@@ -1,7 +1,13 @@
-//! The request context: where access is given and taken away. This first part holds the pure
-//! rules — the request lifecycle, approval progress, job retry timing and the reference counts
-//! of shared grants — and the durable job queue the workers will run on.
+//! The request context: where access is given and taken away. The pure rules live in
+//! [`domain`] (lifecycle, approval progress, retry timing, shared-grant reference counts), the
+//! tables and the durable job queue in [`store`], the orchestration in [`service`], the gRPC
+//! adapter in [`grpc`]; [`ports`] is what it needs from the other contexts.
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod grpc;
+pub mod ports;
+pub mod service;
 pub mod store;
+
+pub use service::{RequestConfig, RequestService};

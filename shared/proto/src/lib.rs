@@ -34,3 +34,9 @@ pub mod flow {
         tonic::include_proto!("latch.flow.v1");
     }
 }
+
+pub mod request {
+    pub mod v1 {
+        tonic::include_proto!("latch.request.v1");
+    }
+}

@@ -27,7 +27,27 @@ pub struct LatchConfig {
     pub encryption_key: String,
     pub identity: IdentityConfig,
     pub catalog: CatalogConfig,
+    pub request: RequestSettings,
     pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RequestSettings {
+    /// Requests pending approval this long time out (hours).
+    pub approval_timeout_hours: u64,
+    /// Idle workers look for due jobs this often (milliseconds); jobs made in this process
+    /// wake them at once.
+    pub poll_ms: u64,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        Self {
+            approval_timeout_hours: 24,
+            poll_ms: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,6 +98,7 @@ impl Default for LatchConfig {
             encryption_key: String::new(),
             identity: IdentityConfig::default(),
             catalog: CatalogConfig::default(),
+            request: RequestSettings::default(),
             telemetry: TelemetryConfig::default(),
         }
     }
@@ -117,6 +138,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("encryption_key", &redacted(&self.encryption_key))
             .field("identity", &self.identity)
             .field("catalog", &self.catalog)
+            .field("request", &self.request)
             .field("telemetry", &self.telemetry)
             .finish()
     }

@@ -151,7 +151,7 @@ impl CatalogService {
     }
 
     /// The full config a connector call needs: defaults, values, then secrets.
-    pub(crate) async fn connector_config(&self, integration: &Integration) -> ServiceResult<Config> {
+    pub async fn connector_config(&self, integration: &Integration) -> ServiceResult<Config> {
         let mut config: Config = self
             .state()
             .descriptions

@@ -17,7 +17,8 @@ use latch_flow::domain::validate::MAX_APPROVER_REASON;
 pub struct ApprovalContext {
     pub requester_id: String,
     pub grantee: Facts,
-    /// User ids owning any requested resource (owner groups already expanded).
+    /// Owners of any requested resource: user ids and group ids (a member of an owner group
+    /// is an owner).
     pub resource_owners: BTreeSet<String>,
     /// Schedule (id or name, as written in the flow) → user ids on call now.
     pub on_call: HashMap<String, Vec<String>>,
@@ -38,7 +39,13 @@ fn row_holds(row: &ApproverRow, approver: &Facts, context: &ApprovalContext) -> 
         }
         .holds(approver),
         ApproverRow::Manager => context.grantee.manager_id.as_deref() == Some(approver.user_id.as_str()),
-        ApproverRow::ResourceOwner => context.resource_owners.contains(&approver.user_id),
+        ApproverRow::ResourceOwner => {
+            context.resource_owners.contains(&approver.user_id)
+                || approver
+                    .groups
+                    .iter()
+                    .any(|(id, _)| context.resource_owners.contains(id))
+        }
         ApproverRow::OnCall { schedules } => schedules.iter().any(|s| {
             context
                 .on_call

@@ -1,4 +1,5 @@
-//! The request schema (so far: the durable job queue).
+//! The request schema: requests with their items, approvals and history; the shared connector
+//! grants (holds) that items reference; the durable job queue.
 
 use latch_runtime::database::Migration;
 
@@ -19,9 +20,104 @@ const SCHEMA_V1: &str = r#"
     CREATE INDEX jobs_due ON jobs (done_at, due_at)
 "#;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "request job queue",
-    sqlite: SCHEMA_V1,
-    postgres: SCHEMA_V1,
-}];
+const SCHEMA_V2: &str = r#"
+    CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        requester_id TEXT NOT NULL,
+        grantee_id TEXT NOT NULL,
+        client_request_id TEXT NOT NULL,
+        flow_id TEXT NOT NULL,
+        flow_name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        duration_secs BIGINT,
+        starts_at TEXT,
+        approval_deadline TEXT,
+        granted_at TEXT,
+        ends_at TEXT,
+        extensions_used INTEGER NOT NULL,
+        ends_by TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX requests_client_id ON requests (requester_id, client_request_id) WHERE client_request_id <> '';
+    CREATE INDEX requests_state ON requests (state, created_at);
+    CREATE INDEX requests_requester ON requests (requester_id, created_at);
+    CREATE INDEX requests_grantee ON requests (grantee_id, created_at);
+
+    CREATE TABLE request_items (
+        request_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        integration_id TEXT NOT NULL,
+        integration_name TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_name TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        owners TEXT NOT NULL,
+        state TEXT NOT NULL,
+        hold_id TEXT,
+        PRIMARY KEY (request_id, position)
+    );
+    CREATE INDEX request_items_hold ON request_items (hold_id, state);
+
+    CREATE TABLE approvals (
+        request_id TEXT NOT NULL,
+        approver_id TEXT NOT NULL,
+        approver_name TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        groups_json TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        PRIMARY KEY (request_id, approver_id)
+    );
+
+    CREATE TABLE request_events (
+        request_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (request_id, seq)
+    );
+
+    CREATE TABLE holds (
+        id TEXT PRIMARY KEY,
+        grantee_id TEXT NOT NULL,
+        integration_id TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        state TEXT NOT NULL,
+        account TEXT NOT NULL,
+        credentials TEXT NOT NULL,
+        ends_at TEXT,
+        told_until TEXT,
+        error TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        granted_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE UNIQUE INDEX holds_open ON holds (grantee_id, integration_id, resource_id, permission)
+        WHERE state IN ('granting', 'granted')
+"#;
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "request job queue",
+        sqlite: SCHEMA_V1,
+        postgres: SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "requests, items, approvals, history and shared grants",
+        sqlite: SCHEMA_V2,
+        postgres: SCHEMA_V2,
+    },
+];

@@ -1,6 +1,8 @@
 //! Storage of the request context.
 
+pub mod holds;
 pub mod jobs;
 mod migrations;
+pub mod requests;
 
 pub use migrations::MIGRATIONS;

@@ -1,0 +1,107 @@
+//! The request context's view of flows, people and targets, answered in this process.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use latch_catalog::CatalogService;
+use latch_catalog::domain::principal::Principal;
+use latch_connector_sdk::{Config, Connector};
+use latch_flow::FlowService;
+use latch_flow::domain::conditions::Facts;
+use latch_flow::domain::duration::Span;
+use latch_flow::domain::model::FlowSpec;
+use latch_flow::service::EvaluationAnswer;
+use latch_flow::service::queries_public::Asked;
+use latch_identity::IdentityService;
+use latch_request::ports::{Flows, People, ResourceInfo, Targets};
+use latch_runtime::{Caller, ServiceResult};
+
+use crate::local_flow_ports::facts;
+
+pub struct LocalFlows(pub FlowService);
+
+#[async_trait::async_trait]
+impl Flows for LocalFlows {
+    async fn evaluate(
+        &self,
+        caller: &Caller,
+        grantee: &str,
+        asked: &Asked,
+        duration: Option<Span>,
+        at: DateTime<Utc>,
+        flow: &str,
+    ) -> ServiceResult<EvaluationAnswer> {
+        self.0
+            .evaluate_request(caller, grantee, asked, duration, Some(at), flow)
+            .await
+    }
+
+    fn spec(&self, flow_id: &str) -> ServiceResult<FlowSpec> {
+        Ok(self.0.flow(flow_id)?.spec)
+    }
+}
+
+pub struct LocalPeople(pub IdentityService);
+
+#[async_trait::async_trait]
+impl People for LocalPeople {
+    async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
+        let directory = self.0.directory();
+        Ok(directory
+            .find_user(user)
+            .filter(|u| u.active)
+            .map(|u| facts(&directory, u)))
+    }
+
+    async fn everyone(&self) -> ServiceResult<Vec<Facts>> {
+        let directory = self.0.directory();
+        Ok(directory
+            .users_sorted()
+            .iter()
+            .filter(|u| u.active)
+            .map(|u| facts(&directory, u))
+            .collect())
+    }
+
+    async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>> {
+        let directory = self.0.directory();
+        Ok(directory
+            .find_schedule(schedule)
+            .and_then(|s| directory.on_call(&s.id, at))
+            .map(|on_call| vec![on_call.user_id])
+            .unwrap_or_default())
+    }
+
+    async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
+        self.0.verify_mfa(user_id, code).await
+    }
+}
+
+pub struct LocalTargets(pub CatalogService);
+
+#[async_trait::async_trait]
+impl Targets for LocalTargets {
+    async fn resource(&self, integration_id: &str, resource_id: &str) -> ServiceResult<ResourceInfo> {
+        let record = self.0.get_resource(integration_id, resource_id)?;
+        let integration = self.0.integration(integration_id)?;
+        Ok(ResourceInfo {
+            integration_name: integration.name,
+            resource_type: record.resource_type.clone(),
+            name: record.name.clone(),
+            owners: record
+                .owners
+                .iter()
+                .map(|owner| match owner {
+                    Principal::User(id) | Principal::Group(id) => id.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn connector(&self, integration_id: &str) -> ServiceResult<(Arc<dyn Connector>, Config)> {
+        let integration = self.0.integration(integration_id)?;
+        let connector = self.0.connectors().for_integration(&integration).await?;
+        let config = self.0.connector_config(&integration).await?;
+        Ok((connector, config))
+    }
+}

@@ -1,0 +1,351 @@
+//! The gRPC adapter of the request context.
+
+use latch_flow::domain::duration::Span;
+use latch_flow::domain::evaluate::Item;
+use latch_flow::service::queries_public::Asked;
+use latch_proto::request::v1 as pb;
+use latch_proto::request::v1::request_service_server::RequestService as RequestApi;
+use latch_runtime::auth::caller;
+use latch_runtime::wire::{etag, instant, timestamp};
+use latch_runtime::{ServiceError, ServiceResult};
+use tonic::{Request, Response, Status};
+
+use crate::service::{CredentialView, Policy, RequestService, RequestView, Submission};
+use crate::store::requests::{self, RequestRow, parse_state, state_name};
+
+pub use latch_proto::request::v1::request_service_server::RequestServiceServer;
+
+#[derive(Debug, Clone)]
+pub struct RequestGrpc {
+    service: RequestService,
+}
+
+impl RequestGrpc {
+    pub fn new(service: RequestService) -> Self {
+        Self { service }
+    }
+
+    pub fn into_server(self) -> RequestServiceServer<Self> {
+        RequestServiceServer::new(self)
+    }
+}
+
+fn span_text(seconds: Option<i64>) -> String {
+    seconds
+        .and_then(|s| Span::seconds(s as u64))
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+pub fn summary(request: &RequestRow) -> pb::AccessRequest {
+    let policy = Policy::parse(&request.policy).ok();
+    let extensions = policy.as_ref().and_then(|p| p.settings.extensions.clone());
+    pb::AccessRequest {
+        id: request.id.clone(),
+        requester_id: request.requester_id.clone(),
+        grantee_id: request.grantee_id.clone(),
+        flow_id: request.flow_id.clone(),
+        flow_name: request.flow_name.clone(),
+        state: state_name(request.state).into(),
+        justification: request.justification.clone(),
+        duration: span_text(request.duration_secs),
+        start_time: request.starts_at.map(timestamp),
+        approval_deadline: request.approval_deadline.map(timestamp),
+        grant_time: request.granted_at.map(timestamp),
+        end_time: request.ends_at.map(timestamp),
+        extensions_used: request.extensions_used,
+        extensions_allowed: extensions.as_ref().map_or(0, |e| e.max_count as i32),
+        extend_by: extensions.map(|e| e.extend_by.to_string()).unwrap_or_default(),
+        outcome: request.outcome.clone(),
+        create_time: Some(timestamp(request.created_at)),
+        update_time: Some(timestamp(request.updated_at)),
+        etag: etag(request.version),
+        client_request_id: request.client_request_id.clone(),
+        require_approver_reason: policy.is_some_and(|p| p.settings.require_approver_reason),
+        ..Default::default()
+    }
+}
+
+fn item(view: &crate::store::requests::ItemRow) -> pb::RequestItem {
+    pb::RequestItem {
+        integration_id: view.integration_id.clone(),
+        integration_name: view.integration_name.clone(),
+        resource_id: view.resource_id.clone(),
+        resource_type: view.resource_type.clone(),
+        resource_name: view.resource_name.clone(),
+        permission: view.permission.clone(),
+        state: view.state.as_str().into(),
+        ..Default::default()
+    }
+}
+
+pub fn detail(view: &RequestView) -> pb::AccessRequest {
+    let mut out = summary(&view.request);
+    out.items = view
+        .items
+        .iter()
+        .map(|v| pb::RequestItem {
+            grant_state: v.grant_state.clone(),
+            error: v.error.clone(),
+            account: v.account.clone(),
+            ..item(&v.item)
+        })
+        .collect();
+    out.decisions = view
+        .approvals
+        .iter()
+        .map(|a| pb::Decision {
+            approver_id: a.approver_id.clone(),
+            approver_name: a.approver_name.clone(),
+            decision: a.decision.clone(),
+            reason: a.reason.clone(),
+            decide_time: Some(timestamp(a.decided_at)),
+        })
+        .collect();
+    out.history = view
+        .history
+        .iter()
+        .map(|e| pb::HistoryEvent {
+            seq: e.seq,
+            time: Some(timestamp(e.at)),
+            actor: e.actor.clone(),
+            kind: e.kind.clone(),
+            state: e.state.clone(),
+            detail: e.detail.clone(),
+        })
+        .collect();
+    out.waiting = view.waiting.clone();
+    out.can_approve = view.can_approve;
+    out
+}
+
+fn credential(view: CredentialView) -> pb::Credential {
+    pb::Credential {
+        item: Some(item(&view.item)),
+        account: view.account,
+        credentials: view.credentials.into_iter().collect(),
+        expire_time: view.expires_at.map(timestamp),
+    }
+}
+
+fn submission(request: pb::SubmitRequestRequest) -> ServiceResult<Submission> {
+    let duration = match request.duration.trim() {
+        "" => None,
+        text => Some(Span::parse(text).map_err(|rule| ServiceError::invalid("duration", rule))?),
+    };
+    let mut items = Vec::with_capacity(request.items.len());
+    for (i, it) in request.items.iter().enumerate() {
+        for (field, value) in [
+            ("integration", &it.integration),
+            ("resource_id", &it.resource_id),
+            ("permission", &it.permission),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ServiceError::invalid(format!("items[{i}].{field}"), "is required"));
+            }
+        }
+        items.push(Item {
+            integration_id: it.integration.trim().to_string(),
+            resource_id: it.resource_id.trim().to_string(),
+            permission: it.permission.trim().to_string(),
+        });
+    }
+    Ok(Submission {
+        client_request_id: request.request_id,
+        grantee: request.grantee,
+        asked: Asked {
+            items,
+            bundle: request.bundle,
+            scope: request.scope,
+            scope_permissions: request.scope_permissions,
+        },
+        duration,
+        justification: request.justification,
+        flow: request.flow,
+        starts_at: instant("start_time", request.start_time.as_ref())?,
+        mfa_code: request.mfa_code,
+    })
+}
+
+fn required_id(id: &str) -> Result<&str, Status> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(ServiceError::invalid("id", "is required").into());
+    }
+    Ok(id)
+}
+
+#[tonic::async_trait]
+impl RequestApi for RequestGrpc {
+    async fn submit_request(
+        &self,
+        request: Request<pb::SubmitRequestRequest>,
+    ) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let submission = submission(request.into_inner())?;
+        let submitted = self.service.submit(&caller, submission).await?;
+        Ok(Response::new(summary(&submitted)))
+    }
+
+    async fn get_request(
+        &self,
+        request: Request<pb::GetRequestRequest>,
+    ) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let view = self.service.get(&caller, required_id(&request.get_ref().id)?).await?;
+        Ok(Response::new(detail(&view)))
+    }
+
+    async fn list_requests(
+        &self,
+        request: Request<pb::ListRequestsRequest>,
+    ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let mut states = Vec::new();
+        for (i, text) in request.states.iter().enumerate() {
+            states.push(
+                parse_state(text.trim())
+                    .ok_or_else(|| ServiceError::invalid(format!("states[{i}]"), format!("unknown state {text:?}")))?,
+            );
+        }
+        if request.page_size < 0 {
+            return Err(ServiceError::invalid("page_size", "must not be negative").into());
+        }
+        let size = match request.page_size {
+            0 => 50,
+            n => n.min(500) as u32,
+        };
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            let last = requests::get_request(self.service.db(), &request.page_token)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or_else(|| ServiceError::invalid("page_token", "is not a token returned by a previous call"))?;
+            Some((last.created_at, last.id))
+        };
+        let rows = self.service.list(&caller, request.all, states, size, after).await?;
+        let next_page_token = if rows.len() as u32 == size {
+            rows.last().map(|r| r.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListRequestsResponse {
+            requests: rows.iter().map(summary).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_approvals(
+        &self,
+        request: Request<pb::ListApprovalsRequest>,
+    ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let caller = caller(&request)?;
+        let views = self.service.approvals_for(&caller).await?;
+        Ok(Response::new(pb::ListRequestsResponse {
+            requests: views.iter().map(detail).collect(),
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn verify_mfa(&self, request: Request<pb::VerifyMfaRequest>) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let body = request.get_ref();
+        let updated = self
+            .service
+            .verify_mfa(&caller, required_id(&body.id)?, &body.code)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn approve_request(
+        &self,
+        request: Request<pb::DecideRequest>,
+    ) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let body = request.get_ref();
+        let updated = self
+            .service
+            .decide(&caller, required_id(&body.id)?, true, &body.reason)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn reject_request(&self, request: Request<pb::DecideRequest>) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let body = request.get_ref();
+        let updated = self
+            .service
+            .decide(&caller, required_id(&body.id)?, false, &body.reason)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn cancel_request(&self, request: Request<pb::EndRequest>) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let body = request.get_ref();
+        let updated = self
+            .service
+            .cancel(&caller, required_id(&body.id)?, &body.reason)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn revoke_request(&self, request: Request<pb::EndRequest>) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let body = request.get_ref();
+        let updated = self
+            .service
+            .revoke(&caller, required_id(&body.id)?, &body.reason)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn extend_request(
+        &self,
+        request: Request<pb::ExtendRequestRequest>,
+    ) -> Result<Response<pb::AccessRequest>, Status> {
+        let caller = caller(&request)?;
+        let updated = self
+            .service
+            .extend(&caller, required_id(&request.get_ref().id)?)
+            .await?;
+        Ok(Response::new(summary(&updated)))
+    }
+
+    async fn get_credentials(
+        &self,
+        request: Request<pb::GetCredentialsRequest>,
+    ) -> Result<Response<pb::GetCredentialsResponse>, Status> {
+        let caller = caller(&request)?;
+        let views = self
+            .service
+            .credentials(&caller, required_id(&request.get_ref().id)?)
+            .await?;
+        Ok(Response::new(pb::GetCredentialsResponse {
+            credentials: views.into_iter().map(credential).collect(),
+        }))
+    }
+
+    async fn list_pending_jobs(
+        &self,
+        request: Request<pb::ListPendingJobsRequest>,
+    ) -> Result<Response<pb::ListPendingJobsResponse>, Status> {
+        caller(&request)?.require_admin()?;
+        let jobs = self.service.pending_jobs().await?;
+        Ok(Response::new(pb::ListPendingJobsResponse {
+            jobs: jobs
+                .into_iter()
+                .map(|j| pb::Job {
+                    id: j.id,
+                    kind: j.kind,
+                    subject: j.subject,
+                    due_time: Some(timestamp(j.due_at)),
+                    attempts: j.attempts,
+                    last_error: j.last_error,
+                })
+                .collect(),
+        }))
+    }
+}

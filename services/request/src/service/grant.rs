@@ -1,0 +1,385 @@
+//! Granting: a started request's items join the shared grant for their (grantee, resource,
+//! permission) or open one with a grant job; the request is active when every item is granted,
+//! and its clock starts then.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use latch_connector_sdk::{ConnectorError, GrantOutcome, GrantRequest, Grantee};
+use latch_runtime::{ServiceError, ServiceResult};
+
+use super::{RequestService, Tx};
+use crate::domain::lifecycle::{Event, State};
+use crate::store::holds::{self, HoldRow, HoldState};
+use crate::store::jobs::Job;
+use crate::store::requests::{self, ItemState, RequestRow};
+
+/// How a job attempt ended.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    Done,
+    /// Try again later; the error stays visible.
+    Retry(String),
+}
+
+fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    // `None` is indefinite: the latest of all.
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    }
+}
+
+impl RequestService {
+    /// What the connector is told as the expiry for a Latch end (a safety net after it).
+    fn told(&self, ends_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        ends_at.map(|end| end + self.config().connector_grace)
+    }
+
+    /// Job `start`: an approved request whose start time came begins granting.
+    pub(crate) async fn run_start(&self, job: &Job) -> ServiceResult<Attempt> {
+        let (tx, mut request) = self.lock(&job.subject).await?;
+        if request.state == State::Approved {
+            self.transition(&tx, &mut request, Event::GrantStarted, "latch", "granting")
+                .await?;
+            let now = self.now();
+            let planned = request.duration_secs.map(|s| now + TimeDelta::seconds(s));
+            for item in requests::items(&*tx, &request.id).await? {
+                let hold = match holds::open_for(
+                    &*tx,
+                    &request.grantee_id,
+                    &item.integration_id,
+                    &item.resource_id,
+                    &item.permission,
+                )
+                .await?
+                {
+                    Some(mut hold) => {
+                        let ends = later(hold.ends_at, planned);
+                        if ends != hold.ends_at {
+                            hold.ends_at = ends;
+                            holds::update(&*tx, &hold).await?;
+                        }
+                        hold
+                    }
+                    None => {
+                        let hold = HoldRow {
+                            id: uuid::Uuid::now_v7().to_string(),
+                            grantee_id: request.grantee_id.clone(),
+                            integration_id: item.integration_id.clone(),
+                            resource_id: item.resource_id.clone(),
+                            resource_type: item.resource_type.clone(),
+                            permission: item.permission.clone(),
+                            state: HoldState::Granting,
+                            account: String::new(),
+                            credentials: String::new(),
+                            ends_at: planned,
+                            told_until: None,
+                            error: String::new(),
+                            created_at: now,
+                            granted_at: None,
+                            revoked_at: None,
+                        };
+                        holds::insert(&*tx, &hold).await?;
+                        self.enqueue(&tx, "grant", &hold.id, format!("grant:{}", hold.id), now)
+                            .await?;
+                        hold
+                    }
+                };
+                let state = if hold.state == HoldState::Granted {
+                    ItemState::Granted
+                } else {
+                    ItemState::Granting
+                };
+                requests::set_item(&*tx, &request.id, item.position, state, Some(&hold.id)).await?;
+            }
+            self.activate_if_granted(&tx, &mut request).await?;
+        }
+        self.finish(tx, job).await
+    }
+
+    /// Completes the job in the transaction and commits both; a job whose lease was lost is
+    /// rolled back (its new owner does the work).
+    pub(crate) async fn finish(&self, tx: Tx, job: &Job) -> ServiceResult<Attempt> {
+        if crate::store::jobs::complete(&*tx, &job.id, self.worker_name(), self.now()).await? {
+            tx.commit().await?;
+        } else {
+            tracing::warn!(job = %job.id, "lease lost; another worker took the job over");
+        }
+        Ok(Attempt::Done)
+    }
+
+    /// A granting request whose items are all granted becomes active: the clock starts now.
+    pub(crate) async fn activate_if_granted(&self, tx: &Tx, request: &mut RequestRow) -> ServiceResult<()> {
+        if request.state != State::Granting {
+            return Ok(());
+        }
+        let items = requests::items(&**tx, &request.id).await?;
+        if !items.iter().all(|i| i.state == ItemState::Granted) {
+            return Ok(());
+        }
+        let now = self.now();
+        request.granted_at = Some(now);
+        request.ends_at = request.duration_secs.map(|s| now + TimeDelta::seconds(s));
+        let detail = match request.ends_at {
+            Some(end) => format!("access granted until {}", end.to_rfc3339()),
+            None => "access granted until revoked".to_string(),
+        };
+        self.transition(tx, request, Event::AllGranted, "latch", &detail)
+            .await?;
+        self.schedule_expiry(tx, request).await?;
+        self.stretch_holds(tx, request).await
+    }
+
+    /// The job that ends the request at its end time (an earlier one finds a later end and stops).
+    pub(crate) async fn schedule_expiry(&self, tx: &Tx, request: &RequestRow) -> ServiceResult<()> {
+        if let Some(end) = request.ends_at {
+            self.enqueue(
+                tx,
+                "expire",
+                &request.id,
+                format!("expire:{}:{}", request.id, request.version),
+                end,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves each shared grant's end out to this request's end; tells the connector when its
+    /// own expiry would otherwise come first.
+    pub(crate) async fn stretch_holds(&self, tx: &Tx, request: &RequestRow) -> ServiceResult<()> {
+        let hold_ids: BTreeSet<String> = requests::items(&**tx, &request.id)
+            .await?
+            .into_iter()
+            .filter(|i| i.state == ItemState::Granted)
+            .filter_map(|i| i.hold_id)
+            .collect();
+        for hold_id in hold_ids {
+            let Some(mut hold) = holds::get(&**tx, &hold_id).await? else {
+                continue;
+            };
+            let ends = later(hold.ends_at, request.ends_at);
+            let needs_telling = match (self.told(ends), hold.told_until) {
+                (_, None) => true,
+                (None, Some(_)) => true,
+                (Some(wanted), Some(told)) => wanted > told,
+            };
+            if ends != hold.ends_at {
+                hold.ends_at = ends;
+                holds::update(&**tx, &hold).await?;
+            }
+            if needs_telling && hold.state == HoldState::Granted {
+                self.enqueue(
+                    tx,
+                    "extend",
+                    &hold.id,
+                    format!("extend:{}:{}:{}", hold.id, request.id, request.version),
+                    self.now(),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Job `grant`: asks the connector for the shared grant, then marks every item waiting on
+    /// it granted. The grant id is the hold id, so a retry after a crash is the same grant.
+    pub(crate) async fn run_grant(&self, job: &Job) -> ServiceResult<Attempt> {
+        let Some(hold) = holds::get(self.db(), &job.subject).await? else {
+            let tx = self.begin("").await?;
+            return self.finish(tx, job).await;
+        };
+        if hold.state != HoldState::Granting {
+            let tx = self.begin(&hold.grantee_id).await?;
+            return self.finish(tx, job).await;
+        }
+        let waiting = requests::items_on_hold(self.db(), &hold.id, &[ItemState::Granting]).await?;
+        if waiting.is_empty() {
+            // Everyone waiting left before the grant; an earlier attempt may have granted, so revoke.
+            let tx = self.begin(&hold.grantee_id).await?;
+            if let Some(mut hold) = holds::get(&*tx, &hold.id).await?
+                && hold.state == HoldState::Granting
+                && requests::items_on_hold(&*tx, &hold.id, &[ItemState::Granting])
+                    .await?
+                    .is_empty()
+            {
+                hold.state = HoldState::Revoking;
+                holds::update(&*tx, &hold).await?;
+                self.enqueue(&tx, "revoke", &hold.id, format!("revoke:{}", hold.id), self.now())
+                    .await?;
+            }
+            return self.finish(tx, job).await;
+        }
+        let outcome = match self.call_grant(&hold).await {
+            Ok(outcome) => outcome,
+            Err(error) if error.is_retryable() && job.attempts + 1 < self.config().max_grant_attempts => {
+                return Ok(Attempt::Retry(error.to_string()));
+            }
+            Err(error) => {
+                let reason = if error.is_retryable() {
+                    format!("gave up after {} attempts: {error}", job.attempts + 1)
+                } else {
+                    error.to_string()
+                };
+                return self.grant_failed(job, &hold.id, &reason).await;
+            }
+        };
+        let tx = self.begin(&hold.grantee_id).await?;
+        let Some(mut hold) = holds::get(&*tx, &hold.id).await? else {
+            return self.finish(tx, job).await;
+        };
+        if hold.state == HoldState::Granting {
+            let now = self.now();
+            hold.state = HoldState::Granted;
+            hold.account = outcome.account.clone();
+            hold.credentials = if outcome.credentials.is_empty() {
+                String::new()
+            } else {
+                let json = serde_json::to_vec(&outcome.credentials).map_err(ServiceError::internal)?;
+                self.secrets().seal_bound(&json, hold.id.as_bytes())
+            };
+            hold.granted_at = Some(now);
+            hold.told_until = self.told(hold.ends_at);
+            hold.error = String::new();
+            let waiting = requests::items_on_hold(&*tx, &hold.id, &[ItemState::Granting]).await?;
+            if waiting.is_empty() {
+                hold.state = HoldState::Revoking;
+                self.enqueue(&tx, "revoke", &hold.id, format!("revoke:{}", hold.id), now)
+                    .await?;
+            }
+            holds::update(&*tx, &hold).await?;
+            let mut request_ids = BTreeSet::new();
+            for item in waiting {
+                requests::set_item(
+                    &*tx,
+                    &item.request_id,
+                    item.position,
+                    ItemState::Granted,
+                    Some(&hold.id),
+                )
+                .await?;
+                request_ids.insert(item.request_id);
+            }
+            for id in request_ids {
+                let mut request = self.load(&*tx, &id).await?;
+                self.activate_if_granted(&tx, &mut request).await?;
+            }
+        }
+        self.finish(tx, job).await
+    }
+
+    async fn call_grant(&self, hold: &HoldRow) -> Result<GrantOutcome, ConnectorError> {
+        let unavailable = |e: ServiceError| ConnectorError::Unavailable(e.to_string());
+        let people = &self.ports().people;
+        let grantee = people
+            .facts(&hold.grantee_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConnectorError::FailedPrecondition("the grantee is no longer an active user".into()))?;
+        let (connector, config) = self
+            .ports()
+            .targets
+            .connector(&hold.integration_id)
+            .await
+            .map_err(unavailable)?;
+        connector
+            .grant(
+                &config,
+                &GrantRequest {
+                    grant_id: hold.id.clone(),
+                    grantee: Grantee {
+                        user_id: grantee.user_id,
+                        user_name: grantee.user_name,
+                        email: grantee.email,
+                        attributes: grantee.attributes,
+                    },
+                    resource_type: hold.resource_type.clone(),
+                    resource_id: hold.resource_id.clone(),
+                    permission: hold.permission.clone(),
+                    expires_at: self.told(hold.ends_at),
+                    context: Default::default(),
+                },
+            )
+            .await
+    }
+
+    /// The connector refused for good: every request waiting on this grant fails, and what
+    /// they were already granted is rolled back.
+    async fn grant_failed(&self, job: &Job, hold_id: &str, reason: &str) -> ServiceResult<Attempt> {
+        let grantee = holds::get(self.db(), hold_id)
+            .await?
+            .map(|h| h.grantee_id)
+            .unwrap_or_default();
+        let tx = self.begin(&grantee).await?;
+        if let Some(mut hold) = holds::get(&*tx, hold_id).await?
+            && hold.state == HoldState::Granting
+        {
+            hold.state = HoldState::Failed;
+            hold.error = reason.to_string();
+            holds::update(&*tx, &hold).await?;
+            let mut request_ids = BTreeSet::new();
+            for item in requests::items_on_hold(&*tx, hold_id, &[ItemState::Granting, ItemState::Releasing]).await? {
+                requests::set_item(&*tx, &item.request_id, item.position, ItemState::Skipped, Some(hold_id)).await?;
+                request_ids.insert(item.request_id);
+            }
+            for id in request_ids {
+                let mut request = self.load(&*tx, &id).await?;
+                match request.state {
+                    State::Granting => {
+                        let outcome = format!(
+                            "connector refused {} on {}: {reason}",
+                            hold.permission, hold.resource_id
+                        );
+                        self.fail(&tx, &mut request, &outcome).await?;
+                    }
+                    _ => self.settle(&tx, &mut request).await?,
+                }
+            }
+        }
+        self.finish(tx, job).await
+    }
+
+    /// Ends a granting request as failed, releasing what it already holds.
+    async fn fail(&self, tx: &Tx, request: &mut RequestRow, outcome: &str) -> ServiceResult<()> {
+        for item in requests::items(&**tx, &request.id).await? {
+            if item.state.holds() {
+                self.release(tx, &item).await?;
+            } else if item.state == ItemState::Pending {
+                requests::set_item(&**tx, &item.request_id, item.position, ItemState::Skipped, None).await?;
+            }
+        }
+        request.outcome = outcome.to_string();
+        self.transition(tx, request, Event::GrantFailed, "latch", outcome).await
+    }
+
+    /// Job `extend`: tells the connector the shared grant's later end.
+    pub(crate) async fn run_extend(&self, job: &Job) -> ServiceResult<Attempt> {
+        let Some(hold) = holds::get(self.db(), &job.subject).await? else {
+            let tx = self.begin("").await?;
+            return self.finish(tx, job).await;
+        };
+        let wanted = self.told(hold.ends_at);
+        let told_enough = matches!((wanted, hold.told_until), (Some(w), Some(t)) if w <= t);
+        if hold.state != HoldState::Granted || told_enough {
+            let tx = self.begin(&hold.grantee_id).await?;
+            return self.finish(tx, job).await;
+        }
+        let (connector, config) = match self.ports().targets.connector(&hold.integration_id).await {
+            Ok(found) => found,
+            Err(error) => return Ok(Attempt::Retry(error.to_string())),
+        };
+        if let Err(error) = connector.extend(&config, &hold.id, wanted).await {
+            return Ok(Attempt::Retry(error.to_string()));
+        }
+        let tx = self.begin(&hold.grantee_id).await?;
+        if let Some(mut hold) = holds::get(&*tx, &hold.id).await? {
+            hold.told_until = later(hold.told_until, wanted);
+            if wanted.is_none() {
+                hold.told_until = None;
+            }
+            holds::update(&*tx, &hold).await?;
+        }
+        self.finish(tx, job).await
+    }
+}

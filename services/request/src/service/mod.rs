@@ -1,0 +1,297 @@
+//! The request service: submits and decides requests, and runs the durable jobs that grant,
+//! extend and revoke access through the connectors.
+//!
+//! Every change of a request is one transaction holding the state change, its history event
+//! and the jobs it needs. Writers touching one grantee's requests and shared grants are
+//! serialised: by a transaction-scoped advisory lock on PostgreSQL (so replicas can run side by
+//! side), by one writer lock on SQLite (which has one writer per file anyway).
+
+mod decide;
+mod end;
+mod grant;
+mod policy;
+mod submit;
+mod views;
+mod work;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use latch_runtime::crypto::SecretBox;
+use latch_runtime::database::statement;
+use latch_runtime::{ServiceError, ServiceResult, SharedClock};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+
+pub use policy::Policy;
+pub use submit::Submission;
+pub use views::{CredentialView, ItemView, RequestView};
+
+use crate::domain::lifecycle::{Event, State, next};
+use crate::ports::Ports;
+use crate::store::jobs::{self, NewJob};
+use crate::store::requests::{self, EventRow, RequestRow, state_name};
+
+/// Tunables of the request context.
+#[derive(Debug, Clone)]
+pub struct RequestConfig {
+    /// Pending approvals time out after this long (default 24 hours).
+    pub approval_timeout: TimeDelta,
+    /// How long a worker holds a claimed job before another may take it over.
+    pub lease: TimeDelta,
+    /// How often workers look for due jobs when idle.
+    pub poll: std::time::Duration,
+    /// Jobs claimed at once, and run concurrently.
+    pub batch: u32,
+    /// Connectors are told an expiry this much after Latch's own, as a safety net that never
+    /// cuts access short; Latch's revoke job is what ends access.
+    pub connector_grace: TimeDelta,
+    /// A grant failing this many times in a row is given up (the request fails and rolls back).
+    pub max_grant_attempts: i32,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        Self {
+            approval_timeout: TimeDelta::hours(24),
+            lease: TimeDelta::seconds(60),
+            poll: std::time::Duration::from_millis(100),
+            batch: 64,
+            connector_grace: TimeDelta::minutes(5),
+            max_grant_attempts: 8,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    ports: Ports,
+    clock: SharedClock,
+    secrets: SecretBox,
+    config: RequestConfig,
+    /// SQLite only: one writer at a time.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// This process's worker name (leases are held in its name).
+    worker: String,
+    wake: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for RequestService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestService")
+            .field("worker", &self.inner.worker)
+            .finish()
+    }
+}
+
+/// A write transaction, with the writer lock it needs held until it ends.
+pub(crate) struct Tx {
+    pub tx: DatabaseTransaction,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> ServiceResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl RequestService {
+    pub fn open(
+        db: DatabaseConnection,
+        ports: Ports,
+        clock: SharedClock,
+        secrets: SecretBox,
+        config: RequestConfig,
+    ) -> Self {
+        let writer = (db.get_database_backend() != DbBackend::Postgres).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                ports,
+                clock,
+                secrets,
+                config,
+                writer,
+                worker: format!("worker-{}", uuid::Uuid::now_v7().simple()),
+                wake: tokio::sync::Notify::new(),
+            }),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.inner.ports
+    }
+
+    pub(crate) fn config(&self) -> &RequestConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn secrets(&self) -> &SecretBox {
+        &self.inner.secrets
+    }
+
+    pub fn worker_name(&self) -> &str {
+        &self.inner.worker
+    }
+
+    /// Begins a write that touches `grantee_id`'s requests and shared grants.
+    pub(crate) async fn begin(&self, grantee_id: &str) -> ServiceResult<Tx> {
+        let guard = match &self.inner.writer {
+            Some(writer) => Some(writer.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.inner.db.begin().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(statement(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(7071, hashtext(?))",
+                vec![grantee_id.into()],
+            ))
+            .await?;
+        }
+        Ok(Tx { tx, _guard: guard })
+    }
+
+    /// The request as stored now.
+    pub(crate) async fn load(&self, connection: &impl ConnectionTrait, id: &str) -> ServiceResult<RequestRow> {
+        requests::get_request(connection, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("request {id:?}")))
+    }
+
+    /// Locks the request's grantee and reads the request inside the lock.
+    pub(crate) async fn lock(&self, id: &str) -> ServiceResult<(Tx, RequestRow)> {
+        let grantee = self.load(self.db(), id).await?.grantee_id;
+        let tx = self.begin(&grantee).await?;
+        let request = self.load(&*tx, id).await?;
+        Ok((tx, request))
+    }
+
+    /// Applies a lifecycle event: checks the transition, bumps the version, writes the row and
+    /// its history event.
+    pub(crate) async fn transition(
+        &self,
+        tx: &Tx,
+        request: &mut RequestRow,
+        event: Event,
+        actor: &str,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        let to = next(request.state, event).map_err(|e| ServiceError::FailedPrecondition(e.to_string()))?;
+        self.set_state(tx, request, to, event_name(event), actor, detail).await
+    }
+
+    /// Writes `request` in state `to` with a history event (the caller checked the transition).
+    pub(crate) async fn set_state(
+        &self,
+        tx: &Tx,
+        request: &mut RequestRow,
+        to: State,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        request.state = to;
+        self.record(tx, request, kind, actor, detail).await
+    }
+
+    /// Writes `request` as it is now with a history event that is not a change of state.
+    pub(crate) async fn record(
+        &self,
+        tx: &Tx,
+        request: &mut RequestRow,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        request.version += 1;
+        request.updated_at = now;
+        requests::update_request(&**tx, request).await?;
+        requests::insert_event(
+            &**tx,
+            &EventRow {
+                request_id: request.id.clone(),
+                seq: request.version,
+                at: now,
+                actor: actor.to_string(),
+                kind: kind.to_string(),
+                state: state_name(request.state).to_string(),
+                detail: detail.to_string(),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Adds a job in the transaction and wakes this process's workers when it is due now.
+    pub(crate) async fn enqueue(
+        &self,
+        tx: &Tx,
+        kind: &str,
+        subject: &str,
+        id: String,
+        due_at: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        jobs::enqueue(
+            &**tx,
+            &NewJob {
+                id,
+                kind: kind.to_string(),
+                subject: subject.to_string(),
+                payload: String::new(),
+                due_at,
+            },
+            self.now(),
+        )
+        .await?;
+        if due_at <= self.now() {
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wake(&self) -> &tokio::sync::Notify {
+        &self.inner.wake
+    }
+}
+
+pub(crate) fn event_name(event: Event) -> &'static str {
+    match event {
+        Event::MfaRequired => "mfa_required",
+        Event::MfaVerified => "mfa_verified",
+        Event::ApprovalRequired => "approval_required",
+        Event::Approved => "approved",
+        Event::Rejected => "rejected",
+        Event::Cancelled => "cancelled",
+        Event::ApprovalTimedOut => "approval_timed_out",
+        Event::GrantStarted => "grant_started",
+        Event::AllGranted => "granted",
+        Event::GrantFailed => "failed",
+        Event::Extended => "extended",
+        Event::Expire => "expiring",
+        Event::Revoke => "revoking",
+        Event::RevokeConfirmed => "ended",
+    }
+}

@@ -1,0 +1,104 @@
+//! The flow's rules a request carries with it: copied when the request is made, so approvals,
+//! extensions and limits follow the flow the requester was shown, not a later edit.
+
+use std::collections::{BTreeSet, HashMap};
+
+use latch_flow::domain::conditions::Facts;
+use latch_flow::domain::model::{Approval, ApproverGroup, ApproverRow, Settings};
+use latch_runtime::{ServiceError, ServiceResult};
+use serde::{Deserialize, Serialize};
+
+use super::RequestService;
+use crate::domain::approval::{ApprovalContext, eligible_groups};
+use crate::store::requests::{ItemRow, RequestRow};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub approval: Approval,
+    pub settings: Settings,
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> ServiceResult<Self> {
+        serde_json::from_str(text).map_err(|e| ServiceError::Internal(format!("stored request policy: {e}")))
+    }
+
+    pub fn groups(&self) -> &[ApproverGroup] {
+        match &self.approval {
+            Approval::Automatic => &[],
+            Approval::ApprovalOf { groups, .. } => groups,
+        }
+    }
+
+    /// Schedules named by on-call rows.
+    fn schedules(&self) -> BTreeSet<&str> {
+        self.groups()
+            .iter()
+            .flat_map(|g| &g.rows)
+            .filter_map(|row| match row {
+                ApproverRow::OnCall { schedules } => Some(schedules.iter().map(String::as_str)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+}
+
+impl RequestService {
+    /// What approver eligibility depends on for this request, at this moment (on-call changes).
+    pub(crate) async fn approval_context(
+        &self,
+        request: &RequestRow,
+        items: &[ItemRow],
+        policy: &Policy,
+    ) -> ServiceResult<(ApprovalContext, Facts)> {
+        let people = &self.ports().people;
+        let grantee = people
+            .facts(&request.grantee_id)
+            .await?
+            .ok_or_else(|| ServiceError::FailedPrecondition("the grantee is no longer an active user".into()))?;
+        let mut on_call = HashMap::new();
+        let now = self.now();
+        for schedule in policy.schedules() {
+            on_call.insert(schedule.to_string(), people.on_call(schedule, now).await?);
+        }
+        let resource_owners = items
+            .iter()
+            .flat_map(|i| i.owners.split(','))
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        let context = ApprovalContext {
+            requester_id: request.requester_id.clone(),
+            grantee: grantee.clone(),
+            resource_owners,
+            on_call,
+            no_self_approval: policy.settings.no_self_approval,
+        };
+        Ok((context, grantee))
+    }
+
+    /// Active users who may approve groups of this request now and have not decided yet, per
+    /// group (at most `limit` names each), for "waiting on whom".
+    pub(crate) async fn eligible_approvers(
+        &self,
+        policy: &Policy,
+        context: &ApprovalContext,
+        decided: &BTreeSet<&str>,
+        limit: usize,
+    ) -> ServiceResult<Vec<Vec<String>>> {
+        let groups = policy.groups();
+        let mut names = vec![Vec::new(); groups.len()];
+        for person in self.ports().people.everyone().await? {
+            if decided.contains(person.user_id.as_str()) {
+                continue;
+            }
+            for index in eligible_groups(groups, &person, context) {
+                if names[index].len() < limit {
+                    names[index].push(person.user_name.clone());
+                }
+            }
+        }
+        Ok(names)
+    }
+}

@@ -1,0 +1,81 @@
+//! The workers: claim due jobs under a lease, run them, record failures with backoff. Any
+//! number of processes may run workers on one PostgreSQL database.
+
+use futures::StreamExt;
+use latch_runtime::ServiceResult;
+
+use super::RequestService;
+use super::grant::Attempt;
+use crate::domain::backoff::retry_at;
+use crate::store::holds;
+use crate::store::jobs::{self, Job};
+
+/// How many claimed jobs run at once.
+const CONCURRENCY: usize = 16;
+
+impl RequestService {
+    /// Claims and runs the jobs due now; returns how many ran.
+    pub async fn run_due_jobs(&self) -> ServiceResult<usize> {
+        let config = self.config();
+        let claimed = jobs::claim(self.db(), self.worker_name(), self.now(), config.lease, config.batch).await?;
+        let count = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(CONCURRENCY, |job| async move {
+                self.run_job(&job).await;
+            })
+            .await;
+        Ok(count)
+    }
+
+    async fn run_job(&self, job: &Job) {
+        let result = match job.kind.as_str() {
+            "start" => self.run_start(job).await,
+            "grant" => self.run_grant(job).await,
+            "extend" => self.run_extend(job).await,
+            "revoke" => self.run_revoke(job).await,
+            "expire" => self.run_expire(job).await,
+            "approval_timeout" => self.run_approval_timeout(job).await,
+            other => Ok(Attempt::Retry(format!("unknown job kind {other:?}"))),
+        };
+        let error = match result {
+            Ok(Attempt::Done) => return,
+            Ok(Attempt::Retry(error)) => error,
+            Err(error) => error.to_string(),
+        };
+        let attempt = u32::try_from(job.attempts).unwrap_or(0) + 1;
+        let retry = retry_at(&job.id, attempt, self.now());
+        tracing::warn!(job = %job.id, attempt, %error, retry_at = %retry, "job failed; will retry");
+        if matches!(job.kind.as_str(), "grant" | "revoke" | "extend")
+            && let Err(e) = holds::set_error(self.db(), &job.subject, &error).await
+        {
+            tracing::warn!(job = %job.id, error = %e, "could not record the job's error");
+        }
+        if let Err(e) = jobs::fail(self.db(), &job.id, self.worker_name(), &error, retry).await {
+            // The lease runs out and the job is claimed again: nothing is lost.
+            tracing::warn!(job = %job.id, error = %e, "could not record the failed attempt");
+        }
+    }
+
+    /// Runs workers until the task is aborted: all due jobs, then waits for new ones.
+    pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match service.run_due_jobs().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "claiming jobs failed"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(service.config().poll) => {}
+                    () = service.wake().notified() => {}
+                }
+            }
+        })
+    }
+
+    /// Jobs not done yet, with their attempts and last errors.
+    pub async fn pending_jobs(&self) -> ServiceResult<Vec<Job>> {
+        Ok(jobs::pending(self.db()).await?)
+    }
+}

@@ -18,20 +18,20 @@ fn latch_binary() -> PathBuf {
     binary
 }
 
-struct Cli {
+pub struct Cli {
     server: String,
     config_dir: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new(server: &TestServer) -> Self {
+    pub fn new(server: &TestServer) -> Self {
         Self {
             server: format!("http://{}", server.grpc_addr),
             config_dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    async fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
+    pub async fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
         let mut command = tokio::process::Command::new(latch_binary());
         command
             .args(args)
@@ -47,11 +47,11 @@ impl Cli {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

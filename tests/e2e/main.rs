@@ -12,6 +12,7 @@ mod import;
 mod mfa;
 mod postgres_catalog;
 mod replicas;
+mod request_postgres;
 mod request_reliability;
 mod request_support;
 mod requests;

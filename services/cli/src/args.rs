@@ -4,8 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    bundles, connectors, flows, groups, identity, integrations, mfa, resources, schedules, scopes, spaces, targets,
-    tokens, users,
+    bundles, connectors, flows, groups, identity, integrations, mfa, requests, resources, schedules, scopes, spaces,
+    targets, tokens, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
@@ -93,6 +93,13 @@ pub enum Command {
     /// Access flows: who may request what, when, for how long, approved by whom
     #[command(subcommand)]
     Flows(flows::FlowsCommand),
+    /// Ask for access: items, a bundle or a scope, for how long and why
+    Request(requests::AskArgs),
+    /// Follow, decide on, extend and end access requests
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
+    /// Requests waiting for your approval, with what you decide on
+    Approvals,
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::args::{DEFAULT_SERVER, GlobalArgs, OutputFormat};
-use crate::client::{self, CatalogClient, FlowClient, IdentityClient};
+use crate::client::{self, CatalogClient, FlowClient, IdentityClient, RequestClient};
 use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 
@@ -87,6 +87,12 @@ impl Context {
     pub async fn flow_client(&self) -> Result<FlowClient, CliError> {
         let token = self.token()?;
         client::connect_flow(&self.server, token).await
+    }
+
+    /// The request client: same server, same token, same early `NoToken`.
+    pub async fn request_client(&self) -> Result<RequestClient, CliError> {
+        let token = self.token()?;
+        client::connect_request(&self.server, token).await
     }
 
     pub fn json(&self) -> bool {

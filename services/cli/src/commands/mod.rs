@@ -13,6 +13,7 @@ pub mod integrations;
 pub mod login;
 pub mod mfa;
 mod paging;
+pub mod requests;
 pub mod resources;
 pub mod schedules;
 mod scope_query;
@@ -47,6 +48,9 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Spaces(command) => spaces::run(ctx, command).await,
         Command::Targets(command) => targets::run(ctx, command).await,
         Command::Flows(command) => flows::run(ctx, command).await,
+        Command::Request(args) => requests::ask(ctx, args).await,
+        Command::Requests(command) => requests::run(ctx, command).await,
+        Command::Approvals => requests::approvals(ctx).await,
     }
 }
 

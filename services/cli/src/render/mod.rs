@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod change;
 pub mod flow;
 pub mod group;
+pub mod request;
 pub mod schedule;
 pub mod subject;
 pub mod token;

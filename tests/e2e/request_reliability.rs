@@ -154,7 +154,9 @@ async fn killed_mid_grant_after_approval_and_with_revokes_due_everything_converg
     let server = TestServer::start_with(dir, url, clock, vec![scripted.clone()]).await;
     let mut client = server.requests_with(Some(&token)).await;
     wait_states(&server, &mut client, std::slice::from_ref(&due), &["expired"]).await;
-    // The dead worker's lease runs out; the grant is retried with the same grant id.
+    // The dead worker's job comes back (at once on SQLite, where the restarted process takes
+    // its own leases back; when the lease runs out on PostgreSQL) and is retried with the same
+    // grant id.
     let ids = [mid.clone()];
     drive(&server, &mut client, &ids, TimeDelta::seconds(20), 50, |r| {
         r[0].state == "active"

@@ -121,6 +121,10 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
         ("30m", "ticket OPS-1", ada.id.as_str(), "orders with approval")
     );
     assert_eq!(mine[0].items[0].resource_name, "orders");
+    assert_eq!(
+        (mine[0].grantee_name.as_str(), mine[0].requester_name.as_str()),
+        ("ada", "ada")
+    );
     assert!(mine[0].can_approve && mine[0].require_approver_reason);
 
     // Not the manager, not the requester herself; the manager needs a reason of ≤ 124 chars.
@@ -156,7 +160,11 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(approved.state, "approved");
+    assert!(
+        matches!(approved.state.as_str(), "granting" | "active"),
+        "{}",
+        approved.state
+    );
     let active = wait_states(&server, &mut as_ada, std::slice::from_ref(&id), &["active"])
         .await
         .remove(0);
@@ -428,7 +436,8 @@ async fn approval_rules_refusals_idempotency_rejection_cancel_and_timeout() {
     let mut as_boss = server.requests_with(Some(&boss_token)).await;
     assert_eq!(
         as_boss.approve_request(decide("")).await.unwrap().into_inner().state,
-        "approved"
+        "granting",
+        "approved and granting at once"
     );
     wait_states(&server, &mut ada, std::slice::from_ref(&first.id), &["active"]).await;
 
@@ -471,4 +480,168 @@ async fn approval_rules_refusals_idempotency_rejection_cancel_and_timeout() {
     wait_states(&server, &mut ada, std::slice::from_ref(&stale), &["approval_timed_out"]).await;
     // The first request's hour ran out meanwhile.
     wait_states(&server, &mut ada, std::slice::from_ref(&first.id), &["expired"]).await;
+}
+
+const ON_CALL_OR_OWNER: &str = r#"
+name: on call or owner
+kind: self_serve
+requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
+targets:
+  - integration: { integration: shop, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
+grant_for: { custom: 1h }
+approval:
+  approval_of:
+    groups:
+      - rows: [ { on_call: { schedules: [payments-primary] } } ]
+      - rows: [ resource_owner ]
+settings: { require_justification: false }
+"#;
+
+#[tokio::test]
+async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
+    let server = TestServer::start().await;
+    integration(&server, "shop", "demo", &[]).await;
+    let (_ada, ada_token) = person(&server, "ada", "Engineering", "").await;
+    let (_pat, pat_token) = person(&server, "pat", "Engineering", "").await;
+    let (_quinn, quinn_token) = person(&server, "quinn", "Engineering", "").await;
+    let (owner, owner_token) = person(&server, "olga", "Data", "").await;
+    let mut admin = server.admin().await;
+    // Daily shifts handed over at 09:00 UTC: pat on 29 November, quinn on the 30th (the test
+    // clock starts 30 November 10:00 UTC), pat again on 1 December.
+    admin
+        .create_schedule(identity::CreateScheduleRequest {
+            schedule: Some(identity::Schedule {
+                display_name: "payments-primary".into(),
+                time_zone: "UTC".into(),
+                rotation: Some(identity::Rotation {
+                    members: vec!["pat".into(), "quinn".into()],
+                    shift_hours: 24,
+                    handoff_time: "09:00".into(),
+                    start_date: "2026-11-29".into(),
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let owners = crate::harness::create_group(&mut admin, "order-owners", &[&owner.id], &[]).await;
+    server
+        .catalog_admin()
+        .await
+        .update_resource(latch_proto::catalog::v1::UpdateResourceRequest {
+            integration: "shop".into(),
+            id: "table:orders-prod/orders".into(),
+            owners: vec![latch_proto::catalog::v1::Principal {
+                kind: latch_proto::catalog::v1::principal::Kind::Group as i32,
+                id: owners.id.clone(),
+            }],
+            update_owners: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    create_flow(&server, ON_CALL_OR_OWNER).await;
+    let mut ada = server.requests_with(Some(&ada_token)).await;
+    let read_item = |table: &str| vec![item("shop", table, "read")];
+    let first = ada
+        .submit_request(ask(read_item("table:orders-prod/customers"), ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let waiting = get(&mut ada, &first).await.waiting;
+    assert!(
+        waiting
+            .iter()
+            .any(|w| w.contains("group 1: 1 more approval(s) from quinn")),
+        "{waiting:?}"
+    );
+    let decide = |id: &str| pb::DecideRequest {
+        id: id.into(),
+        reason: String::new(),
+    };
+    // pat is not on call now; quinn is. An owner of another table is no owner here.
+    let mut pat = server.requests_with(Some(&pat_token)).await;
+    assert_eq!(
+        pat.approve_request(decide(&first)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    let mut olga = server.requests_with(Some(&owner_token)).await;
+    assert_eq!(
+        olga.approve_request(decide(&first)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    // Checked again when acting: after the hand-off pat may approve and quinn may not.
+    server.clock.advance(TimeDelta::hours(24));
+    let mut quinn = server.requests_with(Some(&quinn_token)).await;
+    assert_eq!(
+        quinn.approve_request(decide(&first)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        pat.approve_request(decide(&first)).await.unwrap().into_inner().state,
+        "granting"
+    );
+
+    // A member of the owner group approves a request for the table the group owns.
+    let owned = ada
+        .submit_request(ask(read_item("table:orders-prod/orders"), ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let listed = olga
+        .list_approvals(pb::ListApprovalsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .requests;
+    assert_eq!(
+        listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [owned.as_str()]
+    );
+    assert_eq!(
+        olga.approve_request(decide(&owned)).await.unwrap().into_inner().state,
+        "granting"
+    );
+    wait_states(&server, &mut ada, &[first, owned], &["active"]).await;
+}
+
+#[tokio::test]
+async fn access_for_a_first_day_is_approved_ahead_and_granted_at_the_start() {
+    let scripted = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![scripted.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    let (_ada, token) = person(&server, "ada", "Engineering", "").await;
+    create_flow(&server, &automatic_flow("prod tables", "shop")).await;
+    let mut client = server.requests_with(Some(&token)).await;
+    let start = server.clock.now() + TimeDelta::days(3);
+    let mut asked = ask(vec![item("shop", "table:orders-prod/orders", "read")], "1h");
+    asked.start_time = Some(latch_runtime::wire::timestamp(start));
+    let id = client.submit_request(asked).await.unwrap().into_inner().id;
+    let shown = get(&mut client, &id).await;
+    assert_eq!(shown.state, "approved");
+    assert!(shown.waiting[0].contains("access starts at"), "{:?}", shown.waiting);
+    server.clock.advance(TimeDelta::days(3) - TimeDelta::minutes(1));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(get(&mut client, &id).await.state, "approved");
+    assert!(scripted.grant_calls().is_empty(), "nothing granted before the start");
+    server.clock.advance(TimeDelta::minutes(1));
+    let active = wait_states(&server, &mut client, std::slice::from_ref(&id), &["active"])
+        .await
+        .remove(0);
+    assert_eq!(active.grant_time.unwrap().seconds, start.timestamp());
+    assert_eq!(
+        active.end_time.unwrap().seconds,
+        (start + TimeDelta::hours(1)).timestamp()
+    );
+
+    // A start in the past is refused.
+    let mut late = ask(vec![item("shop", "table:orders-prod/orders", "read")], "1h");
+    late.start_time = Some(latch_runtime::wire::timestamp(server.clock.now() - TimeDelta::hours(1)));
+    assert_eq!(
+        violated_fields(&client.submit_request(late).await.unwrap_err()),
+        ["start_time"]
+    );
 }

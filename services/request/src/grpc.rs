@@ -116,6 +116,8 @@ pub fn detail(view: &RequestView) -> pb::AccessRequest {
         .collect();
     out.waiting = view.waiting.clone();
     out.can_approve = view.can_approve;
+    out.requester_name = view.requester_name.clone();
+    out.grantee_name = view.grantee_name.clone();
     out
 }
 

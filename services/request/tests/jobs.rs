@@ -160,3 +160,17 @@ async fn concurrent_claimers_never_take_the_same_job() {
     assert_eq!(distinct.len(), 200, "none twice");
     assert!(jobs::pending(&db).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_restarted_worker_takes_its_own_leases_back_at_once_and_no_one_elses() {
+    let (db, _dir) = fresh().await;
+    let lease = TimeDelta::seconds(30);
+    jobs::enqueue(&db, &job("mine", t0()), t0()).await.unwrap();
+    jobs::enqueue(&db, &job("theirs", t0()), t0()).await.unwrap();
+    assert_eq!(jobs::claim(&db, "embedded", t0(), lease, 1).await.unwrap().len(), 1);
+    assert_eq!(jobs::claim(&db, "other", t0(), lease, 1).await.unwrap().len(), 1);
+    // The process dies and starts again under the same name.
+    assert_eq!(jobs::release_leases(&db, "embedded").await.unwrap(), 1);
+    let again = jobs::claim(&db, "embedded", t0(), lease, 10).await.unwrap();
+    assert_eq!(again.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["mine"]);
+}

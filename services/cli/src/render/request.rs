@@ -60,7 +60,9 @@ pub struct RequestView {
     pub state: String,
     pub flow: String,
     pub requester_id: String,
+    pub requester: Option<String>,
     pub grantee_id: String,
+    pub grantee: Option<String>,
     pub duration: Option<String>,
     pub justification: Option<String>,
     pub start_time: Option<String>,
@@ -86,7 +88,9 @@ impl From<&AccessRequest> for RequestView {
             state: r.state.clone(),
             flow: r.flow_name.clone(),
             requester_id: r.requester_id.clone(),
+            requester: optional(&r.requester_name),
             grantee_id: r.grantee_id.clone(),
+            grantee: optional(&r.grantee_name),
             duration: optional(&r.duration),
             justification: optional(&r.justification),
             start_time: format_optional(r.start_time.as_ref()),
@@ -152,6 +156,15 @@ pub fn requests_table(requests: &[AccessRequest]) -> String {
     render(&rows)
 }
 
+/// `ada (0190…)`, or the id alone when the name is not known.
+fn person(name: &str, id: &str) -> String {
+    if name.is_empty() {
+        id.to_string()
+    } else {
+        format!("{name} ({id})")
+    }
+}
+
 fn item_line(item: &RequestItem) -> String {
     let mut line = format!(
         "{} {} ({} {} in {}) — {}",
@@ -169,8 +182,8 @@ pub fn request_details(r: &AccessRequest) -> String {
         ("id", r.id.clone()),
         ("state", r.state.clone()),
         ("flow", r.flow_name.clone()),
-        ("requester", r.requester_id.clone()),
-        ("grantee", r.grantee_id.clone()),
+        ("requester", person(&r.requester_name, &r.requester_id)),
+        ("grantee", person(&r.grantee_name, &r.grantee_id)),
         ("duration", duration_text(r)),
     ];
     if !r.justification.is_empty() {
@@ -354,6 +367,8 @@ mod tests {
             flow_name: "prod read".into(),
             duration: "30m".into(),
             justification: "INC-1".into(),
+            grantee_name: "ada".into(),
+            grantee_id: "u1".into(),
             waiting: vec!["waiting for approval from any one of these groups:".into()],
             items: vec![RequestItem {
                 integration_name: "pg".into(),
@@ -373,6 +388,7 @@ mod tests {
             "pending_approval",
             "30m",
             "INC-1",
+            "ada (u1)",
             "waiting for approval",
             "read orders (table table:app/public/orders in pg)",
             "latch requests approve r1 --reason TEXT",

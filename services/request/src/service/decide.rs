@@ -273,7 +273,8 @@ impl RequestService {
         self.transition(&tx, &mut request, Event::Extended, &caller.actor(), &detail)
             .await?;
         self.schedule_expiry(&tx, &request).await?;
-        self.stretch_holds(&tx, &request).await?;
+        let items = requests::items(&*tx, &request.id).await?;
+        self.stretch_holds(&tx, &request, &items).await?;
         tx.commit().await?;
         Ok(request)
     }

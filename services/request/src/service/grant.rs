@@ -12,7 +12,7 @@ use super::{RequestService, Tx};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::holds::{self, HoldRow, HoldState};
 use crate::store::jobs::Job;
-use crate::store::requests::{self, ItemState, RequestRow};
+use crate::store::requests::{self, ItemRow, ItemState, RequestRow};
 
 /// How a job attempt ended.
 #[derive(Debug)]
@@ -40,62 +40,78 @@ impl RequestService {
     pub(crate) async fn run_start(&self, job: &Job) -> ServiceResult<Attempt> {
         let (tx, mut request) = self.lock(&job.subject).await?;
         if request.state == State::Approved {
-            self.transition(&tx, &mut request, Event::GrantStarted, "latch", "granting")
-                .await?;
-            let now = self.now();
-            let planned = request.duration_secs.map(|s| now + TimeDelta::seconds(s));
-            for item in requests::items(&*tx, &request.id).await? {
-                let hold = match holds::open_for(
-                    &*tx,
-                    &request.grantee_id,
-                    &item.integration_id,
-                    &item.resource_id,
-                    &item.permission,
-                )
-                .await?
-                {
-                    Some(mut hold) => {
-                        let ends = later(hold.ends_at, planned);
-                        if ends != hold.ends_at {
-                            hold.ends_at = ends;
-                            holds::update(&*tx, &hold).await?;
-                        }
-                        hold
-                    }
-                    None => {
-                        let hold = HoldRow {
-                            id: uuid::Uuid::now_v7().to_string(),
-                            grantee_id: request.grantee_id.clone(),
-                            integration_id: item.integration_id.clone(),
-                            resource_id: item.resource_id.clone(),
-                            resource_type: item.resource_type.clone(),
-                            permission: item.permission.clone(),
-                            state: HoldState::Granting,
-                            account: String::new(),
-                            credentials: String::new(),
-                            ends_at: planned,
-                            told_until: None,
-                            error: String::new(),
-                            created_at: now,
-                            granted_at: None,
-                            revoked_at: None,
-                        };
-                        holds::insert(&*tx, &hold).await?;
-                        self.enqueue(&tx, "grant", &hold.id, format!("grant:{}", hold.id), now)
-                            .await?;
-                        hold
-                    }
-                };
-                let state = if hold.state == HoldState::Granted {
-                    ItemState::Granted
-                } else {
-                    ItemState::Granting
-                };
-                requests::set_item(&*tx, &request.id, item.position, state, Some(&hold.id)).await?;
-            }
-            self.activate_if_granted(&tx, &mut request).await?;
+            self.start_granting(&tx, &mut request).await?;
         }
         self.finish(tx, job).await
+    }
+
+    /// An approved request begins granting: its items join or open their shared grants.
+    pub(crate) async fn start_granting(&self, tx: &Tx, request: &mut RequestRow) -> ServiceResult<()> {
+        self.transition(tx, request, Event::GrantStarted, "latch", "granting")
+            .await?;
+        let mut items = requests::items(&**tx, &request.id).await?;
+        self.open_holds(tx, request, &mut items).await?;
+        for item in &items {
+            requests::set_item(&**tx, &request.id, item.position, item.state, item.hold_id.as_deref()).await?;
+        }
+        self.activate_if_granted(tx, request).await
+    }
+
+    /// Each item joins the open shared grant for its access, or opens one with a grant job.
+    /// Sets the items' state and hold in memory; the caller writes them.
+    pub(crate) async fn open_holds(&self, tx: &Tx, request: &RequestRow, items: &mut [ItemRow]) -> ServiceResult<()> {
+        let now = self.now();
+        let planned = request.duration_secs.map(|s| now + TimeDelta::seconds(s));
+        for item in items.iter_mut() {
+            let hold = match holds::open_for(
+                &**tx,
+                &request.grantee_id,
+                &item.integration_id,
+                &item.resource_id,
+                &item.permission,
+            )
+            .await?
+            {
+                Some(mut hold) => {
+                    let ends = later(hold.ends_at, planned);
+                    if ends != hold.ends_at {
+                        hold.ends_at = ends;
+                        holds::update(&**tx, &hold).await?;
+                    }
+                    hold
+                }
+                None => {
+                    let hold = HoldRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        grantee_id: request.grantee_id.clone(),
+                        integration_id: item.integration_id.clone(),
+                        resource_id: item.resource_id.clone(),
+                        resource_type: item.resource_type.clone(),
+                        permission: item.permission.clone(),
+                        state: HoldState::Granting,
+                        account: String::new(),
+                        credentials: String::new(),
+                        ends_at: planned,
+                        told_until: None,
+                        error: String::new(),
+                        created_at: now,
+                        granted_at: None,
+                        revoked_at: None,
+                    };
+                    holds::insert(&**tx, &hold).await?;
+                    self.enqueue(tx, "grant", &hold.id, format!("grant:{}", hold.id), now)
+                        .await?;
+                    hold
+                }
+            };
+            item.state = if hold.state == HoldState::Granted {
+                ItemState::Granted
+            } else {
+                ItemState::Granting
+            };
+            item.hold_id = Some(hold.id);
+        }
+        Ok(())
     }
 
     /// Completes the job in the transaction and commits both; a job whose lease was lost is
@@ -128,7 +144,7 @@ impl RequestService {
         self.transition(tx, request, Event::AllGranted, "latch", &detail)
             .await?;
         self.schedule_expiry(tx, request).await?;
-        self.stretch_holds(tx, request).await
+        self.stretch_holds(tx, request, &items).await
     }
 
     /// The job that ends the request at its end time (an earlier one finds a later end and stops).
@@ -148,15 +164,14 @@ impl RequestService {
 
     /// Moves each shared grant's end out to this request's end; tells the connector when its
     /// own expiry would otherwise come first.
-    pub(crate) async fn stretch_holds(&self, tx: &Tx, request: &RequestRow) -> ServiceResult<()> {
-        let hold_ids: BTreeSet<String> = requests::items(&**tx, &request.id)
-            .await?
-            .into_iter()
+    pub(crate) async fn stretch_holds(&self, tx: &Tx, request: &RequestRow, items: &[ItemRow]) -> ServiceResult<()> {
+        let hold_ids: BTreeSet<&str> = items
+            .iter()
             .filter(|i| i.state == ItemState::Granted)
-            .filter_map(|i| i.hold_id)
+            .filter_map(|i| i.hold_id.as_deref())
             .collect();
         for hold_id in hold_ids {
-            let Some(mut hold) = holds::get(&**tx, &hold_id).await? else {
+            let Some(mut hold) = holds::get(&**tx, hold_id).await? else {
                 continue;
             };
             let ends = later(hold.ends_at, request.ends_at);
@@ -192,23 +207,6 @@ impl RequestService {
         };
         if hold.state != HoldState::Granting {
             let tx = self.begin(&hold.grantee_id).await?;
-            return self.finish(tx, job).await;
-        }
-        let waiting = requests::items_on_hold(self.db(), &hold.id, &[ItemState::Granting]).await?;
-        if waiting.is_empty() {
-            // Everyone waiting left before the grant; an earlier attempt may have granted, so revoke.
-            let tx = self.begin(&hold.grantee_id).await?;
-            if let Some(mut hold) = holds::get(&*tx, &hold.id).await?
-                && hold.state == HoldState::Granting
-                && requests::items_on_hold(&*tx, &hold.id, &[ItemState::Granting])
-                    .await?
-                    .is_empty()
-            {
-                hold.state = HoldState::Revoking;
-                holds::update(&*tx, &hold).await?;
-                self.enqueue(&tx, "revoke", &hold.id, format!("revoke:{}", hold.id), self.now())
-                    .await?;
-            }
             return self.finish(tx, job).await;
         }
         let outcome = match self.call_grant(&hold).await {

@@ -53,7 +53,7 @@ impl Default for RequestConfig {
     fn default() -> Self {
         Self {
             approval_timeout: TimeDelta::hours(24),
-            lease: TimeDelta::seconds(60),
+            lease: TimeDelta::seconds(30),
             poll: std::time::Duration::from_millis(100),
             batch: 64,
             connector_grace: TimeDelta::minutes(5),
@@ -116,7 +116,16 @@ impl RequestService {
         secrets: SecretBox,
         config: RequestConfig,
     ) -> Self {
-        let writer = (db.get_database_backend() != DbBackend::Postgres).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let embedded = db.get_database_backend() != DbBackend::Postgres;
+        let writer = embedded.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        // One process owns an SQLite file, so its worker name can be stable: after a crash the
+        // restarted process takes its own leases back at once. Replicas on PostgreSQL each get a
+        // name of their own; a dead replica's jobs return when its leases run out.
+        let worker = if embedded {
+            "embedded".to_string()
+        } else {
+            format!("worker-{}", uuid::Uuid::now_v7().simple())
+        };
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -125,7 +134,7 @@ impl RequestService {
                 secrets,
                 config,
                 writer,
-                worker: format!("worker-{}", uuid::Uuid::now_v7().simple()),
+                worker,
                 wake: tokio::sync::Notify::new(),
             }),
         }
@@ -155,12 +164,18 @@ impl RequestService {
         &self.inner.worker
     }
 
-    /// Begins a write that touches `grantee_id`'s requests and shared grants.
-    pub(crate) async fn begin(&self, grantee_id: &str) -> ServiceResult<Tx> {
-        let guard = match &self.inner.writer {
+    /// On SQLite, the one writer's turn: every write of this context takes it, so a
+    /// transaction never finds its snapshot outdated by a write outside it.
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.inner.writer {
             Some(writer) => Some(writer.clone().lock_owned().await),
             None => None,
-        };
+        }
+    }
+
+    /// Begins a write that touches `grantee_id`'s requests and shared grants.
+    pub(crate) async fn begin(&self, grantee_id: &str) -> ServiceResult<Tx> {
+        let guard = self.writer_turn().await;
         let tx = self.inner.db.begin().await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(statement(
@@ -225,24 +240,38 @@ impl RequestService {
         actor: &str,
         detail: &str,
     ) -> ServiceResult<()> {
+        let event = self.note(request, kind, actor, detail);
+        requests::update_request(&**tx, request).await?;
+        requests::insert_events(&**tx, &[event]).await?;
+        Ok(())
+    }
+
+    /// A history event for `request` (version bumped), to write with the request.
+    pub(crate) fn note(&self, request: &mut RequestRow, kind: &str, actor: &str, detail: &str) -> EventRow {
         let now = self.now();
         request.version += 1;
         request.updated_at = now;
-        requests::update_request(&**tx, request).await?;
-        requests::insert_event(
-            &**tx,
-            &EventRow {
-                request_id: request.id.clone(),
-                seq: request.version,
-                at: now,
-                actor: actor.to_string(),
-                kind: kind.to_string(),
-                state: state_name(request.state).to_string(),
-                detail: detail.to_string(),
-            },
-        )
-        .await?;
-        Ok(())
+        EventRow {
+            request_id: request.id.clone(),
+            seq: request.version,
+            at: now,
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            state: state_name(request.state).to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A lifecycle event applied in memory (the transition checked), to write with the request.
+    pub(crate) fn apply(
+        &self,
+        request: &mut RequestRow,
+        event: Event,
+        actor: &str,
+        detail: &str,
+    ) -> ServiceResult<EventRow> {
+        request.state = next(request.state, event).map_err(|e| ServiceError::FailedPrecondition(e.to_string()))?;
+        Ok(self.note(request, event_name(event), actor, detail))
     }
 
     /// Adds a job in the transaction and wakes this process's workers when it is due now.

@@ -167,7 +167,61 @@ impl RequestService {
             updated_at: now,
             version: 0,
         };
+        // The request is written once, in the state it reaches now, with its history.
         let tx = self.begin(&grantee.user_id).await?;
+        let actor = caller.actor();
+        let detail = format!(
+            "{} item(s) under flow {}{}",
+            items.len(),
+            chosen.flow_name,
+            match request.duration_secs.and_then(|s| Span::seconds(s as u64)) {
+                Some(span) => format!(" for {span}"),
+                None => ", indefinite".to_string(),
+            }
+        );
+        let mut events = vec![self.note(&mut request, "submitted", &actor, &detail)];
+        let mut granting = false;
+        if chosen.require_mfa && !mfa_done {
+            events.push(self.apply(
+                &mut request,
+                Event::MfaRequired,
+                "latch",
+                "the flow requires MFA from the grantee",
+            )?);
+        } else {
+            if mfa_done {
+                events.push(self.note(&mut request, "mfa_verified", &actor, "verified at submission"));
+            }
+            if chosen.needs_approval {
+                request.approval_deadline = Some(now + self.config().approval_timeout);
+                events.push(self.apply(&mut request, Event::ApprovalRequired, "latch", "waiting for approval")?);
+                self.enqueue(
+                    &tx,
+                    "approval_timeout",
+                    &id,
+                    format!("approval_timeout:{id}"),
+                    request.approval_deadline.unwrap_or(now),
+                )
+                .await?;
+            } else {
+                events.push(self.apply(
+                    &mut request,
+                    Event::Approved,
+                    "latch",
+                    "approved automatically by the flow",
+                )?);
+                match request.starts_at {
+                    Some(start) => {
+                        self.enqueue(&tx, "start", &id, format!("start:{id}"), start).await?;
+                    }
+                    None => {
+                        events.push(self.apply(&mut request, Event::GrantStarted, "latch", "granting")?);
+                        self.open_holds(&tx, &request, &mut items).await?;
+                        granting = true;
+                    }
+                }
+            }
+        }
         if let Err(error) = requests::insert_request(&*tx, &request).await {
             drop(tx);
             // Lost a race with the same client request id: answer with the first request.
@@ -178,41 +232,11 @@ impl RequestService {
             }
             return Err(error.into());
         }
-        for item in &items {
-            requests::insert_item(&*tx, item).await?;
-        }
-        let detail = format!(
-            "{} item(s) under flow {}{}",
-            items.len(),
-            chosen.flow_name,
-            request.duration_secs.map_or(", indefinite".to_string(), |s| format!(
-                " for {}",
-                Span::seconds(s as u64).map_or_else(String::new, |d| d.to_string())
-            ))
-        );
-        self.record(&tx, &mut request, "submitted", &caller.actor(), &detail)
-            .await?;
-        if chosen.require_mfa && !mfa_done {
-            self.transition(
-                &tx,
-                &mut request,
-                Event::MfaRequired,
-                "latch",
-                "the flow requires MFA from the grantee",
-            )
-            .await?;
-        } else {
-            if mfa_done {
-                self.record(
-                    &tx,
-                    &mut request,
-                    "mfa_verified",
-                    &caller.actor(),
-                    "verified at submission",
-                )
-                .await?;
-            }
-            self.after_mfa(&tx, &mut request, chosen.needs_approval).await?;
+        requests::insert_items(&*tx, &items).await?;
+        requests::insert_events(&*tx, &events).await?;
+        if granting && items.iter().all(|i| i.state == ItemState::Granted) {
+            // Every item is already held by the grantee's other requests.
+            self.activate_if_granted(&tx, &mut request).await?;
         }
         tx.commit().await?;
         tracing::info!(request = %request.id, flow = %request.flow_name, state = ?request.state, "request submitted");
@@ -249,8 +273,12 @@ impl RequestService {
         detail: &str,
     ) -> ServiceResult<()> {
         self.transition(tx, request, Event::Approved, actor, detail).await?;
-        let due = request.starts_at.unwrap_or(request.updated_at).max(request.updated_at);
-        self.enqueue(tx, "start", &request.id, format!("start:{}", request.id), due)
-            .await
+        match request.starts_at.filter(|start| *start > self.now()) {
+            Some(start) => {
+                self.enqueue(tx, "start", &request.id, format!("start:{}", request.id), start)
+                    .await
+            }
+            None => self.start_granting(tx, request).await,
+        }
     }
 }

@@ -36,6 +36,9 @@ pub struct RequestView {
     pub waiting: Vec<String>,
     /// Whether the caller may approve it now.
     pub can_approve: bool,
+    /// User names (empty when the user is gone).
+    pub requester_name: String,
+    pub grantee_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +99,14 @@ impl RequestService {
             });
         }
         let waiting = self.waiting(&request, &views, &approvals).await?;
+        let people = &self.ports().people;
+        let name =
+            |facts: Option<latch_flow::domain::conditions::Facts>| facts.map(|f| f.user_name).unwrap_or_default();
+        let requester_name = name(people.facts(&request.requester_id).await?);
+        let grantee_name = name(people.facts(&request.grantee_id).await?);
         Ok(RequestView {
+            requester_name,
+            grantee_name,
             request,
             items: views,
             approvals,
@@ -126,7 +136,13 @@ impl RequestService {
             State::PendingApproval => {
                 let policy = Policy::parse(&request.policy)?;
                 let rows: Vec<ItemRow> = items.iter().map(|v| v.item.clone()).collect();
-                let (context, _) = self.approval_context(request, &rows, &policy).await?;
+                let context = match self.approval_context(request, &rows, &policy).await {
+                    Ok((context, _)) => context,
+                    Err(error) => {
+                        out.push(format!("cannot be approved: {error}"));
+                        return Ok(out);
+                    }
+                };
                 let decided = approvals.iter().map(|a| a.approver_id.as_str()).collect();
                 let names = self
                     .eligible_approvers(&policy, &context, &decided, NAMES_SHOWN)

@@ -17,7 +17,10 @@ impl RequestService {
     /// Claims and runs the jobs due now; returns how many ran.
     pub async fn run_due_jobs(&self) -> ServiceResult<usize> {
         let config = self.config();
-        let claimed = jobs::claim(self.db(), self.worker_name(), self.now(), config.lease, config.batch).await?;
+        let claimed = {
+            let _turn = self.writer_turn().await;
+            jobs::claim(self.db(), self.worker_name(), self.now(), config.lease, config.batch).await?
+        };
         let count = claimed.len();
         futures::stream::iter(claimed)
             .for_each_concurrent(CONCURRENCY, |job| async move {
@@ -45,6 +48,7 @@ impl RequestService {
         let attempt = u32::try_from(job.attempts).unwrap_or(0) + 1;
         let retry = retry_at(&job.id, attempt, self.now());
         tracing::warn!(job = %job.id, attempt, %error, retry_at = %retry, "job failed; will retry");
+        let _turn = self.writer_turn().await;
         if matches!(job.kind.as_str(), "grant" | "revoke" | "extend")
             && let Err(e) = holds::set_error(self.db(), &job.subject, &error).await
         {
@@ -60,6 +64,15 @@ impl RequestService {
     pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         tokio::spawn(async move {
+            let released = {
+                let _turn = service.writer_turn().await;
+                jobs::release_leases(service.db(), service.worker_name()).await
+            };
+            match released {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "took back the jobs this worker held before a restart"),
+                Err(error) => tracing::warn!(%error, "could not take back this worker's leases"),
+            }
             loop {
                 match service.run_due_jobs().await {
                     Ok(n) if n > 0 => continue,

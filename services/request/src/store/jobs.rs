@@ -164,3 +164,16 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<Job>, DbErr> {
         .await?;
     rows.iter().map(job).collect()
 }
+
+/// Frees the leases `worker` holds (a restarted process with the same worker name takes its
+/// jobs back at once instead of waiting for the leases to run out).
+pub async fn release_leases(db: &DatabaseConnection, worker: &str) -> Result<u64, DbErr> {
+    let result = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL",
+            vec![worker.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}

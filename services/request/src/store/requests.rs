@@ -345,24 +345,33 @@ fn item(row: &QueryResult) -> Result<ItemRow, DbErr> {
     })
 }
 
-pub async fn insert_item(connection: &impl ConnectionTrait, i: &ItemRow) -> Result<(), DbErr> {
+/// Inserts items in one statement.
+pub async fn insert_items(connection: &impl ConnectionTrait, items: &[ItemRow]) -> Result<(), DbErr> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(items.len() * 11);
+    for i in items {
+        values.extend([
+            i.request_id.clone().into(),
+            i.position.into(),
+            i.integration_id.clone().into(),
+            i.integration_name.clone().into(),
+            i.resource_id.clone().into(),
+            i.resource_type.clone().into(),
+            i.resource_name.clone().into(),
+            i.permission.clone().into(),
+            i.owners.clone().into(),
+            i.state.as_str().into(),
+            i.hold_id.clone().into(),
+        ]);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; items.len()].join(", ");
     connection
         .execute_raw(statement(
             connection.get_database_backend(),
-            &format!("INSERT INTO request_items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            vec![
-                i.request_id.clone().into(),
-                i.position.into(),
-                i.integration_id.clone().into(),
-                i.integration_name.clone().into(),
-                i.resource_id.clone().into(),
-                i.resource_type.clone().into(),
-                i.resource_name.clone().into(),
-                i.permission.clone().into(),
-                i.owners.clone().into(),
-                i.state.as_str().into(),
-                i.hold_id.clone().into(),
-            ],
+            &format!("INSERT INTO request_items ({ITEM_COLUMNS}) VALUES {rows}"),
+            values,
         ))
         .await?;
     Ok(())
@@ -388,6 +397,30 @@ pub async fn set_item(
         ))
         .await?;
     Ok(())
+}
+
+/// Moves every item on a shared grant from one state to another; returns their (request id,
+/// position), so the requests can be settled.
+pub async fn move_items_on_hold(
+    connection: &impl ConnectionTrait,
+    hold_id: &str,
+    from: ItemState,
+    to: ItemState,
+) -> Result<Vec<String>, DbErr> {
+    let rows = connection
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            "UPDATE request_items SET state = ? WHERE hold_id = ? AND state = ? RETURNING request_id",
+            vec![to.as_str().into(), hold_id.into(), from.as_str().into()],
+        ))
+        .await?;
+    let mut ids = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "request_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 pub async fn items(connection: &impl ConnectionTrait, request_id: &str) -> Result<Vec<ItemRow>, DbErr> {
@@ -465,20 +498,29 @@ pub async fn approvals(connection: &impl ConnectionTrait, request_id: &str) -> R
     rows.iter().map(approval).collect()
 }
 
-pub async fn insert_event(connection: &impl ConnectionTrait, e: &EventRow) -> Result<(), DbErr> {
+/// Appends history events in one statement.
+pub async fn insert_events(connection: &impl ConnectionTrait, events: &[EventRow]) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(events.len() * 7);
+    for e in events {
+        values.extend([
+            e.request_id.clone().into(),
+            e.seq.into(),
+            format_time(e.at).into(),
+            e.actor.clone().into(),
+            e.kind.clone().into(),
+            e.state.clone().into(),
+            e.detail.clone().into(),
+        ]);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; events.len()].join(", ");
     connection
         .execute_raw(statement(
             connection.get_database_backend(),
-            "INSERT INTO request_events (request_id, seq, at, actor, kind, state, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                e.request_id.clone().into(),
-                e.seq.into(),
-                format_time(e.at).into(),
-                e.actor.clone().into(),
-                e.kind.clone().into(),
-                e.state.clone().into(),
-                e.detail.clone().into(),
-            ],
+            &format!("INSERT INTO request_events (request_id, seq, at, actor, kind, state, detail) VALUES {rows}"),
+            values,
         ))
         .await?;
     Ok(())

@@ -107,6 +107,73 @@ async fn a_permanent_failure_fails_the_request_and_rolls_back_what_was_granted()
         "{:?}",
         shown.items
     );
+    // A connector that grants and then reports a permanent error: the half-made grant is
+    // revoked all the same.
+    scripted.fail_after_grant("table:orders-prod/customers");
+    let half = client
+        .submit_request(ask(vec![item("shop", "table:orders-prod/customers", "read")], "1h"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let failed = wait_states(&server, &mut client, std::slice::from_ref(&half), &["failed"])
+        .await
+        .remove(0);
+    assert!(failed.outcome.contains("half granted"), "{}", failed.outcome);
+    drive(
+        &server,
+        &mut client,
+        std::slice::from_ref(&half),
+        TimeDelta::seconds(1),
+        100,
+        |_| futures::executor::block_on(scripted.live()).is_empty(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn revoked_while_granting_then_asked_again_the_first_request_still_ends() {
+    let scripted = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![scripted.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    create_flow(&server, &automatic_flow("prod tables", "shop")).await;
+    let (_ada, token) = person(&server, "ada", "Engineering", "").await;
+    let mut client = server.requests_with(Some(&token)).await;
+    let orders = || vec![item("shop", "table:orders-prod/orders", "read")];
+    scripted.hang_after_grant("table:orders-prod/orders", true);
+    let first = client
+        .submit_request(ask(orders(), "1h"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    for _ in 0..200 {
+        if !scripted.grant_calls().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(get(&mut client, &first).await.state, "granting");
+    // Revoked while its grant is being made: it waits for the revoke of that grant…
+    let end = pb::EndRequest {
+        id: first.clone(),
+        reason: String::new(),
+    };
+    assert_eq!(client.revoke_request(end).await.unwrap().into_inner().state, "revoking");
+    // …until the same access is asked for again: the grant now stays for the new request,
+    // and the first one ends at once instead of waiting for the second to end.
+    let second = client
+        .submit_request(ask(orders(), "1h"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    wait_states(&server, &mut client, std::slice::from_ref(&first), &["revoked"]).await;
+    scripted.hang_after_grant("table:orders-prod/orders", false);
+    scripted.release_hung();
+    wait_states(&server, &mut client, std::slice::from_ref(&second), &["active"]).await;
+    assert_eq!(scripted.grant_calls().len(), 1);
+    assert_eq!(scripted.live().await.len(), 1);
 }
 
 #[tokio::test]

@@ -34,6 +34,9 @@ struct ScriptState {
     refuse: BTreeSet<String>,
     /// Grant calls on these resources grant, then never answer (the worker "crashes").
     hang_after_grant: BTreeSet<String>,
+    /// Grant calls on these resources grant, then answer with a permanent error (a
+    /// half-made grant).
+    fail_after_grant: BTreeSet<String>,
 }
 
 impl Scripted {
@@ -52,6 +55,15 @@ impl Scripted {
         } else {
             state.hang_after_grant.remove(resource_id);
         }
+    }
+
+    pub fn fail_after_grant(&self, resource_id: &str) {
+        self.state.lock().unwrap().fail_after_grant.insert(resource_id.into());
+    }
+
+    /// Lets grant calls that hang answer now.
+    pub fn release_hung(&self) {
+        self.hang.notify_waiters();
     }
 
     /// Successful grant calls per grant id.
@@ -90,13 +102,22 @@ impl Connector for Scripted {
             )));
         }
         let outcome = self.inner.grant(config, request).await?;
-        let hang = {
+        let (hang, fail) = {
             let mut state = self.state.lock().unwrap();
             *state.granted.entry(request.grant_id.clone()).or_default() += 1;
-            state.hang_after_grant.contains(&request.resource_id)
+            (
+                state.hang_after_grant.contains(&request.resource_id),
+                state.fail_after_grant.contains(&request.resource_id),
+            )
         };
         if hang {
             self.hang.notified().await;
+        }
+        if fail {
+            return Err(ConnectorError::FailedPrecondition(format!(
+                "scripted: {} half granted",
+                request.resource_id
+            )));
         }
         Ok(outcome)
     }

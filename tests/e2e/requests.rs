@@ -144,6 +144,15 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
             .code(),
         Code::NotFound
     );
+    let stranger_cancel = pb::EndRequest {
+        id: id.clone(),
+        reason: String::new(),
+    };
+    assert_eq!(
+        as_dave.cancel_request(stranger_cancel).await.unwrap_err().code(),
+        Code::NotFound,
+        "a stranger cannot learn that the request exists"
+    );
     assert_eq!(
         as_ada.approve_request(decide("me")).await.unwrap_err().code(),
         Code::PermissionDenied
@@ -572,8 +581,9 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
         olga.approve_request(decide(&first)).await.unwrap_err().code(),
         Code::PermissionDenied
     );
-    // Checked again when acting: after the hand-off pat may approve and quinn may not.
-    server.clock.advance(TimeDelta::hours(24));
+    // Checked again when acting: after the hand-off (09:00 the next day, an hour before the
+    // approval deadline) pat may approve and quinn may not.
+    server.clock.advance(TimeDelta::hours(23));
     let mut quinn = server.requests_with(Some(&quinn_token)).await;
     assert_eq!(
         quinn.approve_request(decide(&first)).await.unwrap_err().code(),

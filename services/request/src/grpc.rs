@@ -221,10 +221,15 @@ impl RequestApi for RequestGrpc {
         let after = if request.page_token.is_empty() {
             None
         } else {
+            let bad_token = || ServiceError::invalid("page_token", "is not a token returned by a previous call");
             let last = requests::get_request(self.service.db(), &request.page_token)
                 .await
                 .map_err(ServiceError::from)?
-                .ok_or_else(|| ServiceError::invalid("page_token", "is not a token returned by a previous call"))?;
+                .ok_or_else(bad_token)?;
+            // A token names a request of the listing it came from: the caller's own, unless `all`.
+            if !request.all && last.requester_id != caller.user_id && last.grantee_id != caller.user_id {
+                return Err(bad_token().into());
+            }
             Some((last.created_at, last.id))
         };
         let rows = self.service.list(&caller, request.all, states, size, after).await?;

@@ -17,6 +17,26 @@ fn is_party(caller: &Caller, request: &RequestRow) -> bool {
     caller.user_id == request.requester_id || caller.user_id == request.grantee_id
 }
 
+impl RequestService {
+    /// Refuses someone who is not a party (nor, with `admins`, an admin): PERMISSION_DENIED for
+    /// those who may read the request, NOT_FOUND for the others, so its existence does not leak.
+    async fn require_party(
+        &self,
+        caller: &Caller,
+        request: &RequestRow,
+        admins: bool,
+        what: &str,
+    ) -> ServiceResult<()> {
+        if is_party(caller, request) || (admins && caller.has_role(Role::Admin)) {
+            return Ok(());
+        }
+        match self.get(caller, &request.id).await {
+            Ok(_) => Err(ServiceError::PermissionDenied(what.into())),
+            Err(_) => Err(ServiceError::NotFound(format!("request {:?}", request.id))),
+        }
+    }
+}
+
 fn short_reason(reason: &str) -> ServiceResult<String> {
     let reason = reason.trim();
     if reason.chars().count() > MAX_REASON {
@@ -83,6 +103,11 @@ impl RequestService {
                 requests::state_name(request.state),
                 if approve { "approved" } else { "rejected" }
             )));
+        }
+        if request.approval_deadline.is_some_and(|deadline| deadline <= self.now()) {
+            return Err(ServiceError::FailedPrecondition(
+                "the approval deadline has passed; the request times out".into(),
+            ));
         }
         let policy = Policy::parse(&request.policy)?;
         let items = requests::items(self.db(), id).await?;
@@ -184,11 +209,13 @@ impl RequestService {
     pub async fn cancel(&self, caller: &Caller, id: &str, reason: &str) -> ServiceResult<RequestRow> {
         let reason = short_reason(reason)?;
         let (tx, mut request) = self.lock(id).await?;
-        if !is_party(caller, &request) && !caller.has_role(Role::Admin) {
-            return Err(ServiceError::PermissionDenied(
-                "only the requester, the grantee or an admin can cancel a request".into(),
-            ));
-        }
+        self.require_party(
+            caller,
+            &request,
+            true,
+            "only the requester, the grantee or an admin can cancel a request",
+        )
+        .await?;
         if !matches!(
             request.state,
             State::Submitted | State::AwaitingMfa | State::PendingApproval | State::Approved
@@ -210,11 +237,13 @@ impl RequestService {
     pub async fn revoke(&self, caller: &Caller, id: &str, reason: &str) -> ServiceResult<RequestRow> {
         let reason = short_reason(reason)?;
         let (tx, mut request) = self.lock(id).await?;
-        if !is_party(caller, &request) && !caller.has_role(Role::Admin) {
-            return Err(ServiceError::PermissionDenied(
-                "only the requester, the grantee or an admin can revoke a request".into(),
-            ));
-        }
+        self.require_party(
+            caller,
+            &request,
+            true,
+            "only the requester, the grantee or an admin can revoke a request",
+        )
+        .await?;
         if !matches!(request.state, State::Granting | State::Active) {
             return Err(ServiceError::FailedPrecondition(format!(
                 "the request is {}; only granted access can be revoked (cancel a pending request)",
@@ -231,11 +260,13 @@ impl RequestService {
     /// credentials; no new approval or MFA.
     pub async fn extend(&self, caller: &Caller, id: &str) -> ServiceResult<RequestRow> {
         let (tx, mut request) = self.lock(id).await?;
-        if !is_party(caller, &request) {
-            return Err(ServiceError::PermissionDenied(
-                "only the requester or the grantee can extend a request".into(),
-            ));
-        }
+        self.require_party(
+            caller,
+            &request,
+            false,
+            "only the requester or the grantee can extend a request",
+        )
+        .await?;
         if request.state != State::Active {
             return Err(ServiceError::FailedPrecondition(format!(
                 "the request is {}; only active access can be extended",

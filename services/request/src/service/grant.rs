@@ -78,6 +78,14 @@ impl RequestService {
                         hold.ends_at = ends;
                         holds::update(&**tx, &hold).await?;
                     }
+                    // Items that let go of it while it was being granted no longer wait for a
+                    // revoke: the grant stays, held by this item.
+                    for id in
+                        requests::move_items_on_hold(&**tx, &hold.id, ItemState::Releasing, ItemState::Released).await?
+                    {
+                        let mut other = self.load(&**tx, &id).await?;
+                        self.settle(tx, &mut other).await?;
+                    }
                     hold
                 }
                 None => {
@@ -97,6 +105,7 @@ impl RequestService {
                         created_at: now,
                         granted_at: None,
                         revoked_at: None,
+                        extend_seq: 0,
                     };
                     holds::insert(&**tx, &hold).await?;
                     self.enqueue(tx, "grant", &hold.id, format!("grant:{}", hold.id), now)
@@ -117,7 +126,8 @@ impl RequestService {
     /// Completes the job in the transaction and commits both; a job whose lease was lost is
     /// rolled back (its new owner does the work).
     pub(crate) async fn finish(&self, tx: Tx, job: &Job) -> ServiceResult<Attempt> {
-        if crate::store::jobs::complete(&*tx, &job.id, self.worker_name(), self.now()).await? {
+        let claim = job.lease_owner.as_deref().unwrap_or_default();
+        if crate::store::jobs::complete(&*tx, &job.id, claim, self.now()).await? {
             tx.commit().await?;
         } else {
             tracing::warn!(job = %job.id, "lease lost; another worker took the job over");
@@ -227,6 +237,18 @@ impl RequestService {
         let Some(mut hold) = holds::get(&*tx, &hold.id).await? else {
             return self.finish(tx, job).await;
         };
+        if matches!(hold.state, HoldState::Revoking | HoldState::Revoked | HoldState::Failed) {
+            // A stale run (its lease ran out meanwhile) granted after the grant had ended:
+            // take it back. The hold id is never granted again, so revoking it is always right.
+            self.enqueue(
+                &tx,
+                "revoke_stale",
+                &hold.id,
+                format!("revoke_stale:{}:{}", hold.id, uuid::Uuid::now_v7().simple()),
+                self.now(),
+            )
+            .await?;
+        }
         if hold.state == HoldState::Granting {
             let now = self.now();
             hold.state = HoldState::Granted;
@@ -313,25 +335,23 @@ impl RequestService {
         if let Some(mut hold) = holds::get(&*tx, hold_id).await?
             && hold.state == HoldState::Granting
         {
-            hold.state = HoldState::Failed;
+            // An attempt may have half-granted (or granted with its answer lost): revoke the
+            // grant id all the same; connectors treat revoking nothing as done.
+            hold.state = HoldState::Revoking;
             hold.error = reason.to_string();
             holds::update(&*tx, &hold).await?;
-            let mut request_ids = BTreeSet::new();
-            for item in requests::items_on_hold(&*tx, hold_id, &[ItemState::Granting, ItemState::Releasing]).await? {
-                requests::set_item(&*tx, &item.request_id, item.position, ItemState::Skipped, Some(hold_id)).await?;
-                request_ids.insert(item.request_id);
-            }
+            self.enqueue(&tx, "revoke", &hold.id, format!("revoke:{}", hold.id), self.now())
+                .await?;
+            let request_ids =
+                requests::move_items_on_hold(&*tx, hold_id, ItemState::Granting, ItemState::Skipped).await?;
             for id in request_ids {
                 let mut request = self.load(&*tx, &id).await?;
-                match request.state {
-                    State::Granting => {
-                        let outcome = format!(
-                            "connector refused {} on {}: {reason}",
-                            hold.permission, hold.resource_id
-                        );
-                        self.fail(&tx, &mut request, &outcome).await?;
-                    }
-                    _ => self.settle(&tx, &mut request).await?,
+                if request.state == State::Granting {
+                    let outcome = format!(
+                        "connector refused {} on {}: {reason}",
+                        hold.permission, hold.resource_id
+                    );
+                    self.fail(&tx, &mut request, &outcome).await?;
                 }
             }
         }
@@ -349,6 +369,23 @@ impl RequestService {
         }
         request.outcome = outcome.to_string();
         self.transition(tx, request, Event::GrantFailed, "latch", outcome).await
+    }
+
+    /// Job `revoke_stale`: revokes a grant id a stale run granted after its hold had ended.
+    pub(crate) async fn run_revoke_stale(&self, job: &Job) -> ServiceResult<Attempt> {
+        let Some(hold) = holds::get(self.db(), &job.subject).await? else {
+            let tx = self.begin("").await?;
+            return self.finish(tx, job).await;
+        };
+        let result = match self.ports().targets.connector(&hold.integration_id).await {
+            Ok((connector, config)) => connector.revoke(&config, &hold.id).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = result {
+            return Ok(Attempt::Retry(error));
+        }
+        let tx = self.begin(&hold.grantee_id).await?;
+        self.finish(tx, job).await
     }
 
     /// Job `extend`: tells the connector the shared grant's later end.
@@ -371,12 +408,24 @@ impl RequestService {
             return Ok(Attempt::Retry(error.to_string()));
         }
         let tx = self.begin(&hold.grantee_id).await?;
-        if let Some(mut hold) = holds::get(&*tx, &hold.id).await? {
-            hold.told_until = later(hold.told_until, wanted);
-            if wanted.is_none() {
-                hold.told_until = None;
+        if let Some(mut current) = holds::get(&*tx, &hold.id).await? {
+            if current.extend_seq == hold.extend_seq && current.ends_at == hold.ends_at {
+                current.told_until = wanted;
+            } else {
+                // Another extend call may have landed after this one, or the end moved: one
+                // more call with the latest end settles what the connector holds.
+                current.told_until = None;
+                self.enqueue(
+                    &tx,
+                    "extend",
+                    &current.id,
+                    format!("extend:{}:{}", current.id, uuid::Uuid::now_v7().simple()),
+                    self.now(),
+                )
+                .await?;
             }
-            holds::update(&*tx, &hold).await?;
+            current.extend_seq += 1;
+            holds::update(&*tx, &current).await?;
         }
         self.finish(tx, job).await
     }

@@ -103,6 +103,14 @@ impl RequestService {
             .await?
             .ok_or_else(|| ServiceError::invalid("grantee", format!("no active user {grantee_ref:?}")))?;
         let spec = ports.flows.spec(&chosen.flow_id)?;
+        // The policy copied into the request must be the one that was evaluated.
+        let automatic = matches!(spec.approval, latch_flow::domain::model::Approval::Automatic);
+        if automatic == chosen.needs_approval || spec.settings.require_mfa != chosen.require_mfa {
+            return Err(ServiceError::Aborted(format!(
+                "the flow {} changed while the request was made; ask again",
+                chosen.flow_name
+            )));
+        }
         let policy = Policy {
             approval: spec.approval.clone(),
             settings: spec.settings.clone(),

@@ -17,9 +17,10 @@ impl RequestService {
     /// Claims and runs the jobs due now; returns how many ran.
     pub async fn run_due_jobs(&self) -> ServiceResult<usize> {
         let config = self.config();
+        let claim = format!("{}:{}", self.worker_name(), uuid::Uuid::now_v7().simple());
         let claimed = {
             let _turn = self.writer_turn().await;
-            jobs::claim(self.db(), self.worker_name(), self.now(), config.lease, config.batch).await?
+            jobs::claim(self.db(), &claim, self.now(), config.lease, config.batch).await?
         };
         let count = claimed.len();
         futures::stream::iter(claimed)
@@ -30,15 +31,50 @@ impl RequestService {
         Ok(count)
     }
 
-    async fn run_job(&self, job: &Job) {
-        let result = match job.kind.as_str() {
+    async fn dispatch(&self, job: &Job) -> ServiceResult<Attempt> {
+        match job.kind.as_str() {
             "start" => self.run_start(job).await,
             "grant" => self.run_grant(job).await,
             "extend" => self.run_extend(job).await,
             "revoke" => self.run_revoke(job).await,
+            "revoke_stale" => self.run_revoke_stale(job).await,
             "expire" => self.run_expire(job).await,
             "approval_timeout" => self.run_approval_timeout(job).await,
             other => Ok(Attempt::Retry(format!("unknown job kind {other:?}"))),
+        }
+    }
+
+    /// Keeps the lease of a running job alive (a slow connector call must not let another
+    /// worker start the same job); returns only if the lease was lost.
+    async fn keep_lease(&self, job: &Job) {
+        let claim = job.lease_owner.clone().unwrap_or_default();
+        let lease = self.config().lease;
+        let every = (lease / 3).to_std().unwrap_or(std::time::Duration::from_secs(10));
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed = {
+                let _turn = self.writer_turn().await;
+                jobs::renew(self.db(), &job.id, &claim, self.now() + lease).await
+            };
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = %job.id, "lease lost while running");
+                    return;
+                }
+                Err(error) => tracing::warn!(job = %job.id, %error, "could not renew the lease"),
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &Job) {
+        let result = tokio::select! {
+            result = self.dispatch(job) => result,
+            () = self.keep_lease(job) => {
+                // Another claim owns the job now; it does the work (connector calls are
+                // idempotent on the grant id).
+                return;
+            }
         };
         let error = match result {
             Ok(Attempt::Done) => return,
@@ -54,7 +90,8 @@ impl RequestService {
         {
             tracing::warn!(job = %job.id, error = %e, "could not record the job's error");
         }
-        if let Err(e) = jobs::fail(self.db(), &job.id, self.worker_name(), &error, retry).await {
+        let claim = job.lease_owner.as_deref().unwrap_or_default();
+        if let Err(e) = jobs::fail(self.db(), &job.id, claim, &error, retry).await {
             // The lease runs out and the job is claimed again: nothing is lost.
             tracing::warn!(job = %job.id, error = %e, "could not record the failed attempt");
         }

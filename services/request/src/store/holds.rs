@@ -63,10 +63,12 @@ pub struct HoldRow {
     pub created_at: DateTime<Utc>,
     pub granted_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Bumped by every recorded extend call.
+    pub extend_seq: i64,
 }
 
 const COLUMNS: &str = "id, grantee_id, integration_id, resource_id, resource_type, permission, state, account, \
-    credentials, ends_at, told_until, error, created_at, granted_at, revoked_at";
+    credentials, ends_at, told_until, error, created_at, granted_at, revoked_at, extend_seq";
 
 fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
     row.try_get::<Option<String>>("", column)?
@@ -92,6 +94,7 @@ fn hold(row: &QueryResult) -> Result<HoldRow, DbErr> {
         created_at: parse_time(&row.try_get::<String>("", "created_at")?)?,
         granted_at: optional_time(row, "granted_at")?,
         revoked_at: optional_time(row, "revoked_at")?,
+        extend_seq: row.try_get("", "extend_seq")?,
     })
 }
 
@@ -103,7 +106,7 @@ pub async fn insert(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
     connection
         .execute_raw(statement(
             connection.get_database_backend(),
-            &format!("INSERT INTO holds ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            &format!("INSERT INTO holds ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             vec![
                 h.id.clone().into(),
                 h.grantee_id.clone().into(),
@@ -120,6 +123,7 @@ pub async fn insert(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
                 format_time(h.created_at).into(),
                 time(h.granted_at),
                 time(h.revoked_at),
+                h.extend_seq.into(),
             ],
         ))
         .await?;
@@ -131,7 +135,7 @@ pub async fn update(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
         .execute_raw(statement(
             connection.get_database_backend(),
             "UPDATE holds SET state = ?, account = ?, credentials = ?, ends_at = ?, told_until = ?, error = ?,
-                 granted_at = ?, revoked_at = ? WHERE id = ?",
+                 granted_at = ?, revoked_at = ?, extend_seq = ? WHERE id = ?",
             vec![
                 h.state.as_str().into(),
                 h.account.clone().into(),
@@ -141,6 +145,7 @@ pub async fn update(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
                 h.error.clone().into(),
                 time(h.granted_at),
                 time(h.revoked_at),
+                h.extend_seq.into(),
                 h.id.clone().into(),
             ],
         ))

@@ -75,8 +75,9 @@ pub async fn enqueue(connection: &impl ConnectionTrait, job: &NewJob, now: DateT
     Ok(())
 }
 
-/// Claims up to `limit` due jobs for `worker` until `now + lease`, most overdue first. Jobs
-/// whose lease ran out (their worker died) are due again.
+/// Claims up to `limit` due jobs until `now + lease`, most overdue first, in the name of
+/// `claim` (unique per claim, so a stale run can never complete a job claimed again since).
+/// Jobs whose lease ran out (their worker died) are due again.
 pub async fn claim(
     db: &DatabaseConnection,
     worker: &str,
@@ -119,7 +120,7 @@ pub async fn claim(
 }
 
 /// Marks a job done, in the caller's transaction with the state change it completes. `false`
-/// when `worker` no longer holds the lease (another worker took the job over).
+/// when `worker` (the claim) no longer holds the lease (another worker took the job over).
 pub async fn complete(
     connection: &impl ConnectionTrait,
     id: &str,
@@ -165,15 +166,34 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<Job>, DbErr> {
     rows.iter().map(job).collect()
 }
 
-/// Frees the leases `worker` holds (a restarted process with the same worker name takes its
-/// jobs back at once instead of waiting for the leases to run out).
+/// Frees the leases of every claim `worker` made (claims are named `worker:claim`): a
+/// restarted process with the same worker name takes its jobs back at once instead of waiting
+/// for the leases to run out.
 pub async fn release_leases(db: &DatabaseConnection, worker: &str) -> Result<u64, DbErr> {
     let result = db
         .execute_raw(statement(
             db.get_database_backend(),
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND done_at IS NULL",
-            vec![worker.into()],
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+             WHERE (lease_owner = ? OR lease_owner LIKE ?) AND done_at IS NULL",
+            vec![worker.into(), format!("{worker}:%").into()],
         ))
         .await?;
     Ok(result.rows_affected())
+}
+
+/// Extends a running job's lease; `false` when the claim no longer holds it.
+pub async fn renew(
+    connection: &impl ConnectionTrait,
+    id: &str,
+    claim: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = connection
+        .execute_raw(statement(
+            connection.get_database_backend(),
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND done_at IS NULL",
+            vec![format_time(until).into(), id.into(), claim.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
 }

@@ -107,6 +107,10 @@ const SCHEMA_V2: &str = r#"
         WHERE state IN ('granting', 'granted')
 "#;
 
+/// Extend calls on one shared grant are numbered, so a call that raced another is followed by
+/// one more with the latest end.
+const SCHEMA_V3: &str = "ALTER TABLE holds ADD COLUMN extend_seq BIGINT NOT NULL DEFAULT 0";
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -119,5 +123,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "requests, items, approvals, history and shared grants",
         sqlite: SCHEMA_V2,
         postgres: SCHEMA_V2,
+    },
+    Migration {
+        version: 3,
+        name: "numbered extend calls",
+        sqlite: SCHEMA_V3,
+        postgres: SCHEMA_V3,
     },
 ];

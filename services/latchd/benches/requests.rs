@@ -317,7 +317,7 @@ async fn throughput() {
     );
     let drained = {
         let started = Instant::now();
-        while count_db(&probe, "SELECT count(*) FROM requests WHERE state = 'active'").await < TOTAL as i64 {
+        while scalar::<i64>(&probe, "SELECT count(*) FROM requests WHERE state = 'active'").await < TOTAL as i64 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         started.elapsed()
@@ -435,7 +435,7 @@ async fn expiry(kill: bool) {
     }
     println!("submitted {grants} in {:.1} s", started.elapsed().as_secs_f64());
     loop {
-        let active = count_db(&service, "SELECT count(*) FROM requests WHERE state = 'active'").await;
+        let active = scalar::<i64>(&service, "SELECT count(*) FROM requests WHERE state = 'active'").await;
         if active >= grants as i64 {
             break;
         }
@@ -446,7 +446,7 @@ async fn expiry(kill: bool) {
     let (mut stop, mut task) = (stop, task);
     if kill {
         // Halfway through the expiries.
-        let first_end = count_text(&service, "SELECT min(ends_at) FROM holds").await;
+        let first_end = scalar::<String>(&service, "SELECT min(ends_at) FROM holds").await;
         let first_end = chrono::DateTime::parse_from_rfc3339(&first_end)
             .unwrap()
             .with_timezone(&chrono::Utc);
@@ -466,11 +466,11 @@ async fn expiry(kill: bool) {
         (stop, task) = serve(app);
     }
     loop {
-        let left = count_db(&service, "SELECT count(*) FROM holds WHERE state <> 'revoked'").await;
+        let left = scalar::<i64>(&service, "SELECT count(*) FROM holds WHERE state <> 'revoked'").await;
         if left == 0 {
             break;
         }
-        let last_end = count_text(&service, "SELECT max(ends_at) FROM holds").await;
+        let last_end = scalar::<String>(&service, "SELECT max(ends_at) FROM holds").await;
         let last_end = chrono::DateTime::parse_from_rfc3339(&last_end)
             .unwrap()
             .with_timezone(&chrono::Utc);
@@ -517,7 +517,8 @@ async fn expiry(kill: bool) {
     setup.teardown().await;
 }
 
-async fn count_db(service: &latch_request::RequestService, sql: &str) -> i64 {
+/// One value of a one-row query on the request database.
+async fn scalar<T: sea_orm::TryGetable>(service: &latch_request::RequestService, sql: &str) -> T {
     let db = service.db();
     let backend: DbBackend = db.get_database_backend();
     let row = db
@@ -525,17 +526,7 @@ async fn count_db(service: &latch_request::RequestService, sql: &str) -> i64 {
         .await
         .unwrap()
         .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
-async fn count_text(service: &latch_request::RequestService, sql: &str) -> String {
-    let db = service.db();
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string()))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<String>(0).unwrap()
+    row.try_get_by_index::<T>(0).unwrap()
 }
 
 #[tokio::main]

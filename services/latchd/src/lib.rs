@@ -199,7 +199,7 @@ impl App {
                     db,
                     latch_request::ports::Ports {
                         flows: Arc::new(local_request_ports::LocalFlows(flow.clone())),
-                        people: Arc::new(local_request_ports::LocalPeople(identity.clone())),
+                        people: Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
                         targets: Arc::new(local_request_ports::LocalTargets(catalog.clone())),
                     },
                     options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),

@@ -20,9 +20,13 @@ impl LocalPeople {
     pub fn new(identity: IdentityService) -> Self {
         Self { identity }
     }
+
+    pub(crate) fn identity(&self) -> &IdentityService {
+        &self.identity
+    }
 }
 
-pub(crate) fn facts(directory: &latch_identity::domain::directory::Directory, user: &User) -> Facts {
+fn facts(directory: &latch_identity::domain::directory::Directory, user: &User) -> Facts {
     let groups = directory
         .transitive_group_ids(&user.id)
         .into_iter()

@@ -12,11 +12,10 @@ use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
 use latch_flow::service::EvaluationAnswer;
 use latch_flow::service::queries_public::Asked;
-use latch_identity::IdentityService;
 use latch_request::ports::{Flows, People, ResourceInfo, Targets};
 use latch_runtime::{Caller, ServiceResult};
 
-use crate::local_flow_ports::facts;
+use crate::local_flow_ports::LocalPeople;
 
 pub struct LocalFlows(pub FlowService);
 
@@ -41,30 +40,19 @@ impl Flows for LocalFlows {
     }
 }
 
-pub struct LocalPeople(pub IdentityService);
-
+/// The same people the flow context sees, plus on-call and MFA.
 #[async_trait::async_trait]
 impl People for LocalPeople {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
-        let directory = self.0.directory();
-        Ok(directory
-            .find_user(user)
-            .filter(|u| u.active)
-            .map(|u| facts(&directory, u)))
+        latch_flow::ports::People::facts(self, user).await
     }
 
     async fn everyone(&self) -> ServiceResult<Vec<Facts>> {
-        let directory = self.0.directory();
-        Ok(directory
-            .users_sorted()
-            .iter()
-            .filter(|u| u.active)
-            .map(|u| facts(&directory, u))
-            .collect())
+        latch_flow::ports::People::everyone(self).await
     }
 
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>> {
-        let directory = self.0.directory();
+        let directory = self.identity().directory();
         Ok(directory
             .find_schedule(schedule)
             .and_then(|s| directory.on_call(&s.id, at))
@@ -73,7 +61,7 @@ impl People for LocalPeople {
     }
 
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
-        self.0.verify_mfa(user_id, code).await
+        self.identity().verify_mfa(user_id, code).await
     }
 }
 

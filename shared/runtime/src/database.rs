@@ -55,6 +55,22 @@ pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, sea_orm::
         .map_err(|e| sea_orm::DbErr::Type(format!("bad timestamp {text:?}: {e}")))
 }
 
+/// A nullable timestamp column as stored (`NULL` when absent).
+pub fn optional_time_value(at: Option<chrono::DateTime<chrono::Utc>>) -> sea_orm::Value {
+    at.map(format_time).into()
+}
+
+/// Reads a nullable timestamp column.
+pub fn optional_time(
+    row: &sea_orm::QueryResult,
+    column: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, sea_orm::DbErr> {
+    row.try_get::<Option<String>>("", column)?
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+}
+
 /// Connects a context to its database and applies its migrations.
 pub async fn connect_context(
     config: &LatchConfig,

@@ -24,7 +24,7 @@ pub struct IdentityStore {
     write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-pub(crate) use latch_runtime::database::{format_time, parse_time, statement};
+pub(crate) use latch_runtime::database::{format_time, optional_time, parse_time, statement};
 
 pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, sea_orm::DbErr> {
     row.try_get::<T>("", column)

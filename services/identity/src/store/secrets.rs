@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, QueryResult};
 
-use super::{IdentityStore, format_time, get, parse_time};
+use super::{IdentityStore, format_time, get, optional_time, parse_time};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -38,13 +38,6 @@ impl std::fmt::Debug for MfaRecord {
             .field("failures_in_a_row", &self.failures_in_a_row)
             .finish_non_exhaustive()
     }
-}
-
-fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-    get::<Option<String>>(row, column)?
-        .as_deref()
-        .map(parse_time)
-        .transpose()
 }
 
 fn token(row: &QueryResult) -> Result<TokenRecord, DbErr> {

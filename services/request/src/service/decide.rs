@@ -1,12 +1,11 @@
 //! What people do to a request: the grantee verifies MFA, approvers approve or reject, the
 //! parties cancel, revoke or extend. Who may act is decided here, on the server, from the token.
 
-use latch_flow::domain::model::Approval;
 use latch_proto::common::v1::Role;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::{Policy, RequestService};
-use crate::domain::approval::{Cast, Progress, check_reason, eligible_groups, progress};
+use crate::domain::approval::{Progress, check_reason, eligible_groups};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::requests::{self, ApprovalRow, RequestRow};
 
@@ -87,8 +86,7 @@ impl RequestService {
             "the grantee verified MFA",
         )
         .await?;
-        let needs_approval = !matches!(policy.approval, Approval::Automatic);
-        self.after_mfa(&tx, &mut request, needs_approval).await?;
+        self.after_mfa(&tx, &mut request, policy.needs_approval()).await?;
         tx.commit().await?;
         Ok(request)
     }
@@ -162,19 +160,7 @@ impl RequestService {
         };
         if approve {
             decisions.push(decision);
-            let casts: Vec<Cast> = decisions
-                .iter()
-                .filter(|d| d.decision == "approved")
-                .map(|d| Cast {
-                    approver_id: d.approver_id.clone(),
-                    groups: d.groups.clone(),
-                })
-                .collect();
-            let across = match &policy.approval {
-                Approval::ApprovalOf { across, .. } => *across,
-                Approval::Automatic => Default::default(),
-            };
-            match progress(policy.groups(), across, &casts) {
+            match policy.progress(&decisions) {
                 Progress::Satisfied => {
                     self.approve_now(
                         &tx,

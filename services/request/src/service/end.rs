@@ -9,7 +9,7 @@ use latch_runtime::ServiceResult;
 use super::grant::Attempt;
 use super::{RequestService, Tx};
 use crate::domain::lifecycle::{Event, State, next, revoked_state};
-use crate::store::holds::{self, HoldState};
+use crate::store::holds::{self, HoldRow, HoldState};
 use crate::store::jobs::Job;
 use crate::store::requests::{self, ItemRow, ItemState, RequestRow};
 
@@ -113,11 +113,7 @@ impl RequestService {
             let tx = self.begin(&hold.grantee_id).await?;
             return self.finish(tx, job).await;
         }
-        let result = match self.ports().targets.connector(&hold.integration_id).await {
-            Ok((connector, config)) => connector.revoke(&config, &hold.id).await.map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        if let Err(error) = result {
+        if let Err(error) = self.call_revoke(&hold).await {
             return Ok(Attempt::Retry(error));
         }
         let tx = self.begin(&hold.grantee_id).await?;
@@ -146,6 +142,30 @@ impl RequestService {
                 self.settle(&tx, &mut request).await?;
             }
         }
+        self.finish(tx, job).await
+    }
+
+    /// Asks the hold's connector to revoke its grant id (revoking nothing counts as done).
+    async fn call_revoke(&self, hold: &HoldRow) -> Result<(), String> {
+        let (connector, config) = self
+            .ports()
+            .targets
+            .connector(&hold.integration_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        connector.revoke(&config, &hold.id).await.map_err(|e| e.to_string())
+    }
+
+    /// Job `revoke_stale`: revokes a grant id a stale run granted after its hold had ended.
+    pub(crate) async fn run_revoke_stale(&self, job: &Job) -> ServiceResult<Attempt> {
+        let Some(hold) = holds::get(self.db(), &job.subject).await? else {
+            let tx = self.begin("").await?;
+            return self.finish(tx, job).await;
+        };
+        if let Err(error) = self.call_revoke(&hold).await {
+            return Ok(Attempt::Retry(error));
+        }
+        let tx = self.begin(&hold.grantee_id).await?;
         self.finish(tx, job).await
     }
 

@@ -371,23 +371,6 @@ impl RequestService {
         self.transition(tx, request, Event::GrantFailed, "latch", outcome).await
     }
 
-    /// Job `revoke_stale`: revokes a grant id a stale run granted after its hold had ended.
-    pub(crate) async fn run_revoke_stale(&self, job: &Job) -> ServiceResult<Attempt> {
-        let Some(hold) = holds::get(self.db(), &job.subject).await? else {
-            let tx = self.begin("").await?;
-            return self.finish(tx, job).await;
-        };
-        let result = match self.ports().targets.connector(&hold.integration_id).await {
-            Ok((connector, config)) => connector.revoke(&config, &hold.id).await.map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        if let Err(error) = result {
-            return Ok(Attempt::Retry(error));
-        }
-        let tx = self.begin(&hold.grantee_id).await?;
-        self.finish(tx, job).await
-    }
-
     /// Job `extend`: tells the connector the shared grant's later end.
     pub(crate) async fn run_extend(&self, job: &Job) -> ServiceResult<Attempt> {
         let Some(hold) = holds::get(self.db(), &job.subject).await? else {

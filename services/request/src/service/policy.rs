@@ -4,13 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use latch_flow::domain::conditions::Facts;
-use latch_flow::domain::model::{Approval, ApproverGroup, ApproverRow, Settings};
+use latch_flow::domain::model::{AcrossGroups, Approval, ApproverGroup, ApproverRow, Settings};
 use latch_runtime::{ServiceError, ServiceResult};
 use serde::{Deserialize, Serialize};
 
 use super::RequestService;
-use crate::domain::approval::{ApprovalContext, eligible_groups};
-use crate::store::requests::{ItemRow, RequestRow};
+use crate::domain::approval::{ApprovalContext, Cast, Progress, eligible_groups, progress};
+use crate::store::requests::{ApprovalRow, ItemRow, RequestRow};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
@@ -28,6 +28,32 @@ impl Policy {
             Approval::Automatic => &[],
             Approval::ApprovalOf { groups, .. } => groups,
         }
+    }
+
+    /// Whether someone must approve (otherwise the flow approves automatically).
+    pub fn needs_approval(&self) -> bool {
+        !matches!(self.approval, Approval::Automatic)
+    }
+
+    /// ANY OF or ALL OF across the approver groups.
+    pub fn across(&self) -> AcrossGroups {
+        match &self.approval {
+            Approval::ApprovalOf { across, .. } => *across,
+            Approval::Automatic => AcrossGroups::default(),
+        }
+    }
+
+    /// Where approval stands after these decisions (rejections do not count towards it).
+    pub fn progress(&self, decisions: &[ApprovalRow]) -> Progress {
+        let casts: Vec<Cast> = decisions
+            .iter()
+            .filter(|d| d.decision == "approved")
+            .map(|d| Cast {
+                approver_id: d.approver_id.clone(),
+                groups: d.groups.clone(),
+            })
+            .collect();
+        progress(self.groups(), self.across(), &casts)
     }
 
     /// Schedules named by on-call rows.

@@ -103,18 +103,17 @@ impl RequestService {
             .await?
             .ok_or_else(|| ServiceError::invalid("grantee", format!("no active user {grantee_ref:?}")))?;
         let spec = ports.flows.spec(&chosen.flow_id)?;
+        let policy = Policy {
+            approval: spec.approval.clone(),
+            settings: spec.settings.clone(),
+        };
         // The policy copied into the request must be the one that was evaluated.
-        let automatic = matches!(spec.approval, latch_flow::domain::model::Approval::Automatic);
-        if automatic == chosen.needs_approval || spec.settings.require_mfa != chosen.require_mfa {
+        if policy.needs_approval() != chosen.needs_approval || policy.settings.require_mfa != chosen.require_mfa {
             return Err(ServiceError::Aborted(format!(
                 "the flow {} changed while the request was made; ask again",
                 chosen.flow_name
             )));
         }
-        let policy = Policy {
-            approval: spec.approval.clone(),
-            settings: spec.settings.clone(),
-        };
         let mfa_done = if chosen.require_mfa && !submission.mfa_code.trim().is_empty() {
             if grantee.user_id != caller.user_id {
                 return Err(ServiceError::invalid(

@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use latch_flow::domain::model::Approval;
 use latch_proto::common::v1::Role;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::{Policy, RequestService};
-use crate::domain::approval::{Cast, Progress, eligible_groups, progress};
+use crate::domain::approval::{Progress, eligible_groups};
 use crate::domain::lifecycle::State;
 use crate::store::holds::{self, HoldState};
 use crate::store::requests::{self, ApprovalRow, EventRow, ItemRow, RequestFilter, RequestRow, state_name};
@@ -147,20 +146,8 @@ impl RequestService {
                 let names = self
                     .eligible_approvers(&policy, &context, &decided, NAMES_SHOWN)
                     .await?;
-                let casts: Vec<Cast> = approvals
-                    .iter()
-                    .filter(|a| a.decision == "approved")
-                    .map(|a| Cast {
-                        approver_id: a.approver_id.clone(),
-                        groups: a.groups.clone(),
-                    })
-                    .collect();
-                let across = match &policy.approval {
-                    Approval::ApprovalOf { across, .. } => *across,
-                    Approval::Automatic => Default::default(),
-                };
-                if let Progress::Waiting(missing) = progress(policy.groups(), across, &casts) {
-                    let mode = match across {
+                if let Progress::Waiting(missing) = policy.progress(approvals) {
+                    let mode = match policy.across() {
                         latch_flow::domain::model::AcrossGroups::AnyOf => "any one of these groups",
                         latch_flow::domain::model::AcrossGroups::AllOf => "every one of these groups",
                     };

@@ -3,8 +3,8 @@
 //! replicas can never both grant the same access. Items reference the hold they share.
 
 use chrono::{DateTime, Utc};
-use latch_runtime::database::{format_time, parse_time, statement};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
+use latch_runtime::database::{format_time, optional_time, optional_time_value, parse_time, statement};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldState {
@@ -70,13 +70,6 @@ pub struct HoldRow {
 const COLUMNS: &str = "id, grantee_id, integration_id, resource_id, resource_type, permission, state, account, \
     credentials, ends_at, told_until, error, created_at, granted_at, revoked_at, extend_seq";
 
-fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-    row.try_get::<Option<String>>("", column)?
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-}
-
 fn hold(row: &QueryResult) -> Result<HoldRow, DbErr> {
     Ok(HoldRow {
         id: row.try_get("", "id")?,
@@ -98,10 +91,6 @@ fn hold(row: &QueryResult) -> Result<HoldRow, DbErr> {
     })
 }
 
-fn time(at: Option<DateTime<Utc>>) -> Value {
-    at.map(format_time).into()
-}
-
 pub async fn insert(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<(), DbErr> {
     connection
         .execute_raw(statement(
@@ -117,12 +106,12 @@ pub async fn insert(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
                 h.state.as_str().into(),
                 h.account.clone().into(),
                 h.credentials.clone().into(),
-                time(h.ends_at),
-                time(h.told_until),
+                optional_time_value(h.ends_at),
+                optional_time_value(h.told_until),
                 h.error.clone().into(),
                 format_time(h.created_at).into(),
-                time(h.granted_at),
-                time(h.revoked_at),
+                optional_time_value(h.granted_at),
+                optional_time_value(h.revoked_at),
                 h.extend_seq.into(),
             ],
         ))
@@ -140,11 +129,11 @@ pub async fn update(connection: &impl ConnectionTrait, h: &HoldRow) -> Result<()
                 h.state.as_str().into(),
                 h.account.clone().into(),
                 h.credentials.clone().into(),
-                time(h.ends_at),
-                time(h.told_until),
+                optional_time_value(h.ends_at),
+                optional_time_value(h.told_until),
                 h.error.clone().into(),
-                time(h.granted_at),
-                time(h.revoked_at),
+                optional_time_value(h.granted_at),
+                optional_time_value(h.revoked_at),
                 h.extend_seq.into(),
                 h.id.clone().into(),
             ],

@@ -6,7 +6,7 @@
 //! the same job twice.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_runtime::database::{format_time, parse_time, statement};
+use latch_runtime::database::{format_time, optional_time, parse_time, statement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +36,6 @@ pub struct NewJob {
 const COLUMNS: &str = "id, kind, subject, payload, due_at, attempts, last_error, lease_owner, lease_until";
 
 fn job(row: &QueryResult) -> Result<Job, DbErr> {
-    let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>, DbErr> {
-        row.try_get::<Option<String>>("", column)?
-            .as_deref()
-            .map(parse_time)
-            .transpose()
-    };
     Ok(Job {
         id: row.try_get("", "id")?,
         kind: row.try_get("", "kind")?,
@@ -51,7 +45,7 @@ fn job(row: &QueryResult) -> Result<Job, DbErr> {
         attempts: row.try_get("", "attempts")?,
         last_error: row.try_get("", "last_error")?,
         lease_owner: row.try_get("", "lease_owner")?,
-        lease_until: optional_time("lease_until")?,
+        lease_until: optional_time(row, "lease_until")?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! transaction, so a state change, its history event and its jobs commit together.
 
 use chrono::{DateTime, Utc};
-use latch_runtime::database::{format_time, parse_time, statement};
+use latch_runtime::database::{format_time, optional_time, optional_time_value, parse_time, statement};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 
 use crate::domain::lifecycle::State;
@@ -157,17 +157,6 @@ pub fn parse_state(text: &str) -> Option<State> {
     })
 }
 
-fn time(at: Option<DateTime<Utc>>) -> Value {
-    at.map(format_time).into()
-}
-
-fn optional_time(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-    row.try_get::<Option<String>>("", column)?
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-}
-
 const REQUEST_COLUMNS: &str = "id, requester_id, grantee_id, client_request_id, flow_id, flow_name, state, \
     justification, duration_secs, starts_at, approval_deadline, granted_at, ends_at, extensions_used, ends_by, \
     outcome, policy, created_at, updated_at, version";
@@ -215,10 +204,10 @@ pub async fn insert_request(connection: &impl ConnectionTrait, r: &RequestRow) -
                 state_name(r.state).into(),
                 r.justification.clone().into(),
                 r.duration_secs.into(),
-                time(r.starts_at),
-                time(r.approval_deadline),
-                time(r.granted_at),
-                time(r.ends_at),
+                optional_time_value(r.starts_at),
+                optional_time_value(r.approval_deadline),
+                optional_time_value(r.granted_at),
+                optional_time_value(r.ends_at),
                 r.extensions_used.into(),
                 r.ends_by.clone().into(),
                 r.outcome.clone().into(),
@@ -241,9 +230,9 @@ pub async fn update_request(connection: &impl ConnectionTrait, r: &RequestRow) -
                  ends_by = ?, outcome = ?, updated_at = ?, version = ? WHERE id = ?",
             vec![
                 state_name(r.state).into(),
-                time(r.approval_deadline),
-                time(r.granted_at),
-                time(r.ends_at),
+                optional_time_value(r.approval_deadline),
+                optional_time_value(r.granted_at),
+                optional_time_value(r.ends_at),
                 r.extensions_used.into(),
                 r.ends_by.clone().into(),
                 r.outcome.clone().into(),

@@ -104,6 +104,17 @@ impl TestServer {
         clock: Arc<ManualClock>,
         connectors: Vec<latchd::SharedConnector>,
     ) -> Self {
+        Self::start_with_options(data_dir, database_url, clock, connectors, AppOptions::default()).await
+    }
+
+    /// Starts with server options of the test's own (the clock and connectors given win).
+    pub async fn start_with_options(
+        data_dir: Arc<tempfile::TempDir>,
+        database_url: String,
+        clock: Arc<ManualClock>,
+        connectors: Vec<latchd::SharedConnector>,
+        options: AppOptions,
+    ) -> Self {
         let config = LatchConfig {
             data_dir: data_dir.path().to_path_buf(),
             database_url: database_url.clone(),
@@ -120,7 +131,7 @@ impl TestServer {
             AppOptions {
                 clock: Some(shared),
                 connectors,
-                ..AppOptions::default()
+                ..options
             },
         )
         .await

@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod automatic;
 mod catalog;
 mod cli;
 mod feed;

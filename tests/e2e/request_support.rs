@@ -30,6 +30,8 @@ struct ScriptState {
     /// Grant calls that succeeded, per grant id.
     granted: BTreeMap<String, u32>,
     revoked: BTreeSet<String>,
+    /// The grantee's user name per grant id.
+    grantee_of: BTreeMap<String, String>,
     /// Resource ids the connector refuses for good.
     refuse: BTreeSet<String>,
     /// Grant calls on these resources grant, then never answer (the worker "crashes").
@@ -75,6 +77,16 @@ impl Scripted {
     pub async fn live(&self) -> Vec<GrantRecord> {
         self.inner.list_grants(&Config::new()).await.expect("list grants")
     }
+
+    /// (resource id, permission) of the grants `user_name` has at the target system now.
+    pub async fn live_for(&self, user_name: &str) -> BTreeSet<(String, String)> {
+        let live = self.live().await;
+        let state = self.state.lock().unwrap();
+        live.into_iter()
+            .filter(|g| state.grantee_of.get(&g.grant_id).map(String::as_str) == Some(user_name))
+            .map(|g| (g.resource_id, g.permission))
+            .collect()
+    }
 }
 
 #[async_trait::async_trait]
@@ -105,6 +117,9 @@ impl Connector for Scripted {
         let (hang, fail) = {
             let mut state = self.state.lock().unwrap();
             *state.granted.entry(request.grant_id.clone()).or_default() += 1;
+            state
+                .grantee_of
+                .insert(request.grant_id.clone(), request.grantee.user_name.clone());
             (
                 state.hang_after_grant.contains(&request.resource_id),
                 state.fail_after_grant.contains(&request.resource_id),

@@ -6,14 +6,14 @@ use serde_json::{Value, json};
 
 use crate::harness::{ADMIN_TOKEN, TestServer};
 
-struct Scim {
+pub(crate) struct Scim {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Scim {
-    async fn new(server: &TestServer) -> Self {
+    pub(crate) async fn new(server: &TestServer) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: format!("{}/scim/v2", server.http_base),
@@ -21,7 +21,7 @@ impl Scim {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -43,21 +43,21 @@ impl Scim {
         )
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn patch(&self, path: &str, operations: Value) -> (StatusCode, Value) {
+    pub(crate) async fn patch(&self, path: &str, operations: Value) -> (StatusCode, Value) {
         let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations });
         self.send(reqwest::Method::PATCH, path, Some(body)).await
     }
 }
 
-fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
+pub(crate) fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
         "userName": user_name,

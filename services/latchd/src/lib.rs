@@ -212,6 +212,9 @@ impl App {
                 );
                 if !options.no_workers {
                     background.push(request.spawn_workers());
+                    background.push(
+                        request.spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),
+                    );
                 }
                 routes.add(latch_request::grpc::RequestGrpc::new(request.clone()).into_server());
                 Some(request)

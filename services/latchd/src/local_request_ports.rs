@@ -10,9 +10,13 @@ use latch_flow::FlowService;
 use latch_flow::domain::conditions::Facts;
 use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
-use latch_flow::service::EvaluationAnswer;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
+use latch_identity::domain::change::{Change, ChangePayload};
+use latch_identity::domain::group::MemberKind;
 use latch_flow::service::queries_public::Asked;
-use latch_request::ports::{Flows, People, ResourceInfo, Targets};
+use latch_request::ports::{DirectoryChange, Flows, People, ResourceInfo, Targets};
 use latch_runtime::{Caller, ServiceResult};
 
 use crate::local_flow_ports::LocalPeople;
@@ -38,6 +42,50 @@ impl Flows for LocalFlows {
     fn spec(&self, flow_id: &str) -> ServiceResult<FlowSpec> {
         Ok(self.0.flow(flow_id)?.spec)
     }
+
+    fn automatic(&self) -> Vec<AutomaticFlow> {
+        self.0.automatic_flows()
+    }
+
+    async fn automatic_for(&self, user: &str) -> ServiceResult<Vec<String>> {
+        self.0.flows_granting(user).await
+    }
+
+    async fn automatic_grantees(&self) -> ServiceResult<Vec<(String, Vec<String>)>> {
+        self.0.automatic_grantees().await
+    }
+
+    fn generation(&self) -> (i64, i64) {
+        let state = self.0.state();
+        (state.store_version, state.catalog_version)
+    }
+}
+
+/// What a directory change means to the request context: whose facts it may have changed.
+fn directory_change(change: Change) -> DirectoryChange {
+    let mut users = Vec::new();
+    let mut broad = false;
+    match change.decode() {
+        Some(ChangePayload::Membership { member, .. }) => match member.kind {
+            MemberKind::User => users.push(member.id),
+            MemberKind::Group => broad = true,
+        },
+        _ => match change.resource.split_once('/') {
+            Some(("users", id)) => users.push(id.to_string()),
+            Some(("groups", _)) => broad = true,
+            _ => {}
+        },
+    }
+    DirectoryChange {
+        sequence: change.sequence,
+        at: change.at,
+        kind: change.kind.as_str().to_string(),
+        resource: change.resource,
+        actor: change.actor,
+        users,
+        broad,
+        payload: change.payload,
+    }
 }
 
 /// The same people the flow context sees, plus on-call and MFA.
@@ -62,6 +110,25 @@ impl People for LocalPeople {
 
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
         self.identity().verify_mfa(user_id, code).await
+    }
+
+    fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>> {
+        let identity = self.identity().clone();
+        self.identity()
+            .watch_changes(after)
+            .then(move |change| {
+                let identity = identity.clone();
+                async move {
+                    let change = change?;
+                    // The feed is read from the table; facts come from the directory, which
+                    // follows other replicas' writes a little later. Catch it up first.
+                    if identity.directory().sequence() < change.sequence {
+                        identity.catch_up().await?;
+                    }
+                    Ok(directory_change(change))
+                }
+            })
+            .boxed()
     }
 }
 

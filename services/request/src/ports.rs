@@ -9,7 +9,8 @@ use latch_connector_sdk::{Config, Connector};
 use latch_flow::domain::conditions::Facts;
 use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
-use latch_flow::service::EvaluationAnswer;
+use futures::stream::BoxStream;
+use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
 use latch_flow::service::queries_public::Asked;
 use latch_runtime::{Caller, ServiceResult};
 
@@ -28,6 +29,37 @@ pub trait Flows: Send + Sync {
 
     /// The flow as it is now (approval policy and settings are copied into each request).
     fn spec(&self, flow_id: &str) -> ServiceResult<FlowSpec>;
+
+    /// Automatic flows in force now, with the items each grants.
+    fn automatic(&self) -> Vec<AutomaticFlow>;
+
+    /// The automatic flows granting to `user` now (none for an unknown or inactive user).
+    async fn automatic_for(&self, user: &str) -> ServiceResult<Vec<String>>;
+
+    /// Every automatic flow in force and the users it grants to now.
+    async fn automatic_grantees(&self) -> ServiceResult<Vec<(String, Vec<String>)>>;
+
+    /// Moves whenever flows, or what their targets resolve to, change.
+    fn generation(&self) -> (i64, i64);
+}
+
+/// A change in the directory, as the reconciler and the audit log read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryChange {
+    pub sequence: i64,
+    pub at: DateTime<Utc>,
+    /// `user_upserted`, `member_added`, …
+    pub kind: String,
+    /// `users/{id}`, `groups/{id}`, `schedules/{id}`.
+    pub resource: String,
+    pub actor: String,
+    /// Users whose facts this change may have changed.
+    pub users: Vec<String>,
+    /// Whether it may change the facts of users it does not name (a group renamed, deleted or
+    /// nested into another).
+    pub broad: bool,
+    /// The state after the change (before, for deletions).
+    pub payload: serde_json::Value,
 }
 
 #[async_trait::async_trait]
@@ -40,6 +72,8 @@ pub trait People: Send + Sync {
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>>;
     /// Checks a TOTP code of `user_id` (counts failures, refuses replays).
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool>;
+    /// Every directory change after `after`, in order and without gaps, then live ones.
+    fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>>;
 }
 
 /// A requested resource as the catalog knows it.

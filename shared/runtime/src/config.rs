@@ -39,6 +39,9 @@ pub struct RequestSettings {
     /// Idle workers look for due jobs this often (milliseconds); jobs made in this process
     /// wake them at once.
     pub poll_ms: u64,
+    /// The reconciler's full pass over every automatic flow runs this often (seconds), besides
+    /// following directory, flow and catalog changes as they happen.
+    pub reconcile_interval_secs: u64,
 }
 
 impl Default for RequestSettings {
@@ -46,6 +49,7 @@ impl Default for RequestSettings {
         Self {
             approval_timeout_hours: 24,
             poll_ms: 100,
+            reconcile_interval_secs: 300,
         }
     }
 }

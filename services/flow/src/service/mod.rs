@@ -18,7 +18,7 @@ use crate::ports::{Catalog, People};
 use crate::store::{FlowStore, StoredFlow, name_key};
 
 pub use code::ApplyReport;
-pub use queries::{EvaluationAnswer, ExplainedFlow, RequestableFlow};
+pub use queries::{AutomaticFlow, EvaluationAnswer, ExplainedFlow, RequestableFlow};
 
 /// Types of the read queries the adapters build.
 pub mod queries_public {

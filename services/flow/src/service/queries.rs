@@ -248,9 +248,62 @@ impl FlowService {
             .collect())
     }
 
-    /// Automatic flows granting to `user` now (for the reconciler).
+    /// Automatic flows in force now (active, inside their window), with what each grants.
+    pub fn automatic_flows(&self) -> Vec<AutomaticFlow> {
+        let at = self.now();
+        self.state()
+            .index
+            .flows()
+            .filter(|f| f.spec.active && f.spec.kind == FlowKind::Automatic && f.when.contains(at))
+            .map(|f| AutomaticFlow {
+                id: f.id.clone(),
+                name: f.spec.name.clone(),
+                items: f.items.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// Every automatic flow in force and the active users it grants to now (for the
+    /// reconciler's full pass): the directory is read once and each flow's conditions compiled
+    /// once.
+    pub async fn automatic_grantees(&self) -> ServiceResult<Vec<(String, Vec<String>)>> {
+        let at = self.now();
+        let state = self.state();
+        let flows: Vec<_> = state
+            .index
+            .flows()
+            .filter(|f| f.spec.active && f.spec.kind == FlowKind::Automatic && f.when.contains(at))
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    crate::domain::compiled::CompiledConditions::new(&f.spec.requestors),
+                )
+            })
+            .collect();
+        if flows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let people = self.people().everyone().await?;
+        let prepared: Vec<_> = people.iter().map(PreparedFacts::new).collect();
+        Ok(flows
+            .into_iter()
+            .map(|(id, conditions)| {
+                let users = people
+                    .iter()
+                    .zip(&prepared)
+                    .filter(|(_, p)| conditions.holds(p))
+                    .map(|(f, _)| f.user_id.clone())
+                    .collect();
+                (id, users)
+            })
+            .collect())
+    }
+
+    /// Automatic flows granting to `user` now; none for an unknown or inactive user.
     pub async fn flows_granting(&self, user: &str) -> ServiceResult<Vec<String>> {
-        let facts = self.facts_of("user", user).await?;
+        let Some(facts) = self.people().facts(user).await? else {
+            return Ok(Vec::new());
+        };
         let prepared = PreparedFacts::new(&facts);
         let at = self.now();
         Ok(self
@@ -262,6 +315,14 @@ impl FlowService {
             .map(|f| f.id.clone())
             .collect())
     }
+}
+
+/// An automatic flow in force and the items it grants.
+#[derive(Debug, Clone)]
+pub struct AutomaticFlow {
+    pub id: String,
+    pub name: String,
+    pub items: Vec<Item>,
 }
 
 fn describe_conditions(conditions: &crate::domain::conditions::Conditions) -> String {

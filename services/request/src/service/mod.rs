@@ -8,8 +8,10 @@
 
 mod decide;
 mod end;
+mod follow;
 mod grant;
 mod policy;
+mod reconcile;
 mod submit;
 mod views;
 mod work;
@@ -22,7 +24,9 @@ use latch_runtime::database::statement;
 use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
+pub use follow::DIRECTORY_FEED;
 pub use policy::Policy;
+pub use reconcile::{AUTOMATIC_REQUESTER, Reconciled, items_key};
 pub use submit::Submission;
 pub use views::{CredentialView, ItemView, RequestView};
 
@@ -242,7 +246,13 @@ impl RequestService {
     ) -> ServiceResult<()> {
         let event = self.note(request, kind, actor, detail);
         requests::update_request(&**tx, request).await?;
-        requests::insert_events(&**tx, &[event]).await?;
+        self.publish(tx, request, &[event]).await
+    }
+
+    /// Writes history events of `request` (whose row the caller writes), with what they set off.
+    pub(crate) async fn publish(&self, tx: &Tx, request: &RequestRow, events: &[EventRow]) -> ServiceResult<()> {
+        let _ = request;
+        requests::insert_events(&**tx, events).await?;
         Ok(())
     }
 

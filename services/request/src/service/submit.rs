@@ -240,7 +240,7 @@ impl RequestService {
             return Err(error.into());
         }
         requests::insert_items(&*tx, &items).await?;
-        requests::insert_events(&*tx, &events).await?;
+        self.publish(&tx, &request, &events).await?;
         if granting && items.iter().all(|i| i.state == ItemState::Granted) {
             // Every item is already held by the grantee's other requests.
             self.activate_if_granted(&tx, &mut request).await?;

@@ -111,6 +111,25 @@ const SCHEMA_V2: &str = r#"
 /// one more with the latest end.
 const SCHEMA_V3: &str = "ALTER TABLE holds ADD COLUMN extend_seq BIGINT NOT NULL DEFAULT 0";
 
+/// Automatic flows: the request each (flow, grantee) holds its access through, and where the
+/// reconciler stopped in the directory change feed.
+const SCHEMA_V4: &str = r#"
+    CREATE TABLE automatic_grants (
+        flow_id TEXT NOT NULL,
+        grantee_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        items_key TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (flow_id, grantee_id)
+    );
+    CREATE INDEX automatic_grants_grantee ON automatic_grants (grantee_id);
+    CREATE TABLE feed_cursors (
+        name TEXT PRIMARY KEY,
+        sequence BIGINT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -129,5 +148,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "numbered extend calls",
         sqlite: SCHEMA_V3,
         postgres: SCHEMA_V3,
+    },
+    Migration {
+        version: 4,
+        name: "automatic flow grants and feed cursors",
+        sqlite: SCHEMA_V4,
+        postgres: SCHEMA_V4,
     },
 ];

@@ -1,5 +1,6 @@
 //! Storage of the request context.
 
+pub mod automatic;
 pub mod holds;
 pub mod jobs;
 mod migrations;

@@ -315,6 +315,22 @@ pub async fn list_requests(
     rows.iter().map(request).collect()
 }
 
+/// A grantee's requests that are not over yet (not in a final state), oldest first.
+pub async fn unfinished_for_grantee(
+    connection: &impl ConnectionTrait,
+    grantee_id: &str,
+) -> Result<Vec<RequestRow>, DbErr> {
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE grantee_id = ?
+         AND state NOT IN ('expired', 'revoked', 'rejected', 'cancelled', 'approval_timed_out', 'failed')
+         ORDER BY created_at, id"
+    );
+    let rows = connection
+        .query_all_raw(statement(connection.get_database_backend(), &sql, vec![grantee_id.into()]))
+        .await?;
+    rows.iter().map(request).collect()
+}
+
 const ITEM_COLUMNS: &str = "request_id, position, integration_id, integration_name, resource_id, resource_type, \
     resource_name, permission, owners, state, hold_id";
 

@@ -1,0 +1,309 @@
+//! The automatic-flow reconciler: keeps what automatic flows grant equal to what they say.
+//!
+//! Each (flow, grantee) holds its access through one request made by Latch, carrying the
+//! flow's items; it shares the grantee's grants with every other request (reference counted),
+//! so ending it never takes away access something else still holds. A user is reconciled
+//! under their grantee lock: the flows granting to them now are compared with the requests
+//! they hold, missing ones are made, surplus ones revoked, and a flow now granting other items
+//! gets a new request before the old one ends (common items never lapse).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use latch_flow::domain::evaluate::Item;
+use latch_flow::service::AutomaticFlow;
+use latch_runtime::{ServiceError, ServiceResult};
+use sha2::{Digest, Sha256};
+
+use super::{Policy, RequestService, Tx};
+use crate::domain::lifecycle::{Event, State};
+use crate::store::automatic::{self, Assignment};
+use crate::store::requests::{self, ItemRow, ItemState, RequestRow};
+
+/// The requester recorded on requests that automatic flows make.
+pub const AUTOMATIC_REQUESTER: &str = "latch";
+
+/// What one reconcile changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Users looked at.
+    pub users: usize,
+    /// Access newly given through an automatic flow.
+    pub granted: usize,
+    /// Access an automatic flow no longer gives (and other access of deactivated users).
+    pub revoked: usize,
+    /// Access replaced because the flow now grants other items.
+    pub replaced: usize,
+}
+
+impl std::ops::AddAssign for Reconciled {
+    fn add_assign(&mut self, other: Self) {
+        self.users += other.users;
+        self.granted += other.granted;
+        self.revoked += other.revoked;
+        self.replaced += other.replaced;
+    }
+}
+
+/// A digest of a flow's items: equal digests, same access.
+pub fn items_key(items: &[Item]) -> String {
+    let sorted: BTreeSet<&Item> = items.iter().collect();
+    let mut hash = Sha256::new();
+    for item in sorted {
+        for part in [&item.integration_id, &item.resource_id, &item.permission] {
+            hash.update(part.as_bytes());
+            hash.update([0u8]);
+        }
+        hash.update([1u8]);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether an assignment still gives (or is giving) its access.
+fn in_force(assignment: &Assignment) -> bool {
+    matches!(
+        assignment.state,
+        State::Approved | State::Granting | State::Active
+    )
+}
+
+impl RequestService {
+    /// Brings one user's automatic access in line with the flows granting to them now. An
+    /// inactive or deleted user loses every access, self-serve requests included.
+    pub async fn reconcile_user(&self, user: &str) -> ServiceResult<Reconciled> {
+        let ports = self.ports();
+        let facts = ports.people.facts(user).await?;
+        let user_id = facts.as_ref().map_or(user, |f| f.user_id.as_str()).to_string();
+        let granting: BTreeSet<String> = ports.flows.automatic_for(&user_id).await?.into_iter().collect();
+        let flows: BTreeMap<String, AutomaticFlow> = ports
+            .flows
+            .automatic()
+            .into_iter()
+            .filter(|f| granting.contains(&f.id) && !f.items.is_empty())
+            .map(|f| (f.id.clone(), f))
+            .collect();
+        let tx = self.begin(&user_id).await?;
+        let held: BTreeMap<String, Assignment> = automatic::for_grantee(&*tx, &user_id)
+            .await?
+            .into_iter()
+            .map(|a| (a.flow_id.clone(), a))
+            .collect();
+        let mut done = Reconciled {
+            users: 1,
+            ..Reconciled::default()
+        };
+        for (flow_id, flow) in &flows {
+            let key = items_key(&flow.items);
+            let current = held.get(flow_id).filter(|a| in_force(a));
+            if current.is_some_and(|a| a.items_key == key) {
+                continue;
+            }
+            let request = self.grant_automatic(&tx, flow, &user_id).await?;
+            automatic::put(&*tx, flow_id, &user_id, &request.id, &key, self.now()).await?;
+            match current {
+                Some(old) => {
+                    let detail = format!("the automatic flow {} now grants other access; replaced by request {}", flow.name, request.id);
+                    self.end_automatic(&tx, &old.request_id, &detail).await?;
+                    done.replaced += 1;
+                }
+                None => done.granted += 1,
+            }
+        }
+        for (flow_id, assignment) in &held {
+            if flows.contains_key(flow_id) {
+                continue;
+            }
+            let detail = if facts.is_none() {
+                "the grantee is no longer an active user".to_string()
+            } else {
+                "the grantee no longer matches the automatic flow (or it is no longer in force)".to_string()
+            };
+            if in_force(assignment) {
+                self.end_automatic(&tx, &assignment.request_id, &detail).await?;
+                done.revoked += 1;
+            }
+            automatic::remove(&*tx, flow_id, &user_id).await?;
+        }
+        if facts.is_none() {
+            done.revoked += self.end_everything(&tx, &user_id).await?;
+        }
+        tx.commit().await?;
+        if done.granted + done.revoked + done.replaced > 0 {
+            tracing::info!(user = %user_id, granted = done.granted, revoked = done.revoked, replaced = done.replaced, "automatic access reconciled");
+        }
+        Ok(done)
+    }
+
+    /// A full pass: every user whose automatic access differs from what the flows say now is
+    /// reconciled (the safety net behind the change feeds, and "create and grant").
+    pub async fn reconcile_all(&self) -> ServiceResult<Reconciled> {
+        let users = self.users_out_of_line().await?;
+        let mut done = Reconciled::default();
+        for user in users {
+            done += self.reconcile_user(&user).await?;
+        }
+        Ok(done)
+    }
+
+    /// Users whose automatic access differs from what the flows grant now.
+    pub async fn users_out_of_line(&self) -> ServiceResult<BTreeSet<String>> {
+        let ports = self.ports();
+        let keys: BTreeMap<String, String> = ports
+            .flows
+            .automatic()
+            .into_iter()
+            .filter(|f| !f.items.is_empty())
+            .map(|f| (f.id.clone(), items_key(&f.items)))
+            .collect();
+        let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
+        for (flow_id, users) in ports.flows.automatic_grantees().await? {
+            if keys.contains_key(&flow_id) {
+                wanted.extend(users.into_iter().map(|u| (u, flow_id.clone())));
+            }
+        }
+        let mut out = BTreeSet::new();
+        for assignment in automatic::all(self.db()).await? {
+            let pair = (assignment.grantee_id.clone(), assignment.flow_id.clone());
+            let current = in_force(&assignment) && keys.get(&assignment.flow_id) == Some(&assignment.items_key);
+            if !wanted.remove(&pair) || !current {
+                out.insert(assignment.grantee_id);
+            }
+        }
+        out.extend(wanted.into_iter().map(|(user, _)| user));
+        Ok(out)
+    }
+
+    /// Makes the request through which `flow` gives `grantee` its items, granting now.
+    async fn grant_automatic(&self, tx: &Tx, flow: &AutomaticFlow, grantee: &str) -> ServiceResult<RequestRow> {
+        let ports = self.ports();
+        let spec = ports.flows.spec(&flow.id)?;
+        let now = self.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut items = Vec::with_capacity(flow.items.len());
+        for (position, item) in flow.items.iter().enumerate() {
+            let info = ports.targets.resource(&item.integration_id, &item.resource_id).await?;
+            items.push(ItemRow {
+                request_id: id.clone(),
+                position: position as i32,
+                integration_id: item.integration_id.clone(),
+                integration_name: info.integration_name,
+                resource_id: item.resource_id.clone(),
+                resource_type: info.resource_type,
+                resource_name: info.name,
+                permission: item.permission.clone(),
+                owners: info.owners.join(","),
+                state: ItemState::Pending,
+                hold_id: None,
+            });
+        }
+        let policy = Policy {
+            approval: spec.approval.clone(),
+            settings: spec.settings.clone(),
+        };
+        let mut request = RequestRow {
+            id: id.clone(),
+            requester_id: AUTOMATIC_REQUESTER.into(),
+            grantee_id: grantee.to_string(),
+            client_request_id: String::new(),
+            flow_id: flow.id.clone(),
+            flow_name: flow.name.clone(),
+            state: State::Submitted,
+            justification: format!("automatic flow {}", flow.name),
+            duration_secs: None,
+            starts_at: None,
+            approval_deadline: None,
+            granted_at: None,
+            ends_at: None,
+            extensions_used: 0,
+            ends_by: String::new(),
+            outcome: String::new(),
+            policy: serde_json::to_string(&policy).map_err(ServiceError::internal)?,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let detail = format!(
+            "{} item(s) under the automatic flow {}, while the grantee matches it",
+            items.len(),
+            flow.name
+        );
+        let events = vec![
+            self.note(&mut request, "submitted", AUTOMATIC_REQUESTER, &detail),
+            self.apply(
+                &mut request,
+                Event::Approved,
+                AUTOMATIC_REQUESTER,
+                "the grantee matches the automatic flow",
+            )?,
+            self.apply(&mut request, Event::GrantStarted, AUTOMATIC_REQUESTER, "granting")?,
+        ];
+        self.open_holds(tx, &request, &mut items).await?;
+        requests::insert_request(&**tx, &request).await?;
+        requests::insert_items(&**tx, &items).await?;
+        self.publish(tx, &request, &events).await?;
+        if items.iter().all(|i| i.state == ItemState::Granted) {
+            self.activate_if_granted(tx, &mut request).await?;
+        }
+        Ok(request)
+    }
+
+    /// Ends an automatic request: cancelled when not granting yet, otherwise revoked.
+    async fn end_automatic(&self, tx: &Tx, request_id: &str, detail: &str) -> ServiceResult<()> {
+        let mut request = self.load(&**tx, request_id).await?;
+        self.end_any(tx, &mut request, detail).await?;
+        Ok(())
+    }
+
+    /// Ends whatever state `request` is in; whether it did anything.
+    async fn end_any(&self, tx: &Tx, request: &mut RequestRow, detail: &str) -> ServiceResult<bool> {
+        match request.state {
+            State::Granting | State::Active => {
+                self.end(tx, request, false, AUTOMATIC_REQUESTER, detail).await?;
+                Ok(true)
+            }
+            State::Submitted | State::AwaitingMfa | State::PendingApproval | State::Approved => {
+                request.outcome = detail.to_string();
+                self.transition(tx, request, Event::Cancelled, AUTOMATIC_REQUESTER, detail)
+                    .await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// A user who is no longer active loses every access and every pending request.
+    async fn end_everything(&self, tx: &Tx, grantee: &str) -> ServiceResult<usize> {
+        let mut ended = 0;
+        for mut request in requests::unfinished_for_grantee(&**tx, grantee).await? {
+            if self
+                .end_any(tx, &mut request, "the grantee is no longer an active user")
+                .await?
+            {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(resource: &str, permission: &str) -> Item {
+        Item {
+            integration_id: "pg".into(),
+            resource_id: resource.into(),
+            permission: permission.into(),
+        }
+    }
+
+    #[test]
+    fn items_key_ignores_order_and_tells_items_apart() {
+        let a = [item("orders", "read"), item("users", "read")];
+        let b = [item("users", "read"), item("orders", "read")];
+        assert_eq!(items_key(&a), items_key(&b));
+        assert_ne!(items_key(&a), items_key(&[item("orders", "read")]));
+        // Parts are delimited: ("ab","c") is not ("a","bc").
+        assert_ne!(items_key(&[item("ab", "c")]), items_key(&[item("a", "bc")]));
+    }
+}

@@ -1,0 +1,191 @@
+//! Automatic flows end to end: SCIM changes membership, the reconciler grants and revokes at
+//! the target system, and never takes away access another request still holds.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use latch_proto::flow::v1 as flow;
+use latch_proto::identity::v1 as identity;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{ADMIN_TOKEN, TestServer};
+use crate::request_support::{Scripted, ask, automatic_flow, create_flow, integration, item, wait_states};
+use crate::scim::{Scim, okta_user};
+
+pub const ONCALL_PROD_READ: &str = r#"
+name: on-call reads production
+kind: automatic
+requestors: { rows: [ { attribute: group, operator: is, values: [on-call] } ] }
+targets:
+  - integration: { integration: shop, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
+grant_for: indefinite
+"#;
+
+fn prod_read(tables: &[&str]) -> BTreeSet<(String, String)> {
+    tables
+        .iter()
+        .map(|t| (format!("table:orders-prod/{t}"), "read".to_string()))
+        .collect()
+}
+
+/// Waits (real time; the reconciler follows changes as they commit) until `user` holds
+/// exactly `want` at the target system.
+pub async fn wait_live(connector: &Scripted, user: &str, want: &BTreeSet<(String, String)>) {
+    for _ in 0..200 {
+        if &connector.live_for(user).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "{user} holds {:?} at the target system, expected {want:?}",
+        connector.live_for(user).await
+    );
+}
+
+async fn api_token(server: &TestServer, user_id: &str) -> String {
+    server
+        .admin()
+        .await
+        .create_token(identity::CreateTokenRequest {
+            user_id: user_id.into(),
+            description: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create token")
+        .into_inner()
+        .secret
+}
+
+#[tokio::test]
+async fn scim_membership_grants_and_revokes_without_cutting_shared_access() {
+    let connector = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    let scim = Scim::new(&server).await;
+    let (status, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, ben) = scim.post("/Users", okta_user("ben@x.io", "Ben", "B")).await;
+    let (ann_id, ben_id) = (ann["id"].as_str().unwrap(), ben["id"].as_str().unwrap());
+    let (status, group) = scim
+        .post(
+            "/Groups",
+            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["id"].as_str().unwrap();
+    let everything = prod_read(&["orders", "customers", "invoices"]);
+
+    // Create and grant: the flow gives everyone who matches at once.
+    let oncall = create_flow(&server, ONCALL_PROD_READ).await;
+    wait_live(&connector, "ann@x.io", &everything).await;
+    assert!(connector.live_for("ben@x.io").await.is_empty());
+
+    // Ben joins through SCIM, and asks for orders read himself as well (a self-serve request
+    // sharing one of the automatic grants).
+    let (status, _) = scim
+        .patch(
+            &format!("/Groups/{group_id}"),
+            json!([{ "op": "add", "path": "members", "value": [{ "value": ben_id }] }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_live(&connector, "ben@x.io", &everything).await;
+    create_flow(&server, &automatic_flow("engineers", "shop")).await;
+    let mut bens = server.requests_with(Some(&api_token(&server, ben_id).await)).await;
+    let own = bens
+        .submit_request(ask(vec![item("shop", "table:orders-prod/orders", "read")], "1h"))
+        .await
+        .expect("ben asks for orders read")
+        .into_inner();
+    wait_states(&server, &mut bens, std::slice::from_ref(&own.id), &["active"]).await;
+    let grant_calls: u32 = connector.grant_calls().values().sum();
+    assert_eq!(grant_calls, 6, "ben's own request joined the automatic grant: {:?}", connector.grant_calls());
+
+    // Ann leaves on-call: her access goes; Ben's stays.
+    let (status, _) = scim
+        .patch(
+            &format!("/Groups/{group_id}"),
+            json!([{ "op": "remove", "path": format!("members[value eq \"{ann_id}\"]") }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_live(&connector, "ann@x.io", &BTreeSet::new()).await;
+    assert_eq!(connector.live_for("ben@x.io").await, everything);
+
+    // The flow is deleted: Ben loses what only the flow gave him, not what his request holds.
+    server
+        .flows_with(Some(ADMIN_TOKEN))
+        .await
+        .delete_flow(flow::DeleteFlowRequest { id: oncall.id.clone() })
+        .await
+        .expect("delete flow");
+    wait_live(&connector, "ben@x.io", &prod_read(&["orders"])).await;
+
+    // Ben is deactivated by the identity provider: every access of his ends, his own too.
+    let (status, _) = scim
+        .patch(
+            &format!("/Users/{ben_id}"),
+            json!([{ "op": "replace", "value": { "active": false } }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_live(&connector, "ben@x.io", &BTreeSet::new()).await;
+    let mut admin = server.requests_with(Some(ADMIN_TOKEN)).await;
+    let ended = wait_states(&server, &mut admin, &[own.id], &["revoked"]).await;
+    assert!(
+        ended[0].outcome.contains("no longer an active user"),
+        "{}",
+        ended[0].outcome
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_reconciler_catches_up_from_its_stored_place_in_the_feed() {
+    let connector = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    create_flow(&server, ONCALL_PROD_READ).await;
+    let scim = Scim::new(&server).await;
+    let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
+    let ann_id = ann["id"].as_str().unwrap().to_string();
+    let (_, group) = scim
+        .post(
+            "/Groups",
+            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
+        )
+        .await;
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let everything = prod_read(&["orders", "customers", "invoices"]);
+    wait_live(&connector, "ann@x.io", &everything).await;
+
+    // Stopped; membership changes while no reconciler runs; started again on the same data.
+    let (dir, url, clock) = server.stop().await;
+    let offline = TestServer::start_with_options(
+        dir,
+        url,
+        clock,
+        vec![connector.clone()],
+        latchd::AppOptions {
+            no_workers: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let scim = Scim::new(&offline).await;
+    let (status, _) = scim
+        .patch(
+            &format!("/Groups/{group_id}"),
+            json!([{ "op": "remove", "path": format!("members[value eq \"{ann_id}\"]") }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(connector.live_for("ann@x.io").await, everything, "nobody reconciles yet");
+    let (dir, url, clock) = offline.stop().await;
+    let _server = TestServer::start_with(dir, url, clock, vec![connector.clone()]).await;
+    wait_live(&connector, "ann@x.io", &BTreeSet::new()).await;
+}

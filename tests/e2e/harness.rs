@@ -33,6 +33,8 @@ pub type FlowClient =
     latch_proto::flow::v1::flow_service_client::FlowServiceClient<InterceptedService<Channel, Bearer>>;
 pub type RequestClient =
     latch_proto::request::v1::request_service_client::RequestServiceClient<InterceptedService<Channel, Bearer>>;
+pub type AuditClient =
+    latch_proto::request::v1::audit_service_client::AuditServiceClient<InterceptedService<Channel, Bearer>>;
 pub type CatalogClient =
     latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -184,6 +186,23 @@ impl TestServer {
     pub async fn requests_with(&self, token: Option<&str>) -> RequestClient {
         let (channel, bearer) = self.channel(token).await;
         latch_proto::request::v1::request_service_client::RequestServiceClient::with_interceptor(channel, bearer)
+    }
+
+    pub async fn audit_with(&self, token: Option<&str>) -> AuditClient {
+        let (channel, bearer) = self.channel(token).await;
+        latch_proto::request::v1::audit_service_client::AuditServiceClient::with_interceptor(channel, bearer)
+    }
+
+    /// The request context's database, as the server opened it (to tamper with in tests).
+    pub async fn request_database(&self) -> sea_orm::DatabaseConnection {
+        let config = LatchConfig {
+            data_dir: self.data_dir.path().to_path_buf(),
+            database_url: self.database_url.clone(),
+            ..LatchConfig::default()
+        };
+        latch_runtime::database::connect_context(&config, "request", latch_request::store::MIGRATIONS)
+            .await
+            .expect("request database")
     }
 
     /// A fresh channel to the server and the interceptor that sends `token` as a Bearer credential.

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod audit;
 mod auth;
 mod automatic;
 mod catalog;

@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
+    audit,
     bundles, connectors, flows, groups, identity, integrations, mfa, requests, resources, schedules, scopes, spaces,
     targets, tokens, users,
 };
@@ -100,6 +101,9 @@ pub enum Command {
     Requests(requests::RequestsCommand),
     /// Requests waiting for your approval, with what you decide on
     Approvals,
+    /// The audit log: list, verify the hash chain, export (admins and auditors)
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

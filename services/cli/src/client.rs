@@ -5,6 +5,7 @@ use std::time::Duration;
 use latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use latch_proto::flow::v1::flow_service_client::FlowServiceClient;
 use latch_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use latch_proto::request::v1::audit_service_client::AuditServiceClient;
 use latch_proto::request::v1::request_service_client::RequestServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -18,6 +19,7 @@ pub type IdentityClient = IdentityServiceClient<InterceptedService<Channel, Bear
 pub type CatalogClient = CatalogServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type FlowClient = FlowServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type RequestClient = RequestServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type AuditClient = AuditServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -65,6 +67,12 @@ pub async fn connect_flow(server: &str, token: &str) -> Result<FlowClient, CliEr
 pub async fn connect_request(server: &str, token: &str) -> Result<RequestClient, CliError> {
     let (channel, auth) = authenticated_channel(server, token).await?;
     Ok(RequestServiceClient::with_interceptor(channel, auth))
+}
+
+/// The audit log lives with requests, behind the same token.
+pub async fn connect_audit(server: &str, token: &str) -> Result<AuditClient, CliError> {
+    let (channel, auth) = authenticated_channel(server, token).await?;
+    Ok(AuditServiceClient::with_interceptor(channel, auth))
 }
 
 /// The token is checked before the network is touched, so a malformed one never costs a

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::args::{DEFAULT_SERVER, GlobalArgs, OutputFormat};
-use crate::client::{self, CatalogClient, FlowClient, IdentityClient, RequestClient};
+use crate::client::{self, AuditClient, CatalogClient, FlowClient, IdentityClient, RequestClient};
 use crate::credentials::{self, Credentials};
 use crate::error::CliError;
 
@@ -93,6 +93,12 @@ impl Context {
     pub async fn request_client(&self) -> Result<RequestClient, CliError> {
         let token = self.token()?;
         client::connect_request(&self.server, token).await
+    }
+
+    /// The audit client: same server, same token, same early `NoToken`.
+    pub async fn audit_client(&self) -> Result<AuditClient, CliError> {
+        let token = self.token()?;
+        client::connect_audit(&self.server, token).await
     }
 
     pub fn json(&self) -> bool {

@@ -412,6 +412,7 @@ async fn expiry(kill: bool) {
                     token_id: String::new(),
                     roles: vec![Role::User],
                     scope: TokenScope::Api,
+                    source: String::new(),
                 };
                 let seconds = (offset + n * spread / grants) as u64;
                 let submission = latch_request::service::Submission {

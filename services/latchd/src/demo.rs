@@ -51,6 +51,7 @@ pub async fn load_catalog_and_flow(
             token_id: String::new(),
             roles: vec![Role::User, Role::Admin],
             scope: TokenScope::Api,
+            source: String::new(),
         };
         flow.create(&caller, DEMO_FLOW, "").await?;
     }

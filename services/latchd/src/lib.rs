@@ -118,6 +118,7 @@ impl App {
             "--services must include identity"
         );
 
+        config.audit.check().map_err(|rule| anyhow::anyhow!(rule))?;
         // Replicas on one PostgreSQL must share the key that seals secrets; a key generated per
         // pod would make each unable to read the others' secrets.
         anyhow::ensure!(
@@ -216,6 +217,14 @@ impl App {
                         request.spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),
                     );
                 }
+                // The audit log is sealed and fed with directory changes even without workers.
+                background.push(request.spawn_audit(Duration::from_millis(200)));
+                let sink: Arc<dyn latch_runtime::audit::AuditSink> =
+                    Arc::new(latch_request::service::RequestAuditSink(request.clone()));
+                identity.audit().connect(sink.clone());
+                catalog.audit().connect(sink.clone());
+                flow.audit().connect(sink);
+                routes.add(latch_request::audit_grpc::AuditGrpc::new(request.clone()).into_server());
                 routes.add(latch_request::grpc::RequestGrpc::new(request.clone()).into_server());
                 Some(request)
             }

@@ -29,6 +29,8 @@ pub struct Caller {
     pub token_id: String,
     pub roles: Vec<Role>,
     pub scope: TokenScope,
+    /// Where the call came from ("grpc 10.0.0.7:51234"), for the audit log.
+    pub source: String,
 }
 
 impl Caller {
@@ -82,6 +84,24 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// Where a call came from: the peer address, and the client a proxy names.
+fn source<B>(request: &http::Request<B>) -> String {
+    let peer = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    match request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(forwarded) => format!("grpc {peer} for {}", forwarded.trim()),
+        None => format!("grpc {peer}"),
+    }
 }
 
 /// Paths open without a token: health checks and reflection, so probes and grpcurl work.
@@ -152,9 +172,11 @@ where
                     "this token is scoped to SCIM provisioning and cannot call the gRPC API",
                 )
                 .into_http()),
-                Ok(caller) => {
+                Ok(mut caller) => {
+                    caller.source = source(&request);
+                    let from = caller.source.clone();
                     request.extensions_mut().insert(caller);
-                    inner.call(request).await
+                    crate::audit::CALL_SOURCE.scope(from, inner.call(request)).await
                 }
                 Err(error) => Ok(Status::from(error).into_http()),
             }

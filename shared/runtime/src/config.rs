@@ -28,7 +28,41 @@ pub struct LatchConfig {
     pub identity: IdentityConfig,
     pub catalog: CatalogConfig,
     pub request: RequestSettings,
+    pub audit: AuditSettings,
     pub telemetry: TelemetryConfig,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// How long audit events are kept, in months: at least 36. Latch never deletes an event
+    /// younger than this (it deletes none at all today; export older ranges to your storage).
+    pub retention_months: u32,
+}
+
+/// The shortest retention Latch accepts.
+pub const MIN_AUDIT_RETENTION_MONTHS: u32 = 36;
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention_months: MIN_AUDIT_RETENTION_MONTHS,
+        }
+    }
+}
+
+impl AuditSettings {
+    /// Refuses a retention shorter than 36 months.
+    pub fn check(&self) -> Result<(), String> {
+        if self.retention_months < MIN_AUDIT_RETENTION_MONTHS {
+            return Err(format!(
+                "audit.retention_months: {} is shorter than the minimum of {MIN_AUDIT_RETENTION_MONTHS} months",
+                self.retention_months
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -103,6 +137,7 @@ impl Default for LatchConfig {
             identity: IdentityConfig::default(),
             catalog: CatalogConfig::default(),
             request: RequestSettings::default(),
+            audit: AuditSettings::default(),
             telemetry: TelemetryConfig::default(),
         }
     }
@@ -142,6 +177,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("encryption_key", &redacted(&self.encryption_key))
             .field("identity", &self.identity)
             .field("catalog", &self.catalog)
+            .field("audit", &self.audit)
             .field("request", &self.request)
             .field("telemetry", &self.telemetry)
             .finish()

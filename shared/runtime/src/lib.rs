@@ -2,6 +2,7 @@
 //! authentication, the error model, the clock, secrets at rest and the database.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -7,6 +7,7 @@ mod resolve;
 mod resources;
 mod spaces;
 
+use latch_runtime::audit::{AuditHandle, AuditRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -109,6 +110,7 @@ struct Inner {
     clock: SharedClock,
     directory: Arc<dyn PrincipalDirectory>,
     reload: tokio::sync::Mutex<()>,
+    audit: AuditHandle,
 }
 
 impl std::fmt::Debug for CatalogService {
@@ -138,10 +140,38 @@ impl CatalogService {
                 clock,
                 directory,
                 reload: tokio::sync::Mutex::new(()),
+                audit: AuditHandle::default(),
             }),
         };
         service.reload().await?;
         Ok(service)
+    }
+
+    /// Where catalog changes are recorded (connected to the audit log by the server).
+    pub fn audit(&self) -> &AuditHandle {
+        &self.inner.audit
+    }
+
+    /// Records a committed catalog change in the audit log (names and non-secret facts only).
+    pub(crate) async fn record(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subject: String,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        detail: String,
+    ) {
+        let record = AuditRecord {
+            actor: format!("users/{}", actor.user_id),
+            action: action.to_string(),
+            subject,
+            before,
+            after,
+            detail,
+            ..AuditRecord::default()
+        };
+        self.inner.audit.record(record).await;
     }
 
     /// A consistent snapshot of the catalog.

@@ -138,6 +138,15 @@ impl CatalogService {
         }
         tx.put_resource(&record).await?;
         tx.commit().await?;
+        self.record(
+            actor,
+            "resource.updated",
+            format!("integrations/{}/resources/{}", record.integration_id, record.id),
+            serde_json::json!({ "tags": current.admin_tags, "owners": current.owners.len() }),
+            serde_json::json!({ "tags": record.admin_tags, "owners": record.owners.len() }),
+            format!("resource {}", record.name),
+        )
+        .await;
         self.after_write(Some(super::ResourceChange::Upsert(Box::new(record.clone()))))
             .await?;
         self.get_resource(&record.integration_id, &record.id)

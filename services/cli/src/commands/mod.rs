@@ -1,5 +1,6 @@
 //! One module per command group; `run` dispatches the parsed command line.
 
+pub mod audit;
 pub mod bundles;
 pub mod connectors;
 mod flow_evaluate;
@@ -51,6 +52,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Request(args) => requests::ask(ctx, args).await,
         Command::Requests(command) => requests::run(ctx, command).await,
         Command::Approvals => requests::approvals(ctx).await,
+        Command::Audit(command) => audit::run(ctx, command).await,
     }
 }
 

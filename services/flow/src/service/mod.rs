@@ -7,6 +7,7 @@ mod queries;
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
+use latch_runtime::audit::{AuditHandle, AuditRecord};
 use latch_runtime::{Caller, FieldViolation, ServiceError, ServiceResult, SharedClock};
 
 use crate::domain::compiled::FlowIndex;
@@ -46,6 +47,7 @@ struct Inner {
     catalog: Arc<dyn Catalog>,
     clock: SharedClock,
     compile: tokio::sync::Mutex<()>,
+    audit: AuditHandle,
 }
 
 impl std::fmt::Debug for FlowService {
@@ -99,10 +101,16 @@ impl FlowService {
                 catalog,
                 clock,
                 compile: tokio::sync::Mutex::new(()),
+                audit: AuditHandle::default(),
             }),
         };
         service.recompile().await?;
         Ok(service)
+    }
+
+    /// Where flow changes are recorded (connected to the audit log by the server).
+    pub fn audit(&self) -> &AuditHandle {
+        &self.inner.audit
     }
 
     pub fn state(&self) -> Arc<FlowState> {
@@ -304,6 +312,7 @@ impl FlowService {
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
         tx.commit().await?;
         tracing::info!(flow = %flow.spec.name, "flow created");
+        self.record(caller, "flow.created", &flow.id, None, Some(&flow.spec)).await;
         self.recompile().await?;
         self.flow(&flow.id)
     }
@@ -340,6 +349,7 @@ impl FlowService {
         if spec.space != current.spec.space {
             self.require_manager(caller, spec.space.as_deref()).await?;
         }
+        let before = current.spec.clone();
         let flow = StoredFlow {
             spec,
             updated_at: self.now(),
@@ -348,6 +358,8 @@ impl FlowService {
         };
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
         tx.commit().await?;
+        self.record(caller, "flow.updated", &flow.id, Some(&before), Some(&flow.spec))
+            .await;
         self.recompile().await?;
         self.flow(&flow.id)
     }
@@ -358,7 +370,23 @@ impl FlowService {
         let tx = self.inner.store.begin().await?;
         tx.delete(&flow.id).await?;
         tx.commit().await?;
+        self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None).await;
         self.recompile().await
+    }
+
+    /// Records a committed change of a flow in the audit log.
+    pub(crate) async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        id: &str,
+        before: Option<&FlowSpec>,
+        after: Option<&FlowSpec>,
+    ) {
+        let name = after.or(before).map(|s| s.name.clone()).unwrap_or_default();
+        let mut record = AuditRecord::by(caller, action, format!("flows/{id}")).states(before, after);
+        record.flow = name;
+        self.inner.audit.record(record).await;
     }
 }
 

@@ -292,6 +292,9 @@ impl IdentityApi for IdentityGrpc {
             .service
             .create_token(&owner, &request.description, scope, expires_at)
             .await?;
+        self.service
+            .record_token_change(&caller, "token.created", &created.record)
+            .await;
         respond(Ok(pb::CreateTokenResponse {
             token: Some(convert::token(&created.record)),
             secret: created.secret,
@@ -318,6 +321,7 @@ impl IdentityApi for IdentityGrpc {
             .service
             .revoke_token(&caller.user_id, caller.is_admin(), &request.get_ref().id)
             .await?;
+        self.service.record_token_change(&caller, "token.revoked", &record).await;
         respond(Ok(convert::token(&record)))
     }
 

@@ -68,6 +68,7 @@ impl IdentityService {
             } else {
                 TokenScope::Api
             },
+            source: String::new(),
         })
     }
 }

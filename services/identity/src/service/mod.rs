@@ -48,6 +48,9 @@ struct Inner {
     catch_up: tokio::sync::Mutex<()>,
     /// Set when the server shuts down, so open change streams end and the drain can finish.
     closing: watch::Sender<bool>,
+    /// Where token changes are recorded (connected to the audit log by the server); directory
+    /// changes reach the audit log through the change feed.
+    audit: latch_runtime::audit::AuditHandle,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -76,6 +79,7 @@ impl IdentityService {
                 applied,
                 catch_up: tokio::sync::Mutex::new(()),
                 closing: watch::channel(false).0,
+                audit: latch_runtime::audit::AuditHandle::default(),
             }),
         })
     }
@@ -141,6 +145,10 @@ impl IdentityService {
         let changes = tx.commit().await?;
         self.apply(&changes);
         Ok(())
+    }
+
+    pub fn audit(&self) -> &latch_runtime::audit::AuditHandle {
+        &self.inner.audit
     }
 
     /// Ends every open change stream; called when the server begins to shut down.

@@ -39,6 +39,9 @@ pub enum BootstrapOutcome {
 
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
+use latch_runtime::Caller;
+use latch_runtime::audit::AuditRecord;
+
 impl IdentityService {
     pub async fn create_token(
         &self,
@@ -49,6 +52,29 @@ impl IdentityService {
     ) -> ServiceResult<CreatedToken> {
         self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret())
             .await
+    }
+
+    /// Records a token change by `caller` in the audit log (never the secret, nor its hash).
+    pub async fn record_token_change(&self, caller: &Caller, action: &str, record: &TokenRecord) {
+        let facts = serde_json::json!({
+            "user_id": record.user_id,
+            "scope": record.scope,
+            "description": record.description,
+            "prefix": record.prefix,
+            "expires_at": record.expires_at,
+            "revoked_at": record.revoked_at,
+        });
+        let before = if action == "token.created" {
+            serde_json::Value::Null
+        } else {
+            let mut before = facts.clone();
+            before["revoked_at"] = serde_json::Value::Null;
+            before
+        };
+        let after = facts;
+        let mut audit = AuditRecord::by(caller, action, format!("tokens/{}", record.id)).states(before, after);
+        audit.grantee = record.user_id.clone();
+        self.inner.audit.record(audit).await;
     }
 
     async fn create_token_with_secret(

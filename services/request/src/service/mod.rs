@@ -6,6 +6,7 @@
 //! serialised: by a transaction-scoped advisory lock on PostgreSQL (so replicas can run side by
 //! side), by one writer lock on SQLite (which has one writer per file anyway).
 
+mod audit_log;
 mod decide;
 mod end;
 mod follow;
@@ -24,6 +25,7 @@ use latch_runtime::database::statement;
 use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
+pub use audit_log::{AUDIT_FEED, AuditVerification, RequestAuditSink};
 pub use follow::DIRECTORY_FEED;
 pub use policy::Policy;
 pub use reconcile::{AUTOMATIC_REQUESTER, Reconciled, items_key};
@@ -32,6 +34,7 @@ pub use views::{CredentialView, ItemView, RequestView};
 
 use crate::domain::lifecycle::{Event, State, next};
 use crate::ports::Ports;
+use crate::store::audit;
 use crate::store::jobs::{self, NewJob};
 use crate::store::requests::{self, EventRow, RequestRow, state_name};
 
@@ -231,8 +234,12 @@ impl RequestService {
         actor: &str,
         detail: &str,
     ) -> ServiceResult<()> {
+        let from = request.state;
         request.state = to;
-        self.record(tx, request, kind, actor, detail).await
+        let mut event = self.note(request, kind, actor, detail);
+        event.from_state = state_name(from).to_string();
+        requests::update_request(&**tx, request).await?;
+        self.publish(tx, request, &[event]).await
     }
 
     /// Writes `request` as it is now with a history event that is not a change of state.
@@ -251,8 +258,8 @@ impl RequestService {
 
     /// Writes history events of `request` (whose row the caller writes), with what they set off.
     pub(crate) async fn publish(&self, tx: &Tx, request: &RequestRow, events: &[EventRow]) -> ServiceResult<()> {
-        let _ = request;
         requests::insert_events(&**tx, events).await?;
+        audit::insert(&**tx, &self.audit_rows(request, events)).await?;
         Ok(())
     }
 
@@ -269,6 +276,7 @@ impl RequestService {
             kind: kind.to_string(),
             state: state_name(request.state).to_string(),
             detail: detail.to_string(),
+            from_state: state_name(request.state).to_string(),
         }
     }
 
@@ -280,8 +288,11 @@ impl RequestService {
         actor: &str,
         detail: &str,
     ) -> ServiceResult<EventRow> {
+        let from = request.state;
         request.state = next(request.state, event).map_err(|e| ServiceError::FailedPrecondition(e.to_string()))?;
-        Ok(self.note(request, event_name(event), actor, detail))
+        let mut row = self.note(request, event_name(event), actor, detail);
+        row.from_state = state_name(from).to_string();
+        Ok(row)
     }
 
     /// Adds a job in the transaction and wakes this process's workers when it is due now.

@@ -130,6 +130,36 @@ const SCHEMA_V4: &str = r#"
     )
 "#;
 
+/// The audit log: appended with each change, sealed into a hash chain (`sequence`, hashes) by
+/// one sealer at a time; never updated otherwise and never deleted.
+const SCHEMA_V5: &str = r#"
+    CREATE TABLE audit_events (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        source TEXT NOT NULL,
+        grantee TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        before_state TEXT NOT NULL,
+        after_state TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        sequence BIGINT,
+        previous_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX audit_events_sequence ON audit_events (sequence);
+    CREATE INDEX audit_events_at ON audit_events (at, id);
+    CREATE INDEX audit_events_unsealed ON audit_events (at, id) WHERE sequence IS NULL;
+    CREATE INDEX audit_events_actor ON audit_events (actor, at);
+    CREATE INDEX audit_events_grantee ON audit_events (grantee, at);
+    CREATE INDEX audit_events_subject ON audit_events (subject, at);
+    CREATE INDEX request_items_resource ON request_items (resource_id);
+    CREATE INDEX request_items_resource_name ON request_items (resource_name)
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -154,5 +184,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "automatic flow grants and feed cursors",
         sqlite: SCHEMA_V4,
         postgres: SCHEMA_V4,
+    },
+    Migration {
+        version: 5,
+        name: "hash-chained audit log",
+        sqlite: SCHEMA_V5,
+        postgres: SCHEMA_V5,
     },
 ];

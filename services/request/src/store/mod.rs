@@ -1,5 +1,6 @@
 //! Storage of the request context.
 
+pub mod audit;
 pub mod automatic;
 pub mod holds;
 pub mod jobs;

@@ -118,6 +118,8 @@ pub struct EventRow {
     pub kind: String,
     pub state: String,
     pub detail: String,
+    /// The state before this event (for the audit log; not kept in the history table).
+    pub from_state: String,
 }
 
 pub fn state_name(state: State) -> &'static str {
@@ -549,6 +551,7 @@ pub async fn events(connection: &impl ConnectionTrait, request_id: &str) -> Resu
                 kind: row.try_get("", "kind")?,
                 state: row.try_get("", "state")?,
                 detail: row.try_get("", "detail")?,
+                from_state: String::new(),
             })
         })
         .collect()

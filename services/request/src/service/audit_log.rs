@@ -1,0 +1,314 @@
+//! The audit log. Request changes are appended in the transaction of the change; other
+//! contexts append their admin changes through [`AuditSink`]; directory changes are copied from
+//! the identity change feed with a durable cursor (in the same transaction as the cursor, so
+//! none is lost or doubled). One sealer at a time chains appended events with hashes. Admins
+//! and auditors read it.
+
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use latch_proto::common::v1::Role;
+use latch_runtime::audit::{AuditRecord, AuditSink, current_source};
+use latch_runtime::database::statement;
+use latch_runtime::{Caller, ServiceError, ServiceResult};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+
+use super::RequestService;
+use crate::domain::audit::{AuditEvent, Broken, GENESIS, Verifier, seal};
+use crate::ports::DirectoryChange;
+use crate::store::audit::{self, AuditFilter};
+use crate::store::automatic;
+use crate::store::requests::{EventRow, RequestRow};
+
+/// The audit log's cursor in the directory change feed.
+pub const AUDIT_FEED: &str = "audit:directory";
+/// Events sealed per transaction.
+const SEAL_BATCH: u32 = 1000;
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Sealed events checked and found intact (up to the first broken one).
+    pub verified: i64,
+    /// Events appended but not sealed yet.
+    pub pending: i64,
+    pub head_hash: String,
+    pub broken: Option<Broken>,
+}
+
+fn json_state(state: &str) -> String {
+    if state.is_empty() {
+        "null".into()
+    } else {
+        serde_json::json!({ "state": state }).to_string()
+    }
+}
+
+fn new_event(at: chrono::DateTime<chrono::Utc>) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        actor: String::new(),
+        action: String::new(),
+        subject: String::new(),
+        source: String::new(),
+        grantee: String::new(),
+        flow: String::new(),
+        resources: String::new(),
+        before: "null".into(),
+        after: "null".into(),
+        detail: String::new(),
+        sequence: None,
+        previous_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// A directory change as an audit event.
+fn directory_event(change: &DirectoryChange) -> AuditEvent {
+    let deleted = change.kind.ends_with("_deleted");
+    let payload = change.payload.to_string();
+    AuditEvent {
+        actor: change.actor.clone(),
+        action: format!("identity.{}", change.kind),
+        subject: change.resource.clone(),
+        source: "identity".into(),
+        grantee: change
+            .resource
+            .strip_prefix("users/")
+            .map(str::to_string)
+            .unwrap_or_default(),
+        before: if deleted { payload.clone() } else { "null".into() },
+        after: if deleted { "null".into() } else { payload },
+        detail: format!("directory change {}", change.sequence),
+        ..new_event(change.at)
+    }
+}
+
+impl RequestService {
+    /// Audit events for a request's history events.
+    pub(crate) fn audit_rows(&self, request: &RequestRow, events: &[EventRow]) -> Vec<AuditEvent> {
+        let source = current_source();
+        events
+            .iter()
+            .map(|e| AuditEvent {
+                actor: e.actor.clone(),
+                action: format!("request.{}", e.kind),
+                subject: format!("requests/{}", request.id),
+                source: if e.actor.starts_with("users/") {
+                    source.clone()
+                } else {
+                    "latch".into()
+                },
+                grantee: request.grantee_id.clone(),
+                flow: request.flow_name.clone(),
+                before: json_state(if e.from_state == e.state { "" } else { &e.from_state }),
+                after: json_state(&e.state),
+                detail: e.detail.clone(),
+                ..new_event(e.at)
+            })
+            .collect()
+    }
+
+    /// Appends a change another context made (sealed shortly after).
+    pub async fn append_audit(&self, record: AuditRecord) -> ServiceResult<()> {
+        let event = AuditEvent {
+            actor: record.actor,
+            action: record.action,
+            subject: record.subject,
+            source: if record.source.is_empty() {
+                current_source()
+            } else {
+                record.source
+            },
+            grantee: record.grantee,
+            flow: record.flow,
+            resources: record.resources.join(","),
+            before: record.before.to_string(),
+            after: record.after.to_string(),
+            detail: record.detail,
+            ..new_event(self.now())
+        };
+        let _turn = self.writer_turn().await;
+        audit::insert(self.db(), &[event]).await?;
+        Ok(())
+    }
+
+    /// Chains every appended event; one sealer at a time (the SQLite writer's turn, or a
+    /// transaction-scoped advisory lock on PostgreSQL). Returns how many it sealed.
+    pub async fn seal_audit(&self) -> ServiceResult<usize> {
+        let mut sealed = 0;
+        loop {
+            let _turn = self.writer_turn().await;
+            let tx = self.db().begin().await?;
+            if tx.get_database_backend() == DbBackend::Postgres {
+                tx.execute_raw(statement(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(7072, 0)",
+                    vec![],
+                ))
+                .await?;
+            }
+            let batch = audit::unsealed(&tx, SEAL_BATCH).await?;
+            if batch.is_empty() {
+                return Ok(sealed);
+            }
+            let (mut sequence, mut hash) = audit::head(&tx).await?.unwrap_or((0, GENESIS.to_string()));
+            for mut event in batch.iter().cloned() {
+                seal(&mut event, sequence, &hash);
+                audit::seal(&tx, &event).await?;
+                sequence = event.sequence.unwrap_or(sequence);
+                hash = event.hash;
+            }
+            tx.commit().await?;
+            sealed += batch.len();
+            if batch.len() < SEAL_BATCH as usize {
+                return Ok(sealed);
+            }
+        }
+    }
+
+    /// Copies directory changes into the log, each batch with the cursor in one transaction.
+    async fn copy_directory_changes(&self, changes: &[DirectoryChange]) -> ServiceResult<()> {
+        let Some(last) = changes.last() else {
+            return Ok(());
+        };
+        let _turn = self.writer_turn().await;
+        let tx = self.db().begin().await?;
+        // Replicas may read the same changes: only the one that moves the cursor writes them.
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(statement(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(7072, 1)",
+                vec![],
+            ))
+            .await?;
+        }
+        let done = automatic::cursor(&tx, AUDIT_FEED).await?;
+        let fresh: Vec<AuditEvent> = changes
+            .iter()
+            .filter(|c| c.sequence > done)
+            .map(directory_event)
+            .collect();
+        audit::insert(&tx, &fresh).await?;
+        automatic::advance(&tx, AUDIT_FEED, last.sequence, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Seals the log as events arrive and copies directory changes into it, until dropped.
+    pub fn spawn_audit(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = service.run_audit(every).await {
+                    tracing::warn!(%error, "audit log writer failed; starting again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        })
+    }
+
+    async fn run_audit(&self, every: Duration) -> ServiceResult<()> {
+        let cursor = automatic::cursor(self.db(), AUDIT_FEED).await?;
+        let mut changes = self.ports().people.watch(cursor);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                change = changes.next() => {
+                    let Some(change) = change else {
+                        return Err(ServiceError::Unavailable("the directory change feed ended".into()));
+                    };
+                    let mut batch = vec![change?];
+                    while batch.len() < 500 {
+                        match changes.next().now_or_never() {
+                            Some(Some(change)) => batch.push(change?),
+                            _ => break,
+                        }
+                    }
+                    self.copy_directory_changes(&batch).await?;
+                }
+                _ = tick.tick() => {
+                    self.seal_audit().await?;
+                }
+            }
+        }
+    }
+
+    fn require_auditor(caller: &Caller) -> ServiceResult<()> {
+        if caller.is_admin() || caller.has_role(Role::Auditor) {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied(format!(
+                "user {} is neither an admin nor an auditor; the audit log is theirs to read",
+                caller.user_name
+            )))
+        }
+    }
+
+    /// Events matching `filter`, oldest first (names of people resolved to ids).
+    pub async fn audit_events(&self, caller: &Caller, filter: AuditFilter, limit: u32) -> ServiceResult<Vec<AuditEvent>> {
+        Self::require_auditor(caller)?;
+        let mut filter = filter;
+        if !filter.actor.is_empty() && filter.actor != "latch" && !filter.actor.starts_with("users/") {
+            filter.actor = format!("users/{}", self.user_id_of("actor", &filter.actor).await?);
+        }
+        if !filter.grantee.is_empty() {
+            filter.grantee = self.user_id_of("grantee", &filter.grantee).await?;
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && to < from
+        {
+            return Err(ServiceError::invalid("filter.to", "must not be before filter.from"));
+        }
+        Ok(audit::list(self.db(), &filter, limit.clamp(1, 1000)).await?)
+    }
+
+    /// A user named by id or user name; former users (no longer active) by id as given.
+    async fn user_id_of(&self, field: &str, user: &str) -> ServiceResult<String> {
+        match self.ports().people.facts(user).await? {
+            Some(facts) => Ok(facts.user_id),
+            None if user.len() >= 32 => Ok(user.to_string()),
+            None => Err(ServiceError::invalid(
+                format!("filter.{field}"),
+                format!("no user {user:?} (former users: give their id)"),
+            )),
+        }
+    }
+
+    /// Walks the whole chain and names the first broken link, if any.
+    pub async fn verify_audit(&self, caller: &Caller) -> ServiceResult<AuditVerification> {
+        Self::require_auditor(caller)?;
+        let mut verifier = Verifier::default();
+        let mut broken = None;
+        'walk: loop {
+            let page = audit::sealed_after(self.db(), verifier.sequence, SEAL_BATCH).await?;
+            if page.is_empty() {
+                break;
+            }
+            for event in &page {
+                if let Err(error) = verifier.check(event) {
+                    broken = Some(error);
+                    break 'walk;
+                }
+            }
+        }
+        Ok(AuditVerification {
+            verified: verifier.sequence,
+            pending: audit::count_unsealed(self.db()).await?,
+            head_hash: verifier.hash,
+            broken,
+        })
+    }
+}
+
+/// The request service is the audit log other contexts append to.
+pub struct RequestAuditSink(pub RequestService);
+
+#[async_trait::async_trait]
+impl AuditSink for RequestAuditSink {
+    async fn append(&self, record: AuditRecord) -> ServiceResult<()> {
+        self.0.append_audit(record).await
+    }
+}

@@ -93,6 +93,24 @@ impl TestServer {
     }
 
     /// A fresh server with connectors of the test's own (kept across restarts by the test).
+    /// A fresh server with connectors and configuration of the test's own.
+    pub async fn start_fresh(
+        connectors: Vec<latchd::SharedConnector>,
+        configure: impl FnOnce(&mut LatchConfig),
+    ) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database_url = fresh_postgres().await.unwrap_or_default();
+        Self::start_configured(
+            data_dir,
+            database_url,
+            ManualClock::new(epoch()),
+            connectors,
+            AppOptions::default(),
+            configure,
+        )
+        .await
+    }
+
     pub async fn start_with_connectors(connectors: Vec<latchd::SharedConnector>) -> Self {
         let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database_url = fresh_postgres().await.unwrap_or_default();
@@ -117,7 +135,19 @@ impl TestServer {
         connectors: Vec<latchd::SharedConnector>,
         options: AppOptions,
     ) -> Self {
-        let config = LatchConfig {
+        Self::start_configured(data_dir, database_url, clock, connectors, options, |_| {}).await
+    }
+
+    /// Starts with configuration of the test's own on top of the suite's.
+    pub async fn start_configured(
+        data_dir: Arc<tempfile::TempDir>,
+        database_url: String,
+        clock: Arc<ManualClock>,
+        connectors: Vec<latchd::SharedConnector>,
+        options: AppOptions,
+        configure: impl FnOnce(&mut LatchConfig),
+    ) -> Self {
+        let mut config = LatchConfig {
             data_dir: data_dir.path().to_path_buf(),
             database_url: database_url.clone(),
             grpc_addr: "127.0.0.1:0".parse().expect("addr"),
@@ -127,6 +157,7 @@ impl TestServer {
             encryption_key: "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=".into(),
             ..LatchConfig::default()
         };
+        configure(&mut config);
         let shared: SharedClock = clock.clone();
         let app = App::build(
             config,

@@ -12,6 +12,7 @@ mod flows;
 mod groups;
 mod import;
 mod mfa;
+mod notifications;
 mod postgres_catalog;
 mod replicas;
 mod request_postgres;

@@ -119,6 +119,7 @@ impl App {
         );
 
         config.audit.check().map_err(|rule| anyhow::anyhow!(rule))?;
+        config.notifications.check().map_err(|rule| anyhow::anyhow!(rule))?;
         // Replicas on one PostgreSQL must share the key that seals secrets; a key generated per
         // pod would make each unable to read the others' secrets.
         anyhow::ensure!(
@@ -208,6 +209,8 @@ impl App {
                     latch_request::RequestConfig {
                         approval_timeout: chrono::TimeDelta::hours(config.request.approval_timeout_hours.max(1) as i64),
                         poll: Duration::from_millis(config.request.poll_ms.max(10)),
+                        webhooks: config.notifications.webhooks.clone(),
+                        expiry_lead: chrono::TimeDelta::minutes(config.notifications.expiry_lead_minutes as i64),
                         ..latch_request::RequestConfig::default()
                     },
                 );

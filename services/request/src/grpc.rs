@@ -355,4 +355,36 @@ impl RequestApi for RequestGrpc {
                 .collect(),
         }))
     }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
+        caller(&request)?.require_admin()?;
+        let size = request.get_ref().page_size;
+        if size < 0 {
+            return Err(ServiceError::invalid("page_size", "must not be negative").into());
+        }
+        let limit = if size == 0 { 100 } else { (size as u32).min(1000) };
+        let deliveries = crate::store::deliveries::recent(self.service.db(), limit)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListWebhookDeliveriesResponse {
+            deliveries: deliveries
+                .into_iter()
+                .map(|d| pb::WebhookDelivery {
+                    id: d.id,
+                    notification_id: d.job_id,
+                    sink: d.sink,
+                    event: d.event,
+                    request_id: d.request_id,
+                    attempt: d.attempt,
+                    status: d.status,
+                    error: d.error,
+                    time: Some(timestamp(d.at)),
+                    millis: d.millis,
+                })
+                .collect(),
+        }))
+    }
 }

@@ -29,7 +29,98 @@ pub struct LatchConfig {
     pub catalog: CatalogConfig,
     pub request: RequestSettings,
     pub audit: AuditSettings,
+    pub notifications: NotificationSettings,
     pub telemetry: TelemetryConfig,
+}
+
+/// Webhook notifications about requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NotificationSettings {
+    /// Where notifications go; `[[notifications.webhooks]]` tables in the config file.
+    pub webhooks: Vec<WebhookConfig>,
+    /// The grantee is told this many minutes before access ends.
+    pub expiry_lead_minutes: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            webhooks: Vec::new(),
+            expiry_lead_minutes: 15,
+        }
+    }
+}
+
+/// Every event a webhook can be sent.
+pub const NOTIFICATION_EVENTS: &[&str] = &[
+    "approval_requested",
+    "approved",
+    "rejected",
+    "failed",
+    "granted",
+    "expiring",
+    "revoked",
+    "expired",
+    "review_required",
+];
+
+/// One webhook sink.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct WebhookConfig {
+    pub name: String,
+    /// `https://hooks.slack.com/services/…`, a Teams incoming webhook, or your own endpoint.
+    pub url: String,
+    /// Key of the HMAC-SHA256 signature in `X-Latch-Signature` (required).
+    pub secret: String,
+    /// `generic` (JSON with the request and recipients), `slack` or `teams` (a `text` message).
+    pub format: String,
+    /// Events to send (see [`NOTIFICATION_EVENTS`]); empty for all.
+    pub events: Vec<String>,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            // Incoming-webhook URLs carry their secret in the path: show the host only.
+            .field("url", &format!("{}/…", self.url.split('/').take(3).collect::<Vec<_>>().join("/")))
+            .field("secret", &if self.secret.is_empty() { "" } else { "<redacted>" })
+            .field("format", &self.format)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl NotificationSettings {
+    /// Names the first bad field (`notifications.webhooks[1].format: …`).
+    pub fn check(&self) -> Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            let field = |name: &str| format!("notifications.webhooks[{i}].{name}");
+            if hook.name.trim().is_empty() || !names.insert(hook.name.trim()) {
+                return Err(format!("{}: must be set and unique", field("name")));
+            }
+            if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
+                return Err(format!("{}: must be an http(s) URL", field("url")));
+            }
+            if hook.secret.len() < 16 {
+                return Err(format!("{}: must be at least 16 characters", field("secret")));
+            }
+            if !matches!(hook.format.as_str(), "" | "generic" | "slack" | "teams") {
+                return Err(format!("{}: {:?} is not generic, slack or teams", field("format"), hook.format));
+            }
+            if let Some(bad) = hook.events.iter().find(|e| !NOTIFICATION_EVENTS.contains(&e.as_str())) {
+                return Err(format!(
+                    "{}: unknown event {bad:?}; known: {}",
+                    field("events"),
+                    NOTIFICATION_EVENTS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The audit log.
@@ -138,6 +229,7 @@ impl Default for LatchConfig {
             catalog: CatalogConfig::default(),
             request: RequestSettings::default(),
             audit: AuditSettings::default(),
+            notifications: NotificationSettings::default(),
             telemetry: TelemetryConfig::default(),
         }
     }
@@ -178,6 +270,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("identity", &self.identity)
             .field("catalog", &self.catalog)
             .field("audit", &self.audit)
+            .field("notifications", &self.notifications)
             .field("request", &self.request)
             .field("telemetry", &self.telemetry)
             .finish()

@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::flow_item::ItemArg;
 use crate::output;
 use crate::render::request::{
-    CredentialView, JobView, RequestView, credentials_text, jobs_table, request_details, requests_details,
+    CredentialView, DeliveryView, JobView, RequestView, credentials_text, deliveries_table, jobs_table, request_details, requests_details,
     requests_table,
 };
 use crate::timestamp::parse_rfc3339;
@@ -138,6 +138,12 @@ pub enum RequestsCommand {
     Credentials { id: String },
     /// Admins: grant and revoke jobs not done yet, with their last error
     Jobs,
+    /// Admins: webhook notification attempts, newest first, with the sink's answer
+    Deliveries {
+        /// At most this many
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+        limit: i32,
+    },
 }
 
 fn print_request(ctx: &Context, request: &pb::AccessRequest) -> Result<(), CliError> {
@@ -240,6 +246,15 @@ pub async fn run(ctx: &Context, command: RequestsCommand) -> Result<(), CliError
                 .credentials;
             let views: Vec<CredentialView> = credentials.iter().map(CredentialView::from).collect();
             output::emit(ctx.output, &views, || credentials_text(&credentials))
+        }
+        RequestsCommand::Deliveries { limit } => {
+            let deliveries = client
+                .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest { page_size: limit })
+                .await?
+                .into_inner()
+                .deliveries;
+            let views: Vec<DeliveryView> = deliveries.iter().map(DeliveryView::from).collect();
+            output::emit(ctx.output, &views, || deliveries_table(&deliveries))
         }
         RequestsCommand::Jobs => {
             let jobs = client

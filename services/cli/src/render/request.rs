@@ -1,7 +1,7 @@
 //! Access requests as people read them: a table of requests, one request in full (what, for
 //! whom, why it waits and on whom, decisions, history), and credentials.
 
-use latch_proto::request::v1::{AccessRequest, Credential, Job, RequestItem};
+use latch_proto::request::v1::{AccessRequest, Credential, Job, RequestItem, WebhookDelivery};
 use serde::Serialize;
 
 use super::optional;
@@ -397,4 +397,50 @@ mod tests {
         }
         assert_eq!(duration_text(&AccessRequest::default()), "indefinite");
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub time: String,
+    pub sink: String,
+    pub event: String,
+    pub request_id: String,
+    pub attempt: i32,
+    pub status: i32,
+    pub error: Option<String>,
+    pub millis: i64,
+    pub notification_id: String,
+}
+
+impl From<&WebhookDelivery> for DeliveryView {
+    fn from(d: &WebhookDelivery) -> Self {
+        Self {
+            time: format(d.time.as_ref()),
+            sink: d.sink.clone(),
+            event: d.event.clone(),
+            request_id: d.request_id.clone(),
+            attempt: d.attempt,
+            status: d.status,
+            error: optional(&d.error),
+            millis: d.millis,
+            notification_id: d.notification_id.clone(),
+        }
+    }
+}
+
+/// Webhook attempts: when, where, what, and the sink's answer.
+pub fn deliveries_table(deliveries: &[WebhookDelivery]) -> String {
+    let mut t = table(["time", "sink", "event", "request", "attempt", "status", "error"]);
+    for d in deliveries {
+        t.add_row(vec![
+            format(d.time.as_ref()),
+            d.sink.clone(),
+            d.event.clone(),
+            d.request_id.clone(),
+            d.attempt.to_string(),
+            if d.status == 0 { "-".into() } else { d.status.to_string() },
+            d.error.clone(),
+        ]);
+    }
+    render(&t)
 }

@@ -5,3 +5,4 @@ pub mod audit;
 pub mod backoff;
 pub mod holders;
 pub mod lifecycle;
+pub mod notice;

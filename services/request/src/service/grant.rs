@@ -168,6 +168,7 @@ impl RequestService {
                 end,
             )
             .await?;
+            self.notify_expiring(tx, request).await?;
         }
         Ok(())
     }

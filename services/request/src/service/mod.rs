@@ -11,6 +11,7 @@ mod decide;
 mod end;
 mod follow;
 mod grant;
+mod notify;
 mod policy;
 mod reconcile;
 mod submit;
@@ -54,6 +55,10 @@ pub struct RequestConfig {
     pub connector_grace: TimeDelta,
     /// A grant failing this many times in a row is given up (the request fails and rolls back).
     pub max_grant_attempts: i32,
+    /// Webhook sinks notified about requests.
+    pub webhooks: Vec<latch_runtime::config::WebhookConfig>,
+    /// The grantee is warned this long before access ends.
+    pub expiry_lead: TimeDelta,
 }
 
 impl Default for RequestConfig {
@@ -65,6 +70,8 @@ impl Default for RequestConfig {
             batch: 64,
             connector_grace: TimeDelta::minutes(5),
             max_grant_attempts: 8,
+            webhooks: Vec::new(),
+            expiry_lead: TimeDelta::minutes(15),
         }
     }
 }
@@ -85,6 +92,8 @@ struct Inner {
     /// This process's worker name (leases are held in its name).
     worker: String,
     wake: tokio::sync::Notify,
+    /// Posts webhook notifications.
+    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -143,6 +152,10 @@ impl RequestService {
                 writer,
                 worker,
                 wake: tokio::sync::Notify::new(),
+                http: reqwest::Client::builder()
+                    .timeout(notify::WEBHOOK_TIMEOUT)
+                    .build()
+                    .unwrap_or_default(),
             }),
         }
     }
@@ -161,6 +174,10 @@ impl RequestService {
 
     pub(crate) fn config(&self) -> &RequestConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     pub(crate) fn secrets(&self) -> &SecretBox {
@@ -260,7 +277,7 @@ impl RequestService {
     pub(crate) async fn publish(&self, tx: &Tx, request: &RequestRow, events: &[EventRow]) -> ServiceResult<()> {
         requests::insert_events(&**tx, events).await?;
         audit::insert(&**tx, &self.audit_rows(request, events)).await?;
-        Ok(())
+        self.notify(tx, request, events).await
     }
 
     /// A history event for `request` (version bumped), to write with the request.
@@ -304,13 +321,26 @@ impl RequestService {
         id: String,
         due_at: DateTime<Utc>,
     ) -> ServiceResult<()> {
+        self.enqueue_job(tx, kind, subject, id, due_at, String::new()).await
+    }
+
+    /// Adds a job with a payload in the transaction (see [`Self::enqueue`]).
+    pub(crate) async fn enqueue_job(
+        &self,
+        tx: &Tx,
+        kind: &str,
+        subject: &str,
+        id: String,
+        due_at: DateTime<Utc>,
+        payload: String,
+    ) -> ServiceResult<()> {
         jobs::enqueue(
             &**tx,
             &NewJob {
                 id,
                 kind: kind.to_string(),
                 subject: subject.to_string(),
-                payload: String::new(),
+                payload,
                 due_at,
             },
             self.now(),

@@ -40,6 +40,7 @@ impl RequestService {
             "revoke_stale" => self.run_revoke_stale(job).await,
             "expire" => self.run_expire(job).await,
             "approval_timeout" => self.run_approval_timeout(job).await,
+            "notify" => self.run_notify(job).await,
             other => Ok(Attempt::Retry(format!("unknown job kind {other:?}"))),
         }
     }

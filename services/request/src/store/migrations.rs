@@ -160,6 +160,23 @@ const SCHEMA_V5: &str = r#"
     CREATE INDEX request_items_resource_name ON request_items (resource_name)
 "#;
 
+/// Every webhook delivery attempt.
+const SCHEMA_V6: &str = r#"
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        event TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        at TEXT NOT NULL,
+        millis BIGINT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -190,5 +207,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "hash-chained audit log",
         sqlite: SCHEMA_V5,
         postgres: SCHEMA_V5,
+    },
+    Migration {
+        version: 6,
+        name: "webhook delivery log",
+        sqlite: SCHEMA_V6,
+        postgres: SCHEMA_V6,
     },
 ];

@@ -11,6 +11,7 @@ mod feed;
 mod flows;
 mod groups;
 mod import;
+mod insights;
 mod mfa;
 mod notifications;
 mod postgres_catalog;

@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    audit,
+    audit, insights,
     bundles, connectors, flows, groups, identity, integrations, mfa, requests, resources, schedules, scopes, spaces,
     targets, tokens, users,
 };
@@ -104,6 +104,8 @@ pub enum Command {
     /// The audit log: list, verify the hash chain, export (admins and auditors)
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Admins: flows whose requests are much shorter than allowed, unused flows, sole approvers
+    Insights(insights::InsightsArgs),
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

@@ -59,6 +59,10 @@ impl Flows for LocalFlows {
         let state = self.0.state();
         (state.store_version, state.catalog_version)
     }
+
+    fn all(&self) -> Vec<latch_flow::store::StoredFlow> {
+        self.0.state().flows.clone()
+    }
 }
 
 /// What a directory change means to the request context: whose facts it may have changed.

@@ -387,4 +387,51 @@ impl RequestApi for RequestGrpc {
                 .collect(),
         }))
     }
+
+    async fn get_insights(&self, request: Request<pb::GetInsightsRequest>) -> Result<Response<pb::Insights>, Status> {
+        let caller = caller(&request)?;
+        let days = match request.get_ref().days {
+            0 => 90,
+            n => i64::from(n),
+        };
+        let insights = self.service.insights(&caller, days).await?;
+        let span = |secs: i64| span_text(Some(secs));
+        Ok(Response::new(pb::Insights {
+            window_days: insights.window_days as i32,
+            durations: insights
+                .durations
+                .iter()
+                .map(|d| pb::DurationInsight {
+                    flow_id: d.flow_id.clone(),
+                    flow_name: d.flow_name.clone(),
+                    maximum: span(d.maximum_secs),
+                    requests: d.stats.count as i32,
+                    median: span(d.stats.median_secs),
+                    p90: span(d.stats.p90_secs),
+                    longest: span(d.stats.longest_secs),
+                    suggested_maximum: d.suggested_maximum_secs.map(span).unwrap_or_default(),
+                })
+                .collect(),
+            unused_flows: insights
+                .unused
+                .iter()
+                .map(|u| pb::UnusedFlow {
+                    flow_id: u.flow_id.clone(),
+                    flow_name: u.flow_name.clone(),
+                    create_time: Some(timestamp(u.created_at)),
+                })
+                .collect(),
+            sole_approvers: insights
+                .sole_approvers
+                .iter()
+                .map(|s| pb::SoleApprover {
+                    flow_id: s.flow_id.clone(),
+                    flow_name: s.flow_name.clone(),
+                    group: s.group as i32,
+                    needed: s.needed as i32,
+                    approvers: s.approvers.clone(),
+                })
+                .collect(),
+        }))
+    }
 }

@@ -11,6 +11,7 @@ use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
 use futures::stream::BoxStream;
 use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
+use latch_flow::store::StoredFlow;
 use latch_flow::service::queries_public::Asked;
 use latch_runtime::{Caller, ServiceResult};
 
@@ -41,6 +42,9 @@ pub trait Flows: Send + Sync {
 
     /// Moves whenever flows, or what their targets resolve to, change.
     fn generation(&self) -> (i64, i64);
+
+    /// Every flow as stored now (for insights).
+    fn all(&self) -> Vec<StoredFlow>;
 }
 
 /// A change in the directory, as the reconciler and the audit log read it.

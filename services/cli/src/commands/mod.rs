@@ -10,6 +10,7 @@ pub mod identity;
 mod integration_config;
 mod integration_names;
 mod integration_update;
+pub mod insights;
 pub mod integrations;
 pub mod login;
 pub mod mfa;
@@ -53,6 +54,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Requests(command) => requests::run(ctx, command).await,
         Command::Approvals => requests::approvals(ctx).await,
         Command::Audit(command) => audit::run(ctx, command).await,
+        Command::Insights(args) => insights::run(ctx, args).await,
     }
 }
 

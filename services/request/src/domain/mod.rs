@@ -4,5 +4,6 @@ pub mod approval;
 pub mod audit;
 pub mod backoff;
 pub mod holders;
+pub mod insights;
 pub mod lifecycle;
 pub mod notice;

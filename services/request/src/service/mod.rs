@@ -11,6 +11,7 @@ mod decide;
 mod end;
 mod follow;
 mod grant;
+mod insights;
 mod notify;
 mod policy;
 mod reconcile;
@@ -28,6 +29,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 
 pub use audit_log::{AUDIT_FEED, AuditVerification, RequestAuditSink};
 pub use follow::DIRECTORY_FEED;
+pub use insights::{DurationInsight, Insights, SoleApprover, UnusedFlow};
 pub use policy::Policy;
 pub use reconcile::{AUTOMATIC_REQUESTER, Reconciled, items_key};
 pub use submit::Submission;

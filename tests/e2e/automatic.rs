@@ -4,11 +4,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use latch_connector_sdk::{Config, Connector, GrantRequest, Grantee};
 use latch_proto::flow::v1 as flow;
 use latch_proto::identity::v1 as identity;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::cli::{Cli, stderr, stdout};
 use crate::harness::{ADMIN_TOKEN, TestServer};
 use crate::request_support::{Scripted, ask, automatic_flow, create_flow, integration, item, wait_states};
 use crate::scim::{Scim, okta_user};
@@ -188,4 +190,102 @@ async fn a_restarted_reconciler_catches_up_from_its_stored_place_in_the_feed() {
     let (dir, url, clock) = offline.stop().await;
     let _server = TestServer::start_with(dir, url, clock, vec![connector.clone()]).await;
     wait_live(&connector, "ann@x.io", &BTreeSet::new()).await;
+}
+
+async fn flow_status(cli: &Cli, flow: &str) -> serde_json::Value {
+    let out = cli.run(Some(ADMIN_TOKEN), &["flows", "status", flow, "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).expect("json")
+}
+
+#[tokio::test]
+async fn flow_status_shows_holders_pending_changes_and_drift_which_repair_mends() {
+    let connector = Scripted::new();
+    // No workers: nothing reconciles, so the pending changes stay visible.
+    let server = TestServer::start_fresh_with(
+        vec![connector.clone()],
+        latchd::AppOptions {
+            no_workers: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    integration(&server, "shop", "scripted", &[]).await;
+    let scim = Scim::new(&server).await;
+    let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
+    let ann_id = ann["id"].as_str().unwrap().to_string();
+    scim.post(
+        "/Groups",
+        json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
+    )
+    .await;
+    create_flow(&server, ONCALL_PROD_READ).await;
+    let cli = Cli::new(&server);
+    let status = flow_status(&cli, "on-call reads production").await;
+    assert_eq!(status["to_grant"], json!(["ann@x.io"]), "{status}");
+    assert_eq!(status["holders"], json!([]));
+
+    let (dir, url, clock) = server.stop().await;
+    let server = TestServer::start_with(dir, url, clock, vec![connector.clone()]).await;
+    let everything = prod_read(&["orders", "customers", "invoices"]);
+    wait_live(&connector, "ann@x.io", &everything).await;
+    let cli = Cli::new(&server);
+    let status = flow_status(&cli, "on-call reads production").await;
+    assert_eq!(status["to_grant"], json!([]));
+    assert_eq!(status["holders"][0]["grantee"], "ann@x.io");
+    assert_eq!(status["holders"][0]["items"].as_array().unwrap().len(), 3);
+    assert_eq!(status["drift"], json!([]));
+
+    // Someone changes the target system behind Latch's back: one grant dropped, one added.
+    let dropped = connector
+        .live()
+        .await
+        .into_iter()
+        .find(|g| g.resource_id == "table:orders-prod/customers")
+        .unwrap();
+    connector.revoke(&Config::new(), &dropped.grant_id).await.unwrap();
+    connector
+        .grant(
+            &Config::new(),
+            &GrantRequest {
+                grant_id: "made-by-hand".into(),
+                grantee: Grantee {
+                    user_name: "mallory".into(),
+                    ..Default::default()
+                },
+                resource_type: "table".into(),
+                resource_id: "table:orders-prod/invoices".into(),
+                permission: "read".into(),
+                expires_at: None,
+                context: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let status = flow_status(&cli, "on-call reads production").await;
+    let drift: BTreeSet<(String, String)> = status["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap().to_string(), d["resource_id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        drift,
+        BTreeSet::from([
+            ("missing".to_string(), "table:orders-prod/customers".to_string()),
+            ("orphan".to_string(), "table:orders-prod/invoices".to_string()),
+        ])
+    );
+
+    // Reported without --repair; mended with it.
+    let out = cli.run(Some(ADMIN_TOKEN), &["requests", "drift"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("orphan"), "{}", stdout(&out));
+    assert!(connector.live().await.iter().any(|g| g.grant_id == "made-by-hand"));
+    let out = cli.run(Some(ADMIN_TOKEN), &["requests", "drift", "--repair"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("repaired 2"), "{}", stdout(&out));
+    assert_eq!(connector.live_for("ann@x.io").await, everything);
+    assert!(!connector.live().await.iter().any(|g| g.grant_id == "made-by-hand"));
+    assert_eq!(flow_status(&cli, "on-call reads production").await["drift"], json!([]));
 }

@@ -111,6 +111,13 @@ impl TestServer {
         .await
     }
 
+    /// A fresh server with server options of the test's own.
+    pub async fn start_fresh_with(connectors: Vec<latchd::SharedConnector>, options: AppOptions) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database_url = fresh_postgres().await.unwrap_or_default();
+        Self::start_with_options(data_dir, database_url, ManualClock::new(epoch()), connectors, options).await
+    }
+
     pub async fn start_with_connectors(connectors: Vec<latchd::SharedConnector>) -> Self {
         let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database_url = fresh_postgres().await.unwrap_or_default();

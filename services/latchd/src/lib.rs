@@ -219,6 +219,12 @@ impl App {
                     background.push(
                         request.spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),
                     );
+                    if config.request.drift_check_minutes > 0 {
+                        background.push(request.spawn_drift_checks(
+                            Duration::from_secs(config.request.drift_check_minutes * 60),
+                            config.request.repair_drift,
+                        ));
+                    }
                 }
                 // The audit log is sealed and fed with directory changes even without workers.
                 background.push(request.spawn_audit(Duration::from_millis(200)));

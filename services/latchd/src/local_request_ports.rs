@@ -157,6 +157,11 @@ impl Targets for LocalTargets {
         })
     }
 
+    fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)> {
+        let integration = self.0.integration(id_or_name)?;
+        Ok((integration.id, integration.name))
+    }
+
     async fn connector(&self, integration_id: &str) -> ServiceResult<(Arc<dyn Connector>, Config)> {
         let integration = self.0.integration(integration_id)?;
         let connector = self.0.connectors().for_integration(&integration).await?;

@@ -434,4 +434,84 @@ impl RequestApi for RequestGrpc {
                 .collect(),
         }))
     }
+
+    async fn get_flow_status(&self, request: Request<pb::GetFlowStatusRequest>) -> Result<Response<pb::FlowStatus>, Status> {
+        let caller = caller(&request)?;
+        let status = self.service.flow_status(&caller, request.get_ref().flow.trim()).await?;
+        Ok(Response::new(pb::FlowStatus {
+            flow_id: status.flow_id,
+            flow_name: status.flow_name,
+            automatic: status.automatic,
+            in_force: status.in_force,
+            holders: status
+                .holders
+                .into_iter()
+                .map(|h| pb::FlowHolder {
+                    grantee_id: h.grantee_id,
+                    grantee_name: h.grantee_name,
+                    request_id: h.request_id,
+                    state: state_name(h.state).into(),
+                    items: h.items,
+                    grant_time: h.since.map(timestamp),
+                    end_time: h.ends_at.map(timestamp),
+                })
+                .collect(),
+            to_grant: status.to_grant,
+            to_revoke: status.to_revoke,
+            to_replace: status.to_replace,
+            drift: status.drift.into_iter().map(drift_entry).collect(),
+            unchecked: status.unchecked,
+        }))
+    }
+
+    async fn check_drift(&self, request: Request<pb::CheckDriftRequest>) -> Result<Response<pb::CheckDriftResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let found = self
+            .service
+            .check_drift(&caller, &request.integration, request.repair)
+            .await?;
+        Ok(Response::new(pb::CheckDriftResponse {
+            integrations: found
+                .into_iter()
+                .map(|d| {
+                    let mut entries: Vec<pb::DriftEntry> = d
+                        .missing
+                        .iter()
+                        .map(|h| pb::DriftEntry {
+                            kind: "missing".into(),
+                            integration: d.integration_name.clone(),
+                            resource_id: h.resource_id.clone(),
+                            permission: h.permission.clone(),
+                            who: h.grantee_id.clone(),
+                        })
+                        .collect();
+                    entries.extend(d.orphans.iter().map(|o| pb::DriftEntry {
+                        kind: "orphan".into(),
+                        integration: d.integration_name.clone(),
+                        resource_id: o.resource_id.clone(),
+                        permission: o.permission.clone(),
+                        who: o.account.clone(),
+                    }));
+                    pb::IntegrationDrift {
+                        integration_id: d.integration_id,
+                        integration_name: d.integration_name,
+                        entries,
+                        repaired: d.repaired as i32,
+                        error: d.error,
+                    }
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn drift_entry(d: crate::service::DriftEntry) -> pb::DriftEntry {
+    pb::DriftEntry {
+        kind: d.kind,
+        integration: d.integration,
+        resource_id: d.resource_id,
+        permission: d.permission,
+        who: d.who,
+    }
 }

@@ -93,6 +93,8 @@ pub struct ResourceInfo {
 #[async_trait::async_trait]
 pub trait Targets: Send + Sync {
     async fn resource(&self, integration_id: &str, resource_id: &str) -> ServiceResult<ResourceInfo>;
+    /// An integration's (id, name), by id or name; NOT_FOUND when there is none.
+    fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)>;
     /// The connector serving an integration and the full config its calls need.
     async fn connector(&self, integration_id: &str) -> ServiceResult<(Arc<dyn Connector>, Config)>;
 }

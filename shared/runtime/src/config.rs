@@ -167,6 +167,11 @@ pub struct RequestSettings {
     /// The reconciler's full pass over every automatic flow runs this often (seconds), besides
     /// following directory, flow and catalog changes as they happen.
     pub reconcile_interval_secs: u64,
+    /// Latch's grants are compared with every target system this often (minutes; 0: never).
+    pub drift_check_minutes: u64,
+    /// Repair the drift those checks find: revoke grants Latch does not know, give missing
+    /// ones again. Off by default: drift is reported (log and audit trail) for people to judge.
+    pub repair_drift: bool,
 }
 
 impl Default for RequestSettings {
@@ -175,6 +180,8 @@ impl Default for RequestSettings {
             approval_timeout_hours: 24,
             poll_ms: 100,
             reconcile_interval_secs: 300,
+            drift_check_minutes: 60,
+            repair_drift: false,
         }
     }
 }

@@ -41,6 +41,11 @@ pub enum FlowsCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Who holds what through a flow, what the reconciler has still to do, and drift
+    Status {
+        #[arg(value_name = "ID_OR_NAME")]
+        flow: String,
+    },
     /// Show one flow with its definition
     Get {
         #[arg(value_name = "ID_OR_NAME")]
@@ -97,6 +102,7 @@ pub enum FlowsCommand {
 }
 
 pub async fn run(ctx: &Context, command: FlowsCommand) -> Result<(), CliError> {
+
     // Documents are read before connecting, so a missing file costs no round trip.
     let document = match &command {
         FlowsCommand::Create { file, .. } | FlowsCommand::Update { file, .. } | FlowsCommand::Apply { file, .. } => {
@@ -104,8 +110,13 @@ pub async fn run(ctx: &Context, command: FlowsCommand) -> Result<(), CliError> {
         }
         _ => String::new(),
     };
+    if let FlowsCommand::Status { flow } = &command {
+        // Holdings live with requests.
+        return super::flow_status::status(ctx, flow).await;
+    }
     let mut client = ctx.flow_client().await?;
     match command {
+        FlowsCommand::Status { .. } => Ok(()),
         FlowsCommand::Templates => {
             let templates = client
                 .list_templates(pb::ListTemplatesRequest {})

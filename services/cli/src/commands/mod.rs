@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bundles;
 pub mod connectors;
 mod flow_evaluate;
+mod flow_status;
 pub mod flows;
 pub mod groups;
 pub mod identity;

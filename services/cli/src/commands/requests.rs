@@ -138,6 +138,15 @@ pub enum RequestsCommand {
     Credentials { id: String },
     /// Admins: grant and revoke jobs not done yet, with their last error
     Jobs,
+    /// Admins: compare Latch's grants with the target systems, and repair with --repair
+    Drift {
+        /// Only this integration (id or name)
+        #[arg(long)]
+        integration: Option<String>,
+        /// Revoke grants Latch does not know and give missing ones again
+        #[arg(long)]
+        repair: bool,
+    },
     /// Admins: webhook notification attempts, newest first, with the sink's answer
     Deliveries {
         /// At most this many
@@ -247,6 +256,7 @@ pub async fn run(ctx: &Context, command: RequestsCommand) -> Result<(), CliError
             let views: Vec<CredentialView> = credentials.iter().map(CredentialView::from).collect();
             output::emit(ctx.output, &views, || credentials_text(&credentials))
         }
+        RequestsCommand::Drift { integration, repair } => super::flow_status::drift(ctx, integration, repair).await,
         RequestsCommand::Deliveries { limit } => {
             let deliveries = client
                 .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest { page_size: limit })

@@ -290,7 +290,7 @@ impl RequestService {
         self.finish(tx, job).await
     }
 
-    async fn call_grant(&self, hold: &HoldRow) -> Result<GrantOutcome, ConnectorError> {
+    pub(crate) async fn call_grant(&self, hold: &HoldRow) -> Result<GrantOutcome, ConnectorError> {
         let unavailable = |e: ServiceError| ConnectorError::Unavailable(e.to_string());
         let people = &self.ports().people;
         let grantee = people

@@ -8,7 +8,9 @@
 
 mod audit_log;
 mod decide;
+mod drift;
 mod end;
+mod flow_status;
 mod follow;
 mod grant;
 mod insights;
@@ -28,6 +30,8 @@ use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
 pub use audit_log::{AUDIT_FEED, AuditVerification, RequestAuditSink};
+pub use drift::IntegrationDrift;
+pub use flow_status::{DriftEntry, FlowStatus, Holder};
 pub use follow::DIRECTORY_FEED;
 pub use insights::{DurationInsight, Insights, SoleApprover, UnusedFlow};
 pub use policy::Policy;

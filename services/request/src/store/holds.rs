@@ -205,3 +205,30 @@ pub async fn in_state(connection: &impl ConnectionTrait, state: HoldState) -> Re
         .await?;
     rows.iter().map(hold).collect()
 }
+
+/// An integration's holds being made, given or revoked (the ones that may exist at the system).
+pub async fn open_in_integration(connection: &impl ConnectionTrait, integration_id: &str) -> Result<Vec<HoldRow>, DbErr> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM holds WHERE integration_id = ? AND state IN ('granting', 'granted', 'revoking') ORDER BY created_at, id"
+    );
+    let rows = connection
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            &sql,
+            vec![integration_id.into()],
+        ))
+        .await?;
+    rows.iter().map(hold).collect()
+}
+
+/// Integrations with any hold that may exist at the system.
+pub async fn integrations_in_use(connection: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let rows = connection
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            "SELECT DISTINCT integration_id FROM holds WHERE state IN ('granting', 'granted', 'revoking')",
+            vec![],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get("", "integration_id")).collect()
+}

@@ -21,6 +21,7 @@ mod request_reliability;
 mod request_support;
 mod requests;
 mod restart;
+mod reviews;
 mod schedules;
 mod scim;
 mod tokens;

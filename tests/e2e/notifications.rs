@@ -17,7 +17,7 @@ use sha2::Sha256;
 use crate::harness::{ADMIN_TOKEN, TestServer};
 use crate::request_support::{Scripted, ask, create_flow, integration, item, person, wait_states};
 
-const SECRET: &str = "whsec-0123456789abcdef";
+pub const SECRET: &str = "whsec-0123456789abcdef";
 
 const MANAGER_APPROVES: &str = r#"
 name: orders manager approves
@@ -30,18 +30,18 @@ approval: { approval_of: { groups: [ { rows: [ manager ] } ] } }
 "#;
 
 #[derive(Debug, Clone)]
-struct Received {
-    sink: String,
-    headers: HeaderMap,
-    body: String,
+pub struct Received {
+    pub sink: String,
+    pub headers: HeaderMap,
+    pub body: String,
     /// Whether the receiver answered OK.
-    ok: bool,
+    pub ok: bool,
 }
 
 /// A webhook receiver on loopback that records everything and fails the first answers to
 /// `/generic` on request.
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     fail_generic: Arc<AtomicUsize>,
 }
@@ -70,7 +70,7 @@ async fn receive(
     }
 }
 
-async fn start_receiver(fail_generic: usize) -> (SocketAddr, Receiver) {
+pub async fn start_receiver(fail_generic: usize) -> (SocketAddr, Receiver) {
     let receiver = Receiver::default();
     receiver.fail_generic.store(fail_generic, Ordering::SeqCst);
     let app = axum::Router::new()
@@ -85,13 +85,13 @@ async fn start_receiver(fail_generic: usize) -> (SocketAddr, Receiver) {
 }
 
 impl Receiver {
-    fn all(&self) -> Vec<Received> {
+    pub fn all(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits (moving the server's clock by `step` each round, so retries come due) until a
     /// delivery to `sink` of `event` was answered OK, and returns its JSON.
-    async fn wait_for(&self, server: &TestServer, sink: &str, event: &str, step: TimeDelta) -> serde_json::Value {
+    pub async fn wait_for(&self, server: &TestServer, sink: &str, event: &str, step: TimeDelta) -> serde_json::Value {
         for _ in 0..300 {
             let found = self
                 .all()

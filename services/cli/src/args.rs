@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    audit, insights,
+    audit, insights, reviews,
     bundles, connectors, flows, groups, identity, integrations, mfa, requests, resources, schedules, scopes, spaces,
     targets, tokens, users,
 };
@@ -106,6 +106,9 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Admins: flows whose requests are much shorter than allowed, unused flows, sole approvers
     Insights(insights::InsightsArgs),
+    /// Break-glass uses to review after the fact: list, approve, flag
+    #[command(subcommand)]
+    Reviews(reviews::ReviewsCommand),
 }
 
 /// `--page-size` and `--all`, shared by the paged list commands.

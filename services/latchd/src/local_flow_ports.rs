@@ -26,7 +26,7 @@ impl LocalPeople {
     }
 }
 
-fn facts(directory: &latch_identity::domain::directory::Directory, user: &User) -> Facts {
+pub(crate) fn facts(directory: &latch_identity::domain::directory::Directory, user: &User) -> Facts {
     let groups = directory
         .transitive_group_ids(&user.id)
         .into_iter()

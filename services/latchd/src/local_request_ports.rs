@@ -116,6 +116,23 @@ impl People for LocalPeople {
         self.identity().verify_mfa(user_id, code).await
     }
 
+    async fn reviewers(&self) -> ServiceResult<Vec<Facts>> {
+        use latch_identity::domain::directory::RoleName;
+        let directory = self.identity().directory();
+        Ok(directory
+            .users_sorted()
+            .iter()
+            .filter(|u| u.active)
+            .filter(|u| {
+                directory
+                    .roles_of(&u.id)
+                    .iter()
+                    .any(|r| matches!(r, RoleName::Admin | RoleName::Auditor))
+            })
+            .map(|u| crate::local_flow_ports::facts(&directory, u))
+            .collect())
+    }
+
     fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>> {
         let identity = self.identity().clone();
         self.identity()

@@ -504,6 +504,53 @@ impl RequestApi for RequestGrpc {
                 .collect(),
         }))
     }
+
+    async fn list_reviews(&self, request: Request<pb::ListReviewsRequest>) -> Result<Response<pb::ListReviewsResponse>, Status> {
+        let caller = caller(&request)?;
+        let found = self.service.reviews(&caller, request.get_ref().all).await?;
+        Ok(Response::new(pb::ListReviewsResponse {
+            reviews: found
+                .iter()
+                .map(|(review, request, grantee)| pb::Review {
+                    request: Some(pb::AccessRequest {
+                        grantee_name: grantee.clone(),
+                        ..summary(request)
+                    }),
+                    ..review_message(review)
+                })
+                .collect(),
+        }))
+    }
+
+    async fn review_request(&self, request: Request<pb::ReviewRequestRequest>) -> Result<Response<pb::Review>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let review = self
+            .service
+            .review(&caller, request.id.trim(), request.approve, &request.note)
+            .await?;
+        let summary = requests::get_request(self.service.db(), &review.request_id)
+            .await
+            .map_err(ServiceError::from)?
+            .map(|r| summary(&r));
+        Ok(Response::new(pb::Review {
+            request: summary,
+            ..review_message(&review)
+        }))
+    }
+}
+
+fn review_message(review: &crate::store::reviews::Review) -> pb::Review {
+    pb::Review {
+        request_id: review.request_id.clone(),
+        state: review.state.clone(),
+        reviewer_id: review.reviewer_id.clone(),
+        note: review.note.clone(),
+        create_time: Some(timestamp(review.created_at)),
+        decide_time: review.decided_at.map(timestamp),
+        reminders: review.reminders,
+        request: None,
+    }
 }
 
 fn drift_entry(d: crate::service::DriftEntry) -> pb::DriftEntry {

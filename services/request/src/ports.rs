@@ -76,6 +76,8 @@ pub trait People: Send + Sync {
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>>;
     /// Checks a TOTP code of `user_id` (counts failures, refuses replays).
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool>;
+    /// Admins and auditors (who review break-glass use).
+    async fn reviewers(&self) -> ServiceResult<Vec<Facts>>;
     /// Every directory change after `after`, in order and without gaps, then live ones.
     fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>>;
 }

@@ -18,6 +18,7 @@ pub mod mfa;
 mod paging;
 pub mod requests;
 pub mod resources;
+pub mod reviews;
 pub mod schedules;
 mod scope_query;
 pub mod scopes;
@@ -56,6 +57,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Approvals => requests::approvals(ctx).await,
         Command::Audit(command) => audit::run(ctx, command).await,
         Command::Insights(args) => insights::run(ctx, args).await,
+        Command::Reviews(command) => reviews::run(ctx, command).await,
     }
 }
 

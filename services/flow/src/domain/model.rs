@@ -196,6 +196,10 @@ pub struct Settings {
     /// Requestors state a duration up to the maximum.
     #[serde(default)]
     pub require_duration: bool,
+    /// Break-glass: access granted without prior approval is reviewed afterwards; Latch lists
+    /// and reminds about unreviewed uses until a reviewer signs off or flags them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub post_use_review: bool,
 }
 
 /// A flow as written, before ids and times.

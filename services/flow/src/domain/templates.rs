@@ -74,6 +74,7 @@ pub fn apply(template: &str, mut base: FlowSpec) -> Result<FlowSpec, String> {
             require_mfa: true,
             require_duration: true,
             require_justification: Some(true),
+            post_use_review: true,
             ..Settings::default()
         },
         "production" => Settings {
@@ -140,6 +141,7 @@ mod tests {
         assert!(sensitive.settings.require_approver_reason);
         let glass = apply("break-glass", base()).unwrap();
         assert!(matches!(glass.approval, Approval::Automatic) && glass.settings.require_mfa);
+        assert!(glass.settings.post_use_review, "break-glass use is reviewed afterwards");
         assert!(apply("yolo", base()).is_err());
     }
 }

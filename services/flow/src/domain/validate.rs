@@ -288,6 +288,12 @@ pub fn validate(flow: &FlowSpec) -> Vec<FieldViolation> {
             }
         }
     }
+    if settings.post_use_review && (automatic || !matches!(flow.approval, Approval::Automatic)) {
+        out.push(FieldViolation::new(
+            "settings.post_use_review",
+            "reviews access granted without prior approval: only self-serve flows that approve automatically",
+        ));
+    }
     if automatic {
         if settings.require_mfa {
             out.push(FieldViolation::new(

@@ -153,6 +153,7 @@ impl RequestService {
         };
         self.transition(tx, request, Event::AllGranted, "latch", &detail)
             .await?;
+        self.open_review_if_needed(tx, request).await?;
         self.schedule_expiry(tx, request).await?;
         self.stretch_holds(tx, request, &items).await
     }

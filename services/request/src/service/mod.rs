@@ -17,6 +17,7 @@ mod insights;
 mod notify;
 mod policy;
 mod reconcile;
+mod review;
 mod submit;
 mod views;
 mod work;
@@ -65,6 +66,8 @@ pub struct RequestConfig {
     pub webhooks: Vec<latch_runtime::config::WebhookConfig>,
     /// The grantee is warned this long before access ends.
     pub expiry_lead: TimeDelta,
+    /// Unreviewed break-glass uses are brought up again this often.
+    pub review_reminder: TimeDelta,
 }
 
 impl Default for RequestConfig {
@@ -78,6 +81,7 @@ impl Default for RequestConfig {
             max_grant_attempts: 8,
             webhooks: Vec::new(),
             expiry_lead: TimeDelta::minutes(15),
+            review_reminder: TimeDelta::hours(24),
         }
     }
 }

@@ -77,6 +77,22 @@ impl RequestService {
         Ok(())
     }
 
+    /// Enqueues `event` about `request` to every sink that wants it (`tag` tells repeated
+    /// notifications of one event apart).
+    pub(crate) async fn notify_event(&self, tx: &Tx, request: &RequestRow, event: &str, tag: &str) -> ServiceResult<()> {
+        let sinks: Vec<String> = self.sinks_for(event).map(|s| s.name.clone()).collect();
+        for sink in sinks {
+            let id = format!("notify:{sink}:{}:{tag}", request.id);
+            let job = NotifyJob {
+                sink,
+                event: event.to_string(),
+                ends_at: None,
+            };
+            self.enqueue_notice(tx, request, id, job, self.now()).await?;
+        }
+        Ok(())
+    }
+
     /// Warns the grantee the configured lead time before access ends (again after an extension).
     pub(crate) async fn notify_expiring(&self, tx: &Tx, request: &RequestRow) -> ServiceResult<()> {
         let Some(end) = request.ends_at else {
@@ -181,6 +197,7 @@ impl RequestService {
         let items = requests::items(self.db(), &request.id).await?;
         let recipients = match event {
             "approval_requested" => self.approvers_to_tell(request, &items).await?,
+            "review_required" => self.reviewers_to_tell(request).await?,
             "approved" | "rejected" | "failed" if request.requester_id != super::AUTOMATIC_REQUESTER => {
                 vec![recipient(&requester_facts, &request.requester_id)]
             }
@@ -206,6 +223,23 @@ impl RequestService {
             outcome: request.outcome.clone(),
             recipients,
         })
+    }
+
+    /// Admins and auditors other than the requester and grantee.
+    async fn reviewers_to_tell(&self, request: &RequestRow) -> ServiceResult<Vec<Recipient>> {
+        Ok(self
+            .ports()
+            .people
+            .reviewers()
+            .await?
+            .into_iter()
+            .filter(|f| f.user_id != request.grantee_id && f.user_id != request.requester_id)
+            .map(|f| Recipient {
+                user_id: f.user_id,
+                user_name: f.user_name,
+                email: f.email,
+            })
+            .collect())
     }
 
     /// Everyone who may approve the request now and has not decided.

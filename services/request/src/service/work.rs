@@ -41,6 +41,7 @@ impl RequestService {
             "expire" => self.run_expire(job).await,
             "approval_timeout" => self.run_approval_timeout(job).await,
             "notify" => self.run_notify(job).await,
+            "review_reminder" => self.run_review_reminder(job).await,
             other => Ok(Attempt::Retry(format!("unknown job kind {other:?}"))),
         }
     }

@@ -177,6 +177,20 @@ const SCHEMA_V6: &str = r#"
     CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)
 "#;
 
+/// Post-use reviews of break-glass access.
+const SCHEMA_V7: &str = r#"
+    CREATE TABLE reviews (
+        request_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reviewer_id TEXT NOT NULL,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        reminders INTEGER NOT NULL
+    );
+    CREATE INDEX reviews_state ON reviews (state, created_at)
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -213,5 +227,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhook delivery log",
         sqlite: SCHEMA_V6,
         postgres: SCHEMA_V6,
+    },
+    Migration {
+        version: 7,
+        name: "post-use reviews",
+        sqlite: SCHEMA_V7,
+        postgres: SCHEMA_V7,
     },
 ];

@@ -7,5 +7,6 @@ pub mod holds;
 pub mod jobs;
 mod migrations;
 pub mod requests;
+pub mod reviews;
 
 pub use migrations::MIGRATIONS;

@@ -151,3 +151,19 @@ fn a_manager_only_group_cannot_need_two_approvers() {
     };
     assert_eq!(fields(&f), ["approval.approval_of.groups[0].min_approvers"]);
 }
+
+#[test]
+fn post_use_review_is_for_flows_that_grant_without_prior_approval() {
+    let mut f = flow();
+    f.settings.post_use_review = true;
+    assert!(validate(&f).is_empty(), "{:?}", validate(&f));
+    f.approval = Approval::ApprovalOf {
+        groups: vec![ApproverGroup {
+            combine: Combine::Or,
+            rows: vec![ApproverRow::Manager],
+            min_approvers: 1,
+        }],
+        across: Default::default(),
+    };
+    assert_eq!(fields(&f), ["settings.post_use_review"]);
+}

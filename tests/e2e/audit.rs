@@ -80,7 +80,9 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
     let mut events = Vec::new();
     for _ in 0..200 {
         events = all_events(&mut audit, pb::AuditFilter::default()).await;
-        let ended = events.iter().any(|e| e.action == "request.ended" && e.grantee == ann_id);
+        let ended = events
+            .iter()
+            .any(|e| e.action == "request.ended" && e.grantee == ann_id);
         if ended && events.iter().all(|e| e.sequence > 0) {
             break;
         }
@@ -111,10 +113,22 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
     assert_eq!(granted.before, r#"{"state":"granting"}"#);
     assert_eq!(granted.after, r#"{"state":"active"}"#);
     let flow_created = events.iter().find(|e| e.action == "flow.created").unwrap();
-    assert!(flow_created.source.starts_with("grpc 127.0.0.1:"), "{}", flow_created.source);
-    assert!(flow_created.after.contains("on-call"), "the flow as created: {}", flow_created.after);
+    assert!(
+        flow_created.source.starts_with("grpc 127.0.0.1:"),
+        "{}",
+        flow_created.source
+    );
+    assert!(
+        flow_created.after.contains("on-call"),
+        "the flow as created: {}",
+        flow_created.after
+    );
     let removed = events.iter().find(|e| e.action == "identity.member_removed").unwrap();
-    assert!(removed.actor.starts_with("scim:tokens/"), "the IdP token acted: {}", removed.actor);
+    assert!(
+        removed.actor.starts_with("scim:tokens/"),
+        "the IdP token acted: {}",
+        removed.actor
+    );
 
     // Queries: by grantee name, by resource, by type prefix, by time range.
     let ann_events = all_events(
@@ -199,15 +213,35 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
     let out = cli
         .run(
             Some(&dora_token),
-            &["audit", "export", "--from", "2000-01-01", "--format", "jsonl", "-f", jsonl.to_str().unwrap()],
+            &[
+                "audit",
+                "export",
+                "--from",
+                "2000-01-01",
+                "--format",
+                "jsonl",
+                "-f",
+                jsonl.to_str().unwrap(),
+            ],
         )
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&jsonl).unwrap();
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(lines.len() >= events.len(), "{} lines for {} events", lines.len(), events.len());
-    assert!(lines.iter().any(|l| l["action"] == "request.ended" && l["grantee"] == ann_id.as_str()));
-    let out = cli.run(Some(&dora_token), &["audit", "export", "--format", "csv"]).await;
+    assert!(
+        lines.len() >= events.len(),
+        "{} lines for {} events",
+        lines.len(),
+        events.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["action"] == "request.ended" && l["grantee"] == ann_id.as_str())
+    );
+    let out = cli
+        .run(Some(&dora_token), &["audit", "export", "--format", "csv"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let csv = stdout(&out);
     assert!(csv.starts_with("sequence,id,time,actor,action"), "{csv}");

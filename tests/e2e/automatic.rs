@@ -105,7 +105,12 @@ async fn scim_membership_grants_and_revokes_without_cutting_shared_access() {
         .into_inner();
     wait_states(&server, &mut bens, std::slice::from_ref(&own.id), &["active"]).await;
     let grant_calls: u32 = connector.grant_calls().values().sum();
-    assert_eq!(grant_calls, 6, "ben's own request joined the automatic grant: {:?}", connector.grant_calls());
+    assert_eq!(
+        grant_calls,
+        6,
+        "ben's own request joined the automatic grant: {:?}",
+        connector.grant_calls()
+    );
 
     // Ann leaves on-call: her access goes; Ben's stays.
     let (status, _) = scim
@@ -186,14 +191,20 @@ async fn a_restarted_reconciler_catches_up_from_its_stored_place_in_the_feed() {
         .await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(connector.live_for("ann@x.io").await, everything, "nobody reconciles yet");
+    assert_eq!(
+        connector.live_for("ann@x.io").await,
+        everything,
+        "nobody reconciles yet"
+    );
     let (dir, url, clock) = offline.stop().await;
     let _server = TestServer::start_with(dir, url, clock, vec![connector.clone()]).await;
     wait_live(&connector, "ann@x.io", &BTreeSet::new()).await;
 }
 
 async fn flow_status(cli: &Cli, flow: &str) -> serde_json::Value {
-    let out = cli.run(Some(ADMIN_TOKEN), &["flows", "status", flow, "-o", "json"]).await;
+    let out = cli
+        .run(Some(ADMIN_TOKEN), &["flows", "status", flow, "-o", "json"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_str(&stdout(&out)).expect("json")
 }
@@ -267,7 +278,12 @@ async fn flow_status_shows_holders_pending_changes_and_drift_which_repair_mends(
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["kind"].as_str().unwrap().to_string(), d["resource_id"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["resource_id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         drift,

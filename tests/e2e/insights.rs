@@ -21,7 +21,11 @@ async fn always_short_requests_get_a_shorter_maximum_suggested() {
     let connector = Scripted::new();
     let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
     integration(&server, "shop", "scripted", &[]).await;
-    create_flow(&server, &automatic_flow("prod reads", "shop").replace("custom: 2h", "custom: 8h")).await;
+    create_flow(
+        &server,
+        &automatic_flow("prod reads", "shop").replace("custom: 2h", "custom: 8h"),
+    )
+    .await;
     create_flow(&server, ONLY_BOSS_APPROVES).await;
     let (_boss, _) = person(&server, "boss", "Engineering", "").await;
     let (_ada, ada_token) = person(&server, "ada", "Engineering", "").await;
@@ -42,7 +46,10 @@ async fn always_short_requests_get_a_shorter_maximum_suggested() {
     let out = cli.run(Some(ADMIN_TOKEN), &["insights"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("excessive access duration: lower the maximum to 30m"), "{text}");
+    assert!(
+        text.contains("excessive access duration: lower the maximum to 30m"),
+        "{text}"
+    );
     let out = cli.run(Some(ADMIN_TOKEN), &["insights", "-o", "json"]).await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let prod = json["durations"]

@@ -156,13 +156,19 @@ async fn approvers_requesters_and_grantees_hear_signed_and_retried_webhooks() {
     let request = as_ada.submit_request(asked).await.unwrap().into_inner();
 
     // The approver hears of it, in Slack's shape and in the generic one (after a retry).
-    let slack = receiver.wait_for(&server, "slack", "approval_requested", TimeDelta::zero()).await;
+    let slack = receiver
+        .wait_for(&server, "slack", "approval_requested", TimeDelta::zero())
+        .await;
     let text = slack["text"].as_str().unwrap();
     assert!(
         text.contains("ada asks for shop/orders:read for 1h") && text.contains("boss") && text.contains("INC-42"),
         "{text}"
     );
-    assert_eq!(slack.as_object().unwrap().len(), 1, "Slack and Teams take a bare text message");
+    assert_eq!(
+        slack.as_object().unwrap().len(),
+        1,
+        "Slack and Teams take a bare text message"
+    );
     let generic = receiver
         .wait_for(&server, "generic", "approval_requested", TimeDelta::seconds(1))
         .await;
@@ -190,10 +196,14 @@ async fn approvers_requesters_and_grantees_hear_signed_and_retried_webhooks() {
         })
         .await
         .expect("boss approves");
-    let approved = receiver.wait_for(&server, "generic", "approved", TimeDelta::zero()).await;
+    let approved = receiver
+        .wait_for(&server, "generic", "approved", TimeDelta::zero())
+        .await;
     assert_eq!(approved["recipients"][0]["user_name"], "ada");
     wait_states(&server, &mut as_ada, std::slice::from_ref(&request.id), &["active"]).await;
-    receiver.wait_for(&server, "generic", "granted", TimeDelta::zero()).await;
+    receiver
+        .wait_for(&server, "generic", "granted", TimeDelta::zero())
+        .await;
     server.clock.advance(TimeDelta::minutes(44));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -208,7 +218,12 @@ async fn approvers_requesters_and_grantees_hear_signed_and_retried_webhooks() {
         .wait_for(&server, "generic", "expired", TimeDelta::minutes(1))
         .await;
     assert_eq!(expired["recipients"][0]["user_name"], "ada");
-    assert!(receiver.all().iter().all(|r| r.sink != "slack" || r.headers["x-latch-event"] == "approval_requested"));
+    assert!(
+        receiver
+            .all()
+            .iter()
+            .all(|r| r.sink != "slack" || r.headers["x-latch-event"] == "approval_requested")
+    );
 
     // Every body is signed with the sink's secret over timestamp and body.
     let all = receiver.all();
@@ -229,8 +244,16 @@ async fn approvers_requesters_and_grantees_hear_signed_and_retried_webhooks() {
         .filter(|d| d.sink == "ops" && d.event == "approval_requested")
         .collect();
     assert_eq!(first.len(), 2, "{log:?}");
-    assert!(first.iter().any(|d| d.status == 500 && d.attempt == 1 && d.error.contains("500")));
-    assert!(first.iter().any(|d| d.status == 200 && d.attempt == 2 && d.error.is_empty()));
+    assert!(
+        first
+            .iter()
+            .any(|d| d.status == 500 && d.attempt == 1 && d.error.contains("500"))
+    );
+    assert!(
+        first
+            .iter()
+            .any(|d| d.status == 200 && d.attempt == 2 && d.error.is_empty())
+    );
     let status = server
         .requests_with(Some(&ada_token))
         .await

@@ -55,14 +55,19 @@ async fn break_glass_use_is_granted_at_once_then_reviewed_and_reminded_until_som
     wait_states(&server, &mut ada, std::slice::from_ref(&request.id), &["active"]).await;
 
     // Reviewers are told at once: admins and auditors, not the user.
-    let told = receiver.wait_for(&server, "generic", "review_required", TimeDelta::zero()).await;
+    let told = receiver
+        .wait_for(&server, "generic", "review_required", TimeDelta::zero())
+        .await;
     let names: Vec<&str> = told["recipients"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["user_name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"dora") && names.contains(&"admin") && !names.contains(&"ada"), "{names:?}");
+    assert!(
+        names.contains(&"dora") && names.contains(&"admin") && !names.contains(&"ada"),
+        "{names:?}"
+    );
     assert!(told["text"].as_str().unwrap().contains("break-glass"), "{told}");
 
     let cli = Cli::new(&server);
@@ -73,7 +78,11 @@ async fn break_glass_use_is_granted_at_once_then_reviewed_and_reminded_until_som
     assert_eq!(pending[0]["grantee"], "ada");
     assert_eq!(pending[0]["justification"], "INC-9 payments down");
     let out = cli.run(Some(&ada_token), &["reviews", "approve", &request.id]).await;
-    assert_eq!(out.status.code(), Some(6), "ada reviews nothing, least of all her own use");
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "ada reviews nothing, least of all her own use"
+    );
 
     // Unreviewed a day later: reminded again.
     server.clock.advance(TimeDelta::hours(24) + TimeDelta::seconds(1));
@@ -92,7 +101,9 @@ async fn break_glass_use_is_granted_at_once_then_reviewed_and_reminded_until_som
     assert_eq!(reminders, 2, "reminded again after a day");
 
     // Flagging needs a reason; then the verdict stands and the reminders stop.
-    let out = cli.run(Some(&dora_token), &["reviews", "flag", &request.id, "--note", ""]).await;
+    let out = cli
+        .run(Some(&dora_token), &["reviews", "flag", &request.id, "--note", ""])
+        .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = cli
         .run(
@@ -105,7 +116,11 @@ async fn break_glass_use_is_granted_at_once_then_reviewed_and_reminded_until_som
     let out = cli.run(Some(ADMIN_TOKEN), &["reviews", "approve", &request.id]).await;
     assert_eq!(out.status.code(), Some(5), "already reviewed: {}", stderr(&out));
     let shown = get(&mut ada, &request.id).await;
-    let flagged = shown.history.iter().find(|e| e.kind == "review_flagged").expect("in the history");
+    let flagged = shown
+        .history
+        .iter()
+        .find(|e| e.kind == "review_flagged")
+        .expect("in the history");
     assert!(flagged.detail.contains("no incident INC-9 exists"));
     let audit = server
         .audit_with(Some(&dora_token))

@@ -4,9 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    audit, insights, reviews,
-    bundles, connectors, flows, groups, identity, integrations, mfa, requests, resources, schedules, scopes, spaces,
-    targets, tokens, users,
+    audit, bundles, connectors, flows, groups, identity, insights, integrations, mfa, requests, resources, reviews,
+    schedules, scopes, spaces, targets, tokens, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use latch_catalog::CatalogService;
 use latch_catalog::domain::principal::Principal;
 use latch_connector_sdk::{Config, Connector};
@@ -10,12 +12,10 @@ use latch_flow::FlowService;
 use latch_flow::domain::conditions::Facts;
 use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
-use futures::StreamExt;
-use futures::stream::BoxStream;
+use latch_flow::service::queries_public::Asked;
 use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
 use latch_identity::domain::change::{Change, ChangePayload};
 use latch_identity::domain::group::MemberKind;
-use latch_flow::service::queries_public::Asked;
 use latch_request::ports::{DirectoryChange, Flows, People, ResourceInfo, Targets};
 use latch_runtime::{Caller, ServiceResult};
 

@@ -230,7 +230,9 @@ impl AuditApi for AuditGrpc {
                 }
                 if !data.is_empty()
                     && sender
-                        .send(Ok(pb::ExportChunk { data: data.into_bytes() }))
+                        .send(Ok(pb::ExportChunk {
+                            data: data.into_bytes(),
+                        }))
                         .await
                         .is_err()
                 {
@@ -249,7 +251,9 @@ impl AuditApi for AuditGrpc {
                 };
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        ))))
     }
 }
 

@@ -435,7 +435,10 @@ impl RequestApi for RequestGrpc {
         }))
     }
 
-    async fn get_flow_status(&self, request: Request<pb::GetFlowStatusRequest>) -> Result<Response<pb::FlowStatus>, Status> {
+    async fn get_flow_status(
+        &self,
+        request: Request<pb::GetFlowStatusRequest>,
+    ) -> Result<Response<pb::FlowStatus>, Status> {
         let caller = caller(&request)?;
         let status = self.service.flow_status(&caller, request.get_ref().flow.trim()).await?;
         Ok(Response::new(pb::FlowStatus {
@@ -464,7 +467,10 @@ impl RequestApi for RequestGrpc {
         }))
     }
 
-    async fn check_drift(&self, request: Request<pb::CheckDriftRequest>) -> Result<Response<pb::CheckDriftResponse>, Status> {
+    async fn check_drift(
+        &self,
+        request: Request<pb::CheckDriftRequest>,
+    ) -> Result<Response<pb::CheckDriftResponse>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
         let found = self
@@ -505,7 +511,10 @@ impl RequestApi for RequestGrpc {
         }))
     }
 
-    async fn list_reviews(&self, request: Request<pb::ListReviewsRequest>) -> Result<Response<pb::ListReviewsResponse>, Status> {
+    async fn list_reviews(
+        &self,
+        request: Request<pb::ListReviewsRequest>,
+    ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let caller = caller(&request)?;
         let found = self.service.reviews(&caller, request.get_ref().all).await?;
         Ok(Response::new(pb::ListReviewsResponse {

@@ -94,11 +94,7 @@ fn source<B>(request: &http::Request<B>) -> String {
         .and_then(|info| info.remote_addr())
         .map(|addr| addr.to_string())
         .unwrap_or_else(|| "unknown".into());
-    match request
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
+    match request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(forwarded) => format!("grpc {peer} for {}", forwarded.trim()),
         None => format!("grpc {peer}"),
     }

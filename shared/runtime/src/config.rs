@@ -85,7 +85,10 @@ impl std::fmt::Debug for WebhookConfig {
         f.debug_struct("WebhookConfig")
             .field("name", &self.name)
             // Incoming-webhook URLs carry their secret in the path: show the host only.
-            .field("url", &format!("{}/…", self.url.split('/').take(3).collect::<Vec<_>>().join("/")))
+            .field(
+                "url",
+                &format!("{}/…", self.url.split('/').take(3).collect::<Vec<_>>().join("/")),
+            )
             .field("secret", &if self.secret.is_empty() { "" } else { "<redacted>" })
             .field("format", &self.format)
             .field("events", &self.events)
@@ -109,7 +112,11 @@ impl NotificationSettings {
                 return Err(format!("{}: must be at least 16 characters", field("secret")));
             }
             if !matches!(hook.format.as_str(), "" | "generic" | "slack" | "teams") {
-                return Err(format!("{}: {:?} is not generic, slack or teams", field("format"), hook.format));
+                return Err(format!(
+                    "{}: {:?} is not generic, slack or teams",
+                    field("format"),
+                    hook.format
+                ));
             }
             if let Some(bad) = hook.events.iter().find(|e| !NOTIFICATION_EVENTS.contains(&e.as_str())) {
                 return Err(format!(

@@ -145,7 +145,15 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("bundle {name:?}")))?;
         tx.remember_request(&key, &format!("bundles/{}", bundle.id)).await?;
         tx.commit().await?;
-        self.record(actor, "bundle.created", format!("bundles/{}", bundle.id), serde_json::Value::Null, serde_json::json!({ "name": bundle.name, "targets": bundle.targets.len() }), format!("bundle {}", bundle.name)).await;
+        self.record(
+            actor,
+            "bundle.created",
+            format!("bundles/{}", bundle.id),
+            serde_json::Value::Null,
+            serde_json::json!({ "name": bundle.name, "targets": bundle.targets.len() }),
+            format!("bundle {}", bundle.name),
+        )
+        .await;
         self.after_write(None).await?;
         self.bundle(&bundle.id)
     }
@@ -163,7 +171,15 @@ impl CatalogService {
         let tx = self.store().begin().await?;
         tx.delete(DocTable::Bundles, &bundle.id).await?;
         tx.commit().await?;
-        self.record(actor, "bundle.deleted", format!("bundles/{}", bundle.id), serde_json::json!({ "name": bundle.name }), serde_json::Value::Null, format!("bundle {}", bundle.name)).await;
+        self.record(
+            actor,
+            "bundle.deleted",
+            format!("bundles/{}", bundle.id),
+            serde_json::json!({ "name": bundle.name }),
+            serde_json::Value::Null,
+            format!("bundle {}", bundle.name),
+        )
+        .await;
         self.after_write(None).await
     }
 
@@ -242,7 +258,15 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("access scope {name:?}")))?;
         tx.remember_request(&key, &format!("accessScopes/{}", scope.id)).await?;
         tx.commit().await?;
-        self.record(actor, "access_scope.created", format!("accessScopes/{}", scope.id), serde_json::Value::Null, serde_json::json!({ "name": scope.name }), format!("access scope {}", scope.name)).await;
+        self.record(
+            actor,
+            "access_scope.created",
+            format!("accessScopes/{}", scope.id),
+            serde_json::Value::Null,
+            serde_json::json!({ "name": scope.name }),
+            format!("access scope {}", scope.name),
+        )
+        .await;
         self.after_write(None).await?;
         self.scope(&scope.id)
     }
@@ -260,7 +284,15 @@ impl CatalogService {
         let tx = self.store().begin().await?;
         tx.delete(DocTable::AccessScopes, &scope.id).await?;
         tx.commit().await?;
-        self.record(actor, "access_scope.deleted", format!("accessScopes/{}", scope.id), serde_json::json!({ "name": scope.name }), serde_json::Value::Null, format!("access scope {}", scope.name)).await;
+        self.record(
+            actor,
+            "access_scope.deleted",
+            format!("accessScopes/{}", scope.id),
+            serde_json::json!({ "name": scope.name }),
+            serde_json::Value::Null,
+            format!("access scope {}", scope.name),
+        )
+        .await;
         self.after_write(None).await
     }
 }

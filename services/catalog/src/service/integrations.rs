@@ -282,7 +282,15 @@ impl CatalogService {
             .await?;
         tx.commit().await?;
         tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
-        self.record(actor, "integration.created", format!("integrations/{}", integration.id), serde_json::Value::Null, serde_json::json!({ "name": integration.name, "connector": integration.connector }), format!("integration {} (secrets not recorded)", integration.name)).await;
+        self.record(
+            actor,
+            "integration.created",
+            format!("integrations/{}", integration.id),
+            serde_json::Value::Null,
+            serde_json::json!({ "name": integration.name, "connector": integration.connector }),
+            format!("integration {} (secrets not recorded)", integration.name),
+        )
+        .await;
         self.after_write(None).await?;
         self.integration(&integration.id)
     }
@@ -406,7 +414,15 @@ impl CatalogService {
             .await
             .map_err(|e| conflict_or(e, format!("integration {:?}", updated.name)))?;
         tx.commit().await?;
-        self.record(actor, "integration.updated", format!("integrations/{}", updated.id), serde_json::Value::Null, serde_json::json!({ "name": updated.name, "connector": updated.connector, "version": updated.version }), format!("integration {} (secrets not recorded)", updated.name)).await;
+        self.record(
+            actor,
+            "integration.updated",
+            format!("integrations/{}", updated.id),
+            serde_json::Value::Null,
+            serde_json::json!({ "name": updated.name, "connector": updated.connector, "version": updated.version }),
+            format!("integration {} (secrets not recorded)", updated.name),
+        )
+        .await;
         self.after_write(None).await?;
         self.integration(&updated.id)
     }
@@ -452,7 +468,15 @@ impl CatalogService {
         tx.delete(DocTable::Integrations, &integration.id).await?;
         tx.commit().await?;
         tracing::info!(integration = %integration.name, "integration deleted");
-        self.record(actor, "integration.deleted", format!("integrations/{}", integration.id), serde_json::json!({ "name": integration.name, "connector": integration.connector }), serde_json::Value::Null, format!("integration {}", integration.name)).await;
+        self.record(
+            actor,
+            "integration.deleted",
+            format!("integrations/{}", integration.id),
+            serde_json::json!({ "name": integration.name, "connector": integration.connector }),
+            serde_json::Value::Null,
+            format!("integration {}", integration.name),
+        )
+        .await;
         self.after_write(Some(super::ResourceChange::RemoveIntegration(integration.id.clone())))
             .await
     }

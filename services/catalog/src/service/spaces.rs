@@ -62,7 +62,15 @@ impl CatalogService {
             .await
             .map_err(|e| super::conflict_or(e, format!("space {name:?}")))?;
         tx.commit().await?;
-        self.record(actor, "space.created", format!("spaces/{}", space.id), serde_json::Value::Null, serde_json::json!({ "name": space.name }), format!("space {}", space.name)).await;
+        self.record(
+            actor,
+            "space.created",
+            format!("spaces/{}", space.id),
+            serde_json::Value::Null,
+            serde_json::json!({ "name": space.name }),
+            format!("space {}", space.name),
+        )
+        .await;
         self.after_write(None).await?;
         Ok(space)
     }
@@ -86,7 +94,15 @@ impl CatalogService {
         let tx = self.store().begin().await?;
         tx.delete(DocTable::Spaces, &space.id).await?;
         tx.commit().await?;
-        self.record(actor, "space.deleted", format!("spaces/{}", space.id), serde_json::json!({ "name": space.name }), serde_json::Value::Null, format!("space {}", space.name)).await;
+        self.record(
+            actor,
+            "space.deleted",
+            format!("spaces/{}", space.id),
+            serde_json::json!({ "name": space.name }),
+            serde_json::Value::Null,
+            format!("space {}", space.name),
+        )
+        .await;
         self.after_write(None).await
     }
 

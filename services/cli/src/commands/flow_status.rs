@@ -68,7 +68,11 @@ fn drift_table(entries: &[pb::DriftEntry]) -> String {
 }
 
 fn list(names: &[String]) -> String {
-    if names.is_empty() { "none".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn status_text(s: &pb::FlowStatus) -> String {
@@ -89,7 +93,11 @@ fn status_text(s: &pb::FlowStatus) -> String {
                 h.state.clone(),
                 h.items.join(", "),
                 format(h.grant_time.as_ref()),
-                if h.end_time.is_none() { "revoked".into() } else { format(h.end_time.as_ref()) },
+                if h.end_time.is_none() {
+                    "revoked".into()
+                } else {
+                    format(h.end_time.as_ref())
+                },
                 h.request_id.clone(),
             ]);
         }

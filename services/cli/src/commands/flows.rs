@@ -102,7 +102,6 @@ pub enum FlowsCommand {
 }
 
 pub async fn run(ctx: &Context, command: FlowsCommand) -> Result<(), CliError> {
-
     // Documents are read before connecting, so a missing file costs no round trip.
     let document = match &command {
         FlowsCommand::Create { file, .. } | FlowsCommand::Update { file, .. } | FlowsCommand::Apply { file, .. } => {

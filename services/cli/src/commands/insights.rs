@@ -50,7 +50,10 @@ fn text(insights: &pb::Insights) -> String {
             if d.suggested_maximum.is_empty() {
                 "-".into()
             } else {
-                format!("excessive access duration: lower the maximum to {}", d.suggested_maximum)
+                format!(
+                    "excessive access duration: lower the maximum to {}",
+                    d.suggested_maximum
+                )
             },
         ]);
     }

@@ -11,8 +11,8 @@ use crate::error::CliError;
 use crate::flow_item::ItemArg;
 use crate::output;
 use crate::render::request::{
-    CredentialView, DeliveryView, JobView, RequestView, credentials_text, deliveries_table, jobs_table, request_details, requests_details,
-    requests_table,
+    CredentialView, DeliveryView, JobView, RequestView, credentials_text, deliveries_table, jobs_table,
+    request_details, requests_details, requests_table,
 };
 use crate::timestamp::parse_rfc3339;
 

@@ -72,7 +72,15 @@ fn reviews_table(views: &[ReviewView]) -> String {
     if views.is_empty() {
         return "nothing to review".into();
     }
-    let mut t = table(["request", "state", "grantee", "flow", "granted", "justification", "reminders"]);
+    let mut t = table([
+        "request",
+        "state",
+        "grantee",
+        "flow",
+        "granted",
+        "justification",
+        "reminders",
+    ]);
     for v in views {
         t.add_row(vec![
             v.request_id.clone(),

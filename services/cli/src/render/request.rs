@@ -438,7 +438,11 @@ pub fn deliveries_table(deliveries: &[WebhookDelivery]) -> String {
             d.event.clone(),
             d.request_id.clone(),
             d.attempt.to_string(),
-            if d.status == 0 { "-".into() } else { d.status.to_string() },
+            if d.status == 0 {
+                "-".into()
+            } else {
+                d.status.to_string()
+            },
             d.error.clone(),
         ]);
     }

@@ -121,11 +121,16 @@ impl FlowService {
         tx.commit().await?;
         report.applied = true;
         for flow in &doomed {
-            self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None).await;
+            self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None)
+                .await;
         }
         for flow in &writes {
             let before = stored.iter().find(|f| f.id == flow.id).map(|f| &f.spec);
-            let action = if before.is_some() { "flow.updated" } else { "flow.created" };
+            let action = if before.is_some() {
+                "flow.updated"
+            } else {
+                "flow.created"
+            };
             self.record(caller, action, &flow.id, before, Some(&flow.spec)).await;
         }
         self.recompile().await?;

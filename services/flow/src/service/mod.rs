@@ -312,7 +312,8 @@ impl FlowService {
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
         tx.commit().await?;
         tracing::info!(flow = %flow.spec.name, "flow created");
-        self.record(caller, "flow.created", &flow.id, None, Some(&flow.spec)).await;
+        self.record(caller, "flow.created", &flow.id, None, Some(&flow.spec))
+            .await;
         self.recompile().await?;
         self.flow(&flow.id)
     }
@@ -370,7 +371,8 @@ impl FlowService {
         let tx = self.inner.store.begin().await?;
         tx.delete(&flow.id).await?;
         tx.commit().await?;
-        self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None).await;
+        self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None)
+            .await;
         self.recompile().await
     }
 

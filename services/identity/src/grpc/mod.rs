@@ -321,7 +321,9 @@ impl IdentityApi for IdentityGrpc {
             .service
             .revoke_token(&caller.user_id, caller.is_admin(), &request.get_ref().id)
             .await?;
-        self.service.record_token_change(&caller, "token.revoked", &record).await;
+        self.service
+            .record_token_change(&caller, "token.revoked", &record)
+            .await;
         respond(Ok(convert::token(&record)))
     }
 

@@ -111,7 +111,9 @@ impl Verifier {
             ));
         }
         if link_hash(&self.hash, sequence, event) != event.hash {
-            return Err(broken("its content does not match its hash (changed after sealing)".into()));
+            return Err(broken(
+                "its content does not match its hash (changed after sealing)".into(),
+            ));
         }
         self.sequence = sequence;
         self.hash = event.hash.clone();

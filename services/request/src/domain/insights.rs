@@ -58,7 +58,10 @@ mod tests {
         let mut asked = vec![1800; 18];
         asked.extend([2400, 3000]);
         let s = stats(&asked).unwrap();
-        assert_eq!((s.count, s.median_secs, s.p90_secs, s.longest_secs), (20, 1800, 1800, 3000));
+        assert_eq!(
+            (s.count, s.median_secs, s.p90_secs, s.longest_secs),
+            (20, 1800, 1800, 3000)
+        );
         assert_eq!(suggested_maximum(8 * 3600, &s), Some(1800));
     }
 
@@ -67,7 +70,11 @@ mod tests {
         let few = stats(&[600; 9]).unwrap();
         assert_eq!(suggested_maximum(8 * 3600, &few), None, "nine requests are too few");
         let long = stats(&[4 * 3600; 20]).unwrap();
-        assert_eq!(suggested_maximum(8 * 3600, &long), None, "half the maximum is not well below");
+        assert_eq!(
+            suggested_maximum(8 * 3600, &long),
+            None,
+            "half the maximum is not well below"
+        );
         let close = stats(&[3 * 3600; 20]).unwrap();
         assert_eq!(suggested_maximum(4 * 3600, &close), None);
     }

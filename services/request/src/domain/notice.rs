@@ -59,7 +59,13 @@ impl Notice {
     fn to(&self) -> String {
         self.recipients
             .iter()
-            .map(|r| if r.email.is_empty() { r.user_name.clone() } else { r.email.clone() })
+            .map(|r| {
+                if r.email.is_empty() {
+                    r.user_name.clone()
+                } else {
+                    r.email.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -77,18 +83,33 @@ impl Notice {
             "approval_requested" => format!(
                 "Approval needed: {} asks for {what}{for_whom}{} under flow {}{}. Approvers: {}. Decide with `latch requests approve {id} --reason …` or `latch requests reject {id}`.",
                 self.requester,
-                if self.duration.is_empty() { String::new() } else { format!(" for {}", self.duration) },
+                if self.duration.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", self.duration)
+                },
                 self.flow,
-                if self.justification.is_empty() { String::new() } else { format!(" (\"{}\")", self.justification) },
+                if self.justification.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (\"{}\")", self.justification)
+                },
                 self.to(),
             ),
             "approved" => format!("Approved: request {id} for {what}{for_whom} ({}).", self.flow),
             "rejected" => format!("Rejected: request {id} for {what}{for_whom}: {}.", self.outcome),
-            "failed" => format!("Failed: request {id} for {what}{for_whom} could not be granted: {}.", self.outcome),
+            "failed" => format!(
+                "Failed: request {id} for {what}{for_whom} could not be granted: {}.",
+                self.outcome
+            ),
             "granted" => format!(
                 "Access granted to {}: {what}{}.",
                 self.grantee,
-                if self.ends_at.is_empty() { " until revoked".to_string() } else { format!(" until {}", self.ends_at) }
+                if self.ends_at.is_empty() {
+                    " until revoked".to_string()
+                } else {
+                    format!(" until {}", self.ends_at)
+                }
             ),
             "expiring" => format!(
                 "Access of {} to {what} ends at {} (request {id}; `latch requests extend {id}` if the flow allows).",
@@ -140,7 +161,10 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.update(b".");
     mac.update(body.as_bytes());
     let bytes = mac.finalize().into_bytes();
-    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256={}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 #[cfg(test)]
@@ -169,9 +193,16 @@ mod tests {
 
     #[test]
     fn only_decisions_and_access_changes_notify() {
-        assert_eq!(event_for("approval_required", "pending_approval", "latch"), Some("approval_requested"));
+        assert_eq!(
+            event_for("approval_required", "pending_approval", "latch"),
+            Some("approval_requested")
+        );
         assert_eq!(event_for("approved", "approved", "users/u2"), Some("approved"));
-        assert_eq!(event_for("approved", "approved", "latch"), None, "automatic approval tells nobody");
+        assert_eq!(
+            event_for("approved", "approved", "latch"),
+            None,
+            "automatic approval tells nobody"
+        );
         assert_eq!(event_for("ended", "expired", "latch"), Some("expired"));
         assert_eq!(event_for("ended", "revoked", "latch"), Some("revoked"));
         assert_eq!(event_for("submitted", "submitted", "users/u1"), None);
@@ -183,7 +214,10 @@ mod tests {
         let slack: serde_json::Value = serde_json::from_str(&n.body("slack", "d1", "t")).unwrap();
         assert_eq!(slack.as_object().unwrap().len(), 1);
         let text = slack["text"].as_str().unwrap();
-        assert!(text.contains("ann asks for shop/orders:read for 1h") && text.contains("bob@x.io"), "{text}");
+        assert!(
+            text.contains("ann asks for shop/orders:read for 1h") && text.contains("bob@x.io"),
+            "{text}"
+        );
         let generic: serde_json::Value = serde_json::from_str(&n.body("generic", "d1", "t")).unwrap();
         assert_eq!(generic["request"]["items"][0], "shop/orders:read");
         assert_eq!(generic["recipients"][0]["user_name"], "bob");

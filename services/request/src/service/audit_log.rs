@@ -248,7 +248,12 @@ impl RequestService {
     }
 
     /// Events matching `filter`, oldest first (names of people resolved to ids).
-    pub async fn audit_events(&self, caller: &Caller, filter: AuditFilter, limit: u32) -> ServiceResult<Vec<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+        limit: u32,
+    ) -> ServiceResult<Vec<AuditEvent>> {
         Self::require_auditor(caller)?;
         let mut filter = filter;
         if !filter.actor.is_empty() && filter.actor != "latch" && !filter.actor.starts_with("users/") {

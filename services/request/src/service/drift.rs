@@ -28,12 +28,18 @@ pub struct IntegrationDrift {
 impl RequestService {
     /// Compares integrations (one, or every one Latch holds grants at) with their systems, and
     /// repairs what differs when `repair` is set. Admins only.
-    pub async fn check_drift(&self, caller: &Caller, integration: &str, repair: bool) -> ServiceResult<Vec<IntegrationDrift>> {
+    pub async fn check_drift(
+        &self,
+        caller: &Caller,
+        integration: &str,
+        repair: bool,
+    ) -> ServiceResult<Vec<IntegrationDrift>> {
         caller.require_admin()?;
         let found = self.drift(integration, repair).await?;
         if repair {
             for d in found.iter().filter(|d| d.repaired > 0) {
-                let mut record = AuditRecord::by(caller, "drift.repaired", format!("integrations/{}", d.integration_id));
+                let mut record =
+                    AuditRecord::by(caller, "drift.repaired", format!("integrations/{}", d.integration_id));
                 record.detail = format!(
                     "{} orphan grant(s) revoked and {} missing grant(s) given again at {}",
                     d.orphans.len(),
@@ -55,7 +61,10 @@ impl RequestService {
         };
         let mut out = Vec::new();
         for id in ids {
-            let name = targets.integration(&id).map(|(_, name)| name).unwrap_or_else(|_| id.clone());
+            let name = targets
+                .integration(&id)
+                .map(|(_, name)| name)
+                .unwrap_or_else(|_| id.clone());
             let mut report = IntegrationDrift {
                 integration_id: id.clone(),
                 integration_name: name,
@@ -110,9 +119,9 @@ impl RequestService {
         let (connector, config) = self.ports().targets.connector(integration_id).await?;
         let mut repaired = 0;
         for orphan in &report.orphans {
-            let known = holds::get(self.db(), &orphan.grant_id).await?.is_some_and(|h| {
-                matches!(h.state, HoldState::Granting | HoldState::Granted | HoldState::Revoking)
-            });
+            let known = holds::get(self.db(), &orphan.grant_id)
+                .await?
+                .is_some_and(|h| matches!(h.state, HoldState::Granting | HoldState::Granted | HoldState::Revoking));
             if known {
                 continue;
             }

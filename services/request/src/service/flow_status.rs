@@ -81,7 +81,11 @@ impl RequestService {
         for request in &holding {
             let items = requests::items(self.db(), &request.id).await?;
             hold_ids.extend(items.iter().filter_map(|i| i.hold_id.clone()));
-            wanted_items.extend(items.iter().map(|i| (i.integration_id.clone(), i.resource_id.clone(), i.permission.clone())));
+            wanted_items.extend(
+                items
+                    .iter()
+                    .map(|i| (i.integration_id.clone(), i.resource_id.clone(), i.permission.clone())),
+            );
             status.holders.push(Holder {
                 grantee_id: request.grantee_id.clone(),
                 grantee_name: name_of(ports.people.facts(&request.grantee_id).await?, &request.grantee_id),

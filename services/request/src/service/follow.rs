@@ -35,7 +35,12 @@ impl RequestService {
         let cursor = automatic::cursor(self.db(), DIRECTORY_FEED).await?;
         let mut generation = self.ports().flows.generation();
         let done = self.reconcile_all().await?;
-        tracing::info!(users = done.users, granted = done.granted, revoked = done.revoked, "reconciler started");
+        tracing::info!(
+            users = done.users,
+            granted = done.granted,
+            revoked = done.revoked,
+            "reconciler started"
+        );
         let mut last_full = Instant::now();
         let mut changes = self.ports().people.watch(cursor);
         let mut tick = tokio::time::interval(self.config().poll.max(Duration::from_millis(50)));

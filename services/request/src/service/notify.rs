@@ -79,7 +79,13 @@ impl RequestService {
 
     /// Enqueues `event` about `request` to every sink that wants it (`tag` tells repeated
     /// notifications of one event apart).
-    pub(crate) async fn notify_event(&self, tx: &Tx, request: &RequestRow, event: &str, tag: &str) -> ServiceResult<()> {
+    pub(crate) async fn notify_event(
+        &self,
+        tx: &Tx,
+        request: &RequestRow,
+        event: &str,
+        tag: &str,
+    ) -> ServiceResult<()> {
         let sinks: Vec<String> = self.sinks_for(event).map(|s| s.name.clone()).collect();
         for sink in sinks {
             let id = format!("notify:{sink}:{}:{tag}", request.id);
@@ -191,7 +197,10 @@ impl RequestService {
         let requester_facts = people.facts(&request.requester_id).await?;
         let recipient = |facts: &Option<latch_flow::domain::conditions::Facts>, id: &str| Recipient {
             user_id: id.to_string(),
-            user_name: facts.as_ref().map(|f| f.user_name.clone()).unwrap_or_else(|| id.to_string()),
+            user_name: facts
+                .as_ref()
+                .map(|f| f.user_name.clone())
+                .unwrap_or_else(|| id.to_string()),
             email: facts.as_ref().map(|f| f.email.clone()).unwrap_or_default(),
         };
         let items = requests::items(self.db(), &request.id).await?;

@@ -60,10 +60,7 @@ pub fn items_key(items: &[Item]) -> String {
 
 /// Whether an assignment still gives (or is giving) its access.
 fn in_force(assignment: &Assignment) -> bool {
-    matches!(
-        assignment.state,
-        State::Approved | State::Granting | State::Active
-    )
+    matches!(assignment.state, State::Approved | State::Granting | State::Active)
 }
 
 impl RequestService {
@@ -101,7 +98,10 @@ impl RequestService {
             automatic::put(&*tx, flow_id, &user_id, &request.id, &key, self.now()).await?;
             match current {
                 Some(old) => {
-                    let detail = format!("the automatic flow {} now grants other access; replaced by request {}", flow.name, request.id);
+                    let detail = format!(
+                        "the automatic flow {} now grants other access; replaced by request {}",
+                        flow.name, request.id
+                    );
                     self.end_automatic(&tx, &old.request_id, &detail).await?;
                     done.replaced += 1;
                 }

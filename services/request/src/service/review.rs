@@ -111,7 +111,9 @@ impl RequestService {
         if !reviews::decide(&*tx, id, verdict, &caller.user_id, note, self.now()).await? {
             return Err(match reviews::get(&*tx, id).await? {
                 None => ServiceError::FailedPrecondition(format!("request {id} has no post-use review")),
-                Some(r) => ServiceError::FailedPrecondition(format!("the review of request {id} is already {}", r.state)),
+                Some(r) => {
+                    ServiceError::FailedPrecondition(format!("the review of request {id} is already {}", r.state))
+                }
             });
         }
         let detail = if note.is_empty() {

@@ -67,7 +67,11 @@ pub async fn insert(connection: &impl ConnectionTrait, events: &[AuditEvent]) ->
 pub async fn unsealed(connection: &impl ConnectionTrait, limit: u32) -> Result<Vec<AuditEvent>, DbErr> {
     let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE sequence IS NULL ORDER BY at, id LIMIT ?");
     let rows = connection
-        .query_all_raw(statement(connection.get_database_backend(), &sql, vec![i64::from(limit).into()]))
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            &sql,
+            vec![i64::from(limit).into()],
+        ))
         .await?;
     rows.iter().map(event).collect()
 }
@@ -102,7 +106,11 @@ pub async fn seal(connection: &impl ConnectionTrait, e: &AuditEvent) -> Result<(
 }
 
 /// Sealed events after `sequence`, in chain order.
-pub async fn sealed_after(connection: &impl ConnectionTrait, sequence: i64, limit: u32) -> Result<Vec<AuditEvent>, DbErr> {
+pub async fn sealed_after(
+    connection: &impl ConnectionTrait,
+    sequence: i64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, DbErr> {
     let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE sequence > ? ORDER BY sequence LIMIT ?");
     let rows = connection
         .query_all_raw(statement(
@@ -122,7 +130,9 @@ pub async fn count_unsealed(connection: &impl ConnectionTrait) -> Result<i64, Db
             vec![],
         ))
         .await?;
-    row.map(|r| r.try_get::<i64>("", "n")).transpose().map(|n| n.unwrap_or(0))
+    row.map(|r| r.try_get::<i64>("", "n"))
+        .transpose()
+        .map(|n| n.unwrap_or(0))
 }
 
 /// Which events a query covers; every part optional.
@@ -144,7 +154,11 @@ pub struct AuditFilter {
     pub after: Option<(DateTime<Utc>, String)>,
 }
 
-pub async fn list(connection: &impl ConnectionTrait, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEvent>, DbErr> {
+pub async fn list(
+    connection: &impl ConnectionTrait,
+    filter: &AuditFilter,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, DbErr> {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE 1 = 1");
     let mut values: Vec<Value> = Vec::new();
     if let Some(from) = filter.from {

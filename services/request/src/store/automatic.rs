@@ -36,7 +36,11 @@ fn assignment(row: &QueryResult) -> Result<Assignment, DbErr> {
 pub async fn for_grantee(connection: &impl ConnectionTrait, grantee_id: &str) -> Result<Vec<Assignment>, DbErr> {
     let sql = format!("{SELECT} WHERE a.grantee_id = ? ORDER BY a.flow_id");
     let rows = connection
-        .query_all_raw(statement(connection.get_database_backend(), &sql, vec![grantee_id.into()]))
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            &sql,
+            vec![grantee_id.into()],
+        ))
         .await?;
     rows.iter().map(assignment).collect()
 }
@@ -102,7 +106,9 @@ pub async fn cursor(connection: &impl ConnectionTrait, name: &str) -> Result<i64
             vec![name.into()],
         ))
         .await?;
-    row.map(|r| r.try_get::<i64>("", "sequence")).transpose().map(|s| s.unwrap_or(0))
+    row.map(|r| r.try_get::<i64>("", "sequence"))
+        .transpose()
+        .map(|s| s.unwrap_or(0))
 }
 
 /// Moves a feed reader's cursor forward (never back: replicas may race).

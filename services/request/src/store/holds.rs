@@ -207,7 +207,10 @@ pub async fn in_state(connection: &impl ConnectionTrait, state: HoldState) -> Re
 }
 
 /// An integration's holds being made, given or revoked (the ones that may exist at the system).
-pub async fn open_in_integration(connection: &impl ConnectionTrait, integration_id: &str) -> Result<Vec<HoldRow>, DbErr> {
+pub async fn open_in_integration(
+    connection: &impl ConnectionTrait,
+    integration_id: &str,
+) -> Result<Vec<HoldRow>, DbErr> {
     let sql = format!(
         "SELECT {COLUMNS} FROM holds WHERE integration_id = ? AND state IN ('granting', 'granted', 'revoking') ORDER BY created_at, id"
     );

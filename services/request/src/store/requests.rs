@@ -328,7 +328,11 @@ pub async fn unfinished_for_grantee(
          ORDER BY created_at, id"
     );
     let rows = connection
-        .query_all_raw(statement(connection.get_database_backend(), &sql, vec![grantee_id.into()]))
+        .query_all_raw(statement(
+            connection.get_database_backend(),
+            &sql,
+            vec![grantee_id.into()],
+        ))
         .await?;
     rows.iter().map(request).collect()
 }
@@ -558,9 +562,15 @@ pub async fn events(connection: &impl ConnectionTrait, request_id: &str) -> Resu
 }
 
 /// Requests under a flow in some states, oldest first.
-pub async fn of_flow(connection: &impl ConnectionTrait, flow_id: &str, states: &[State]) -> Result<Vec<RequestRow>, DbErr> {
+pub async fn of_flow(
+    connection: &impl ConnectionTrait,
+    flow_id: &str,
+    states: &[State],
+) -> Result<Vec<RequestRow>, DbErr> {
     let marks = vec!["?"; states.len().max(1)].join(", ");
-    let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE flow_id = ? AND state IN ({marks}) ORDER BY created_at, id");
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE flow_id = ? AND state IN ({marks}) ORDER BY created_at, id"
+    );
     let mut values: Vec<Value> = vec![flow_id.into()];
     values.extend(states.iter().map(|s| Value::from(state_name(*s))));
     if states.is_empty() {

@@ -46,7 +46,11 @@ pub async fn open(connection: &impl ConnectionTrait, request_id: &str, at: DateT
 pub async fn get(connection: &impl ConnectionTrait, request_id: &str) -> Result<Option<Review>, DbErr> {
     let sql = format!("SELECT {COLUMNS} FROM reviews WHERE request_id = ?");
     connection
-        .query_one_raw(statement(connection.get_database_backend(), &sql, vec![request_id.into()]))
+        .query_one_raw(statement(
+            connection.get_database_backend(),
+            &sql,
+            vec![request_id.into()],
+        ))
         .await?
         .as_ref()
         .map(review)

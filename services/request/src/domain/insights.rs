@@ -69,12 +69,14 @@ mod tests {
     fn no_suggestion_without_history_or_when_requests_use_the_maximum() {
         let few = stats(&[600; 9]).unwrap();
         assert_eq!(suggested_maximum(8 * 3600, &few), None, "nine requests are too few");
-        let long = stats(&[4 * 3600; 20]).unwrap();
+        let long = stats(&[5 * 3600; 20]).unwrap();
         assert_eq!(
             suggested_maximum(8 * 3600, &long),
             None,
-            "half the maximum is not well below"
+            "more than half is not well below"
         );
+        let half = stats(&[4 * 3600; 20]).unwrap();
+        assert_eq!(suggested_maximum(8 * 3600, &half), Some(4 * 3600), "at most half is");
         let close = stats(&[3 * 3600; 20]).unwrap();
         assert_eq!(suggested_maximum(4 * 3600, &close), None);
     }

@@ -5,8 +5,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use latch_proto::common::v1::Role;
-use latch_proto::identity::v1 as identity;
 use latch_proto::request::v1 as pb;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -14,8 +12,8 @@ use serde_json::json;
 use crate::automatic::{ONCALL_PROD_READ, wait_live};
 use crate::cli::{Cli, stderr, stdout};
 use crate::harness::{ADMIN_TOKEN, AuditClient, TestServer};
-use crate::request_support::{Scripted, create_flow, integration, person};
-use crate::scim::{Scim, okta_user};
+use crate::request_support::{Scripted, create_flow, integration, make_auditor, person};
+use crate::scim::Scim;
 
 async fn all_events(audit: &mut AuditClient, filter: pb::AuditFilter) -> Vec<pb::AuditEvent> {
     let mut events = Vec::new();
@@ -52,15 +50,7 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
     let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
     integration(&server, "shop", "scripted", &[]).await;
     let scim = Scim::new(&server).await;
-    let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
-    let ann_id = ann["id"].as_str().unwrap().to_string();
-    let (_, group) = scim
-        .post(
-            "/Groups",
-            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
-        )
-        .await;
-    let group_id = group["id"].as_str().unwrap().to_string();
+    let (ann_id, group_id) = crate::automatic::ann_on_call(&scim).await;
     create_flow(&server, ONCALL_PROD_READ).await;
     let tables = ["orders", "customers", "invoices"];
     let everything: BTreeSet<_> = tables
@@ -182,15 +172,7 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
-    server
-        .admin()
-        .await
-        .grant_role(identity::GrantRoleRequest {
-            user_id: dora.id.clone(),
-            role: Role::Auditor as i32,
-        })
-        .await
-        .expect("grant auditor");
+    make_auditor(&server, &dora.id).await;
     let mut auditor = server.audit_with(Some(&dora_token)).await;
     let everything_now = all_events(&mut auditor, pb::AuditFilter::default()).await;
     let token_made = everything_now

@@ -46,6 +46,21 @@ pub async fn wait_live(connector: &Scripted, user: &str, want: &BTreeSet<(String
     );
 }
 
+/// Ann provisioned over SCIM and an `on-call` group holding her: (ann's id, the group's id).
+pub async fn ann_on_call(scim: &Scim) -> (String, String) {
+    let (status, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
+    assert_eq!(status, StatusCode::CREATED, "{ann}");
+    let ann_id = ann["id"].as_str().unwrap().to_string();
+    let (status, group) = scim
+        .post(
+            "/Groups",
+            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    (ann_id, group["id"].as_str().unwrap().to_string())
+}
+
 async fn api_token(server: &TestServer, user_id: &str) -> String {
     server
         .admin()
@@ -67,18 +82,9 @@ async fn scim_membership_grants_and_revokes_without_cutting_shared_access() {
     let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
     integration(&server, "shop", "scripted", &[]).await;
     let scim = Scim::new(&server).await;
-    let (status, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let (ann_id, group_id) = ann_on_call(&scim).await;
     let (_, ben) = scim.post("/Users", okta_user("ben@x.io", "Ben", "B")).await;
-    let (ann_id, ben_id) = (ann["id"].as_str().unwrap(), ben["id"].as_str().unwrap());
-    let (status, group) = scim
-        .post(
-            "/Groups",
-            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{group}");
-    let group_id = group["id"].as_str().unwrap();
+    let ben_id = ben["id"].as_str().unwrap();
     let everything = prod_read(&["orders", "customers", "invoices"]);
 
     // Create and grant: the flow gives everyone who matches at once.
@@ -157,15 +163,7 @@ async fn a_restarted_reconciler_catches_up_from_its_stored_place_in_the_feed() {
     integration(&server, "shop", "scripted", &[]).await;
     create_flow(&server, ONCALL_PROD_READ).await;
     let scim = Scim::new(&server).await;
-    let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
-    let ann_id = ann["id"].as_str().unwrap().to_string();
-    let (_, group) = scim
-        .post(
-            "/Groups",
-            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
-        )
-        .await;
-    let group_id = group["id"].as_str().unwrap().to_string();
+    let (ann_id, group_id) = ann_on_call(&scim).await;
     let everything = prod_read(&["orders", "customers", "invoices"]);
     wait_live(&connector, "ann@x.io", &everything).await;
 
@@ -223,13 +221,7 @@ async fn flow_status_shows_holders_pending_changes_and_drift_which_repair_mends(
     .await;
     integration(&server, "shop", "scripted", &[]).await;
     let scim = Scim::new(&server).await;
-    let (_, ann) = scim.post("/Users", okta_user("ann@x.io", "Ann", "A")).await;
-    let ann_id = ann["id"].as_str().unwrap().to_string();
-    scim.post(
-        "/Groups",
-        json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call", "members": [{ "value": ann_id }] }),
-    )
-    .await;
+    ann_on_call(&scim).await;
     create_flow(&server, ONCALL_PROD_READ).await;
     let cli = Cli::new(&server);
     let status = flow_status(&cli, "on-call reads production").await;
@@ -304,4 +296,79 @@ async fn flow_status_shows_holders_pending_changes_and_drift_which_repair_mends(
     assert_eq!(connector.live_for("ann@x.io").await, everything);
     assert!(!connector.live().await.iter().any(|g| g.grant_id == "made-by-hand"));
     assert_eq!(flow_status(&cli, "on-call reads production").await["drift"], json!([]));
+}
+
+/// One import both deactivates a user and adds a group (a change that may touch anyone), and
+/// the reconciler reads both in one batch: the deactivated user still loses their self-serve
+/// access.
+#[tokio::test]
+async fn a_user_deactivated_alongside_group_changes_loses_access() {
+    use latch_proto::identity::v1::ImportDirectoryRequest;
+    let connector = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![connector.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    create_flow(&server, &automatic_flow("engineers", "shop")).await;
+    let mut admin = server.admin().await;
+    let directory = |active: bool| {
+        format!(
+            "users:\n  - user_name: ben\n    active: {active}\n    attributes: {{ department: Engineering }}\ngroups:\n  - name: team\n    members: [ben]\n{}",
+            if active {
+                ""
+            } else {
+                "  - name: newcomers\n    members: []\n"
+            }
+        )
+    };
+    admin
+        .import_directory(ImportDirectoryRequest {
+            document: directory(true),
+            dry_run: false,
+        })
+        .await
+        .expect("import");
+    let ben = admin
+        .get_user(latch_proto::identity::v1::GetUserRequest { id: "ben".into() })
+        .await
+        .expect("ben")
+        .into_inner()
+        .id;
+    let mut bens = server.requests_with(Some(&api_token(&server, &ben).await)).await;
+    let own = bens
+        .submit_request(ask(vec![item("shop", "table:orders-prod/orders", "read")], "1h"))
+        .await
+        .expect("ben asks")
+        .into_inner();
+    wait_states(&server, &mut bens, std::slice::from_ref(&own.id), &["active"]).await;
+    // Written while no reconciler runs, so that it reads both changes in one batch.
+    let (dir, url, clock) = server.stop().await;
+    let offline = TestServer::start_with_options(
+        dir,
+        url,
+        clock,
+        vec![connector.clone()],
+        latchd::AppOptions {
+            no_workers: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    offline
+        .admin()
+        .await
+        .import_directory(ImportDirectoryRequest {
+            document: directory(false),
+            dry_run: false,
+        })
+        .await
+        .expect("import");
+    let (dir, url, clock) = offline.stop().await;
+    let server = TestServer::start_with(dir, url, clock, vec![connector.clone()]).await;
+    let mut as_admin = server.requests_with(Some(ADMIN_TOKEN)).await;
+    let ended = wait_states(&server, &mut as_admin, &[own.id], &["revoked"]).await;
+    assert!(
+        ended[0].outcome.contains("no longer an active user"),
+        "{}",
+        ended[0].outcome
+    );
+    wait_live(&connector, "ben", &BTreeSet::new()).await;
 }

@@ -280,6 +280,19 @@ pub async fn person(
     (user, secret)
 }
 
+/// Gives a user the auditor role.
+pub async fn make_auditor(server: &TestServer, user_id: &str) {
+    server
+        .admin()
+        .await
+        .grant_role(latch_proto::identity::v1::GrantRoleRequest {
+            user_id: user_id.into(),
+            role: latch_proto::common::v1::Role::Auditor as i32,
+        })
+        .await
+        .expect("grant auditor");
+}
+
 /// A self-serve flow over every table of `integration` tagged env=prod, automatic approval.
 pub fn automatic_flow(name: &str, integration: &str) -> String {
     format!(

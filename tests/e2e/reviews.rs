@@ -2,15 +2,13 @@
 //! the user signs off or flags the use, the verdict in the history and the audit trail.
 
 use chrono::TimeDelta;
-use latch_proto::common::v1::Role;
-use latch_proto::identity::v1 as identity;
 use latch_proto::request::v1 as pb;
 use latch_runtime::config::WebhookConfig;
 
 use crate::cli::{Cli, stderr, stdout};
 use crate::harness::{ADMIN_TOKEN, TestServer};
 use crate::notifications::{SECRET, start_receiver};
-use crate::request_support::{Scripted, ask, create_flow, get, integration, item, person, wait_states};
+use crate::request_support::{Scripted, ask, create_flow, get, integration, item, make_auditor, person, wait_states};
 
 const BREAK_GLASS: &str = r#"
 name: break glass orders
@@ -38,15 +36,7 @@ async fn break_glass_use_is_granted_at_once_then_reviewed_and_reminded_until_som
     integration(&server, "shop", "scripted", &[]).await;
     create_flow(&server, BREAK_GLASS).await;
     let (dora, dora_token) = person(&server, "dora", "Security", "").await;
-    server
-        .admin()
-        .await
-        .grant_role(identity::GrantRoleRequest {
-            user_id: dora.id.clone(),
-            role: Role::Auditor as i32,
-        })
-        .await
-        .unwrap();
+    make_auditor(&server, &dora.id).await;
     let (_ada, ada_token) = person(&server, "ada", "Engineering", "").await;
     let mut ada = server.requests_with(Some(&ada_token)).await;
     let mut asked = ask(vec![item("shop", "table:orders-prod/orders", "write")], "30m");

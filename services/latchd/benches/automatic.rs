@@ -18,6 +18,8 @@
 //!
 //! Run: `cargo bench -p latchd --bench automatic [-- scim|reconcile]`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,7 +31,7 @@ use latch_connector_sdk::{
 use latch_proto::common::v1::Role;
 use latch_runtime::{Caller, LatchConfig, TokenScope};
 use latchd::{App, AppOptions};
-use sea_orm::ConnectionTrait;
+use support::{Setup, setup};
 
 const ADMIN: &str = "latch_bench_admin_token_0123456789abcdef";
 
@@ -83,44 +85,6 @@ impl Timed {
     /// When `user`'s `n`th grant call came, if it has.
     fn nth_call(&self, user: &str, n: usize) -> Option<Instant> {
         self.calls.lock().unwrap().get(user).and_then(|c| c.get(n - 1).copied())
-    }
-}
-
-struct Setup {
-    database_url: String,
-    drop: Option<(String, String)>,
-    dir: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, drop) = match std::env::var("LATCH_BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(base) => {
-            let name = format!("latch_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let (prefix, _) = base.rsplit_once('/').unwrap();
-            (format!("{prefix}/{name}"), Some((base.clone(), name)))
-        }
-        None => (String::new(), None),
-    };
-    Setup {
-        database_url,
-        drop,
-        dir,
-    }
-}
-
-async fn teardown(setup: Setup) {
-    if let Some((base, name)) = setup.drop
-        && let Ok(admin) = sea_orm::Database::connect(base.as_str()).await
-    {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
     }
 }
 
@@ -326,7 +290,7 @@ async fn scim_bench() {
     println!("  burst: every grant issued after {:.1} ms", all.as_secs_f64() * 1e3);
     let _ = stop.send(());
     let _ = task.await;
-    teardown(setup).await;
+    setup.teardown().await;
 }
 
 async fn reconcile_bench() {
@@ -401,7 +365,7 @@ async fn reconcile_bench() {
         memory()
     );
     drop(app);
-    teardown(setup).await;
+    setup.teardown().await;
 }
 
 fn main() {

@@ -21,6 +21,8 @@
 //! `LATCH_BENCH_DATABASE_URL=postgres://…/postgres` to run on a fresh PostgreSQL database
 //! instead of SQLite.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,7 @@ use latch_proto::request::v1::request_service_client::RequestServiceClient;
 use latch_runtime::{Caller, LatchConfig, TokenScope};
 use latchd::{App, AppOptions};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use support::{Setup, setup};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -75,47 +78,6 @@ grant_for: { custom: 1h }
 settings: { require_justification: false }
 "#
     .into()
-}
-
-struct Setup {
-    database_url: String,
-    /// The PostgreSQL server's own database and the bench database's name, to drop it after.
-    drop: Option<(String, String)>,
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    async fn teardown(self) {
-        if let Some((base, name)) = self.drop
-            && let Ok(admin) = sea_orm::Database::connect(base.as_str()).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
-    }
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, drop) = match std::env::var("LATCH_BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(base) => {
-            let name = format!("latch_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let (prefix, _) = base.rsplit_once('/').unwrap();
-            (format!("{prefix}/{name}"), Some((base.clone(), name)))
-        }
-        None => (String::new(), None),
-    };
-    Setup {
-        database_url,
-        drop,
-        dir,
-    }
 }
 
 async fn start(setup: &Setup) -> App {

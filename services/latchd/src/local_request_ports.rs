@@ -63,6 +63,10 @@ impl Flows for LocalFlows {
     fn all(&self) -> Vec<latch_flow::store::StoredFlow> {
         self.0.state().flows.clone()
     }
+
+    async fn catch_up(&self) -> ServiceResult<()> {
+        self.0.catch_up().await
+    }
 }
 
 /// What a directory change means to the request context: whose facts it may have changed.
@@ -114,6 +118,10 @@ impl People for LocalPeople {
 
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
         self.identity().verify_mfa(user_id, code).await
+    }
+
+    async fn catch_up(&self) -> ServiceResult<()> {
+        self.identity().catch_up().await
     }
 
     async fn reviewers(&self) -> ServiceResult<Vec<Facts>> {

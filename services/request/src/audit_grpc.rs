@@ -48,6 +48,7 @@ fn filter(filter: Option<pb::AuditFilter>) -> ServiceResult<AuditFilter> {
         flow: f.flow.trim().to_string(),
         action: f.action.trim().to_string(),
         after: None,
+        after_sequence: None,
     })
 }
 
@@ -212,6 +213,8 @@ impl AuditApi for AuditGrpc {
             }
         };
         let mut filter = filter(request.filter)?;
+        // Sealed events in chain order: nothing stamped earlier but sealed later is skipped.
+        filter.after_sequence = Some(0);
         // The first page checks the caller and the filter before the stream starts.
         let first = self.service.audit_events(&caller, filter.clone(), EXPORT_PAGE).await?;
         let service = self.service.clone();
@@ -241,7 +244,7 @@ impl AuditApi for AuditGrpc {
                 let Some(last) = page.last().filter(|_| page.len() as u32 == EXPORT_PAGE) else {
                     return;
                 };
-                filter.after = Some((last.at, last.id.clone()));
+                filter.after_sequence = last.sequence;
                 page = match service.audit_events(&caller, filter.clone(), EXPORT_PAGE).await {
                     Ok(page) => page,
                     Err(error) => {

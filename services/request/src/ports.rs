@@ -45,6 +45,9 @@ pub trait Flows: Send + Sync {
 
     /// Every flow as stored now (for insights).
     fn all(&self) -> Vec<StoredFlow>;
+
+    /// Brings this process's flows up to date with what other replicas wrote.
+    async fn catch_up(&self) -> ServiceResult<()>;
 }
 
 /// A change in the directory, as the reconciler and the audit log read it.
@@ -76,6 +79,8 @@ pub trait People: Send + Sync {
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>>;
     /// Checks a TOTP code of `user_id` (counts failures, refuses replays).
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool>;
+    /// Brings this process's directory up to date with what other replicas wrote.
+    async fn catch_up(&self) -> ServiceResult<()>;
     /// Admins and auditors (who review break-glass use).
     async fn reviewers(&self) -> ServiceResult<Vec<Facts>>;
     /// Every directory change after `after`, in order and without gaps, then live ones.

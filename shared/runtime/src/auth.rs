@@ -86,7 +86,7 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Where a call came from: the peer address, and the client a proxy names.
+/// Where a call came from: the peer address, and the client a proxy claims it serves.
 fn source<B>(request: &http::Request<B>) -> String {
     let peer = request
         .extensions()
@@ -95,7 +95,8 @@ fn source<B>(request: &http::Request<B>) -> String {
         .map(|addr| addr.to_string())
         .unwrap_or_else(|| "unknown".into());
     match request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(forwarded) => format!("grpc {peer} for {}", forwarded.trim()),
+        // The header is the client's claim; the peer is what was seen.
+        Some(forwarded) => format!("grpc {peer} (x-forwarded-for: {})", forwarded.trim()),
         None => format!("grpc {peer}"),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use latch_proto::common::v1::Role;
 use latch_runtime::audit::{AuditRecord, AuditSink, current_source};
 use latch_runtime::database::statement;
@@ -198,14 +198,8 @@ impl RequestService {
 
     /// Seals the log as events arrive and copies directory changes into it, until dropped.
     pub fn spawn_audit(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = service.run_audit(every).await {
-                    tracing::warn!(%error, "audit log writer failed; starting again in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
+        self.spawn_restarting("audit log writer", move |service| async move {
+            service.run_audit(every).await
         })
     }
 
@@ -217,16 +211,7 @@ impl RequestService {
         loop {
             tokio::select! {
                 change = changes.next() => {
-                    let Some(change) = change else {
-                        return Err(ServiceError::Unavailable("the directory change feed ended".into()));
-                    };
-                    let mut batch = vec![change?];
-                    while batch.len() < 500 {
-                        match changes.next().now_or_never() {
-                            Some(Some(change)) => batch.push(change?),
-                            _ => break,
-                        }
-                    }
+                    let batch = super::follow::batch(change, &mut changes, 500)?;
                     self.copy_directory_changes(&batch).await?;
                 }
                 _ = tick.tick() => {

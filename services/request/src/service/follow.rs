@@ -5,10 +5,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use latch_runtime::{ServiceError, ServiceResult};
 
 use super::RequestService;
+use crate::ports::DirectoryChange;
 use crate::store::automatic;
 
 /// The reconciler's cursor in the directory change feed.
@@ -16,15 +18,47 @@ pub const DIRECTORY_FEED: &str = "reconciler:directory";
 /// Changes taken from the feed before reconciling the users they name.
 const BATCH: usize = 500;
 
+/// A change from the feed and every other one ready now, up to `max` (an ended feed is an
+/// error: the reader starts again from its cursor).
+pub(crate) fn batch(
+    first: Option<ServiceResult<DirectoryChange>>,
+    changes: &mut BoxStream<'static, ServiceResult<DirectoryChange>>,
+    max: usize,
+) -> ServiceResult<Vec<DirectoryChange>> {
+    let Some(first) = first else {
+        return Err(ServiceError::Unavailable("the directory change feed ended".into()));
+    };
+    let mut batch = vec![first?];
+    while batch.len() < max {
+        match changes.next().now_or_never() {
+            Some(Some(change)) => batch.push(change?),
+            _ => break,
+        }
+    }
+    Ok(batch)
+}
+
 impl RequestService {
     /// Keeps automatic access reconciled until the service is dropped; restarts after errors
     /// from where its cursor stands.
     pub fn spawn_reconciler(&self, full_every: Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_restarting(
+            "reconciler",
+            move |service| async move { service.follow(full_every).await },
+        )
+    }
+
+    /// Runs `task` until the service is dropped, starting it again a second after it fails.
+    pub(crate) fn spawn_restarting<F, Fut>(&self, what: &'static str, task: F) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(RequestService) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ServiceResult<()>> + Send,
+    {
         let service = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = service.follow(full_every).await {
-                    tracing::warn!(%error, "reconciler failed; starting again in 1 s");
+                if let Err(error) = task(service.clone()).await {
+                    tracing::warn!(%error, "{what} failed; starting again in 1 s");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -48,24 +82,16 @@ impl RequestService {
         loop {
             tokio::select! {
                 change = changes.next() => {
-                    let Some(change) = change else {
-                        return Err(ServiceError::Unavailable("the directory change feed ended".into()));
-                    };
-                    let mut batch = vec![change?];
-                    while batch.len() < BATCH {
-                        match changes.next().now_or_never() {
-                            Some(Some(change)) => batch.push(change?),
-                            _ => break,
-                        }
+                    let batch = batch(change, &mut changes, BATCH)?;
+                    // The users named first (a deactivation must not wait on anything), then a
+                    // full pass when a change may touch users it does not name.
+                    let users: BTreeSet<&str> = batch.iter().flat_map(|c| c.users.iter().map(String::as_str)).collect();
+                    for user in users {
+                        self.reconcile_or_retry(user).await?;
                     }
                     if batch.iter().any(|c| c.broad) {
                         self.reconcile_all().await?;
                         last_full = Instant::now();
-                    } else {
-                        let users: BTreeSet<&str> = batch.iter().flat_map(|c| c.users.iter().map(String::as_str)).collect();
-                        for user in users {
-                            self.reconcile_user(user).await?;
-                        }
                     }
                     let last = batch.last().map_or(0, |c| c.sequence);
                     let _turn = self.writer_turn().await;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{Policy, RequestService, Tx};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::automatic::{self, Assignment};
-use crate::store::requests::{self, ItemRow, ItemState, RequestRow};
+use crate::store::requests::{self, ItemState, RequestRow};
 
 /// The requester recorded on requests that automatic flows make.
 pub const AUTOMATIC_REQUESTER: &str = "latch";
@@ -63,6 +63,18 @@ fn in_force(assignment: &Assignment) -> bool {
     matches!(assignment.state, State::Approved | State::Granting | State::Active)
 }
 
+/// A grant that failed for good is tried again for the same items only this long after.
+const RETRY_FAILED_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Whether an assignment is as it should be for a flow now granting `key`: in force with the
+/// same items, or failed recently with them (a connector refusing is not asked again on every
+/// pass; a change of the flow's items, or an hour, brings a new attempt).
+fn settled(assignment: &Assignment, key: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    assignment.items_key == key
+        && (in_force(assignment)
+            || (assignment.state == State::Failed && assignment.updated_at > now - RETRY_FAILED_AFTER))
+}
+
 impl RequestService {
     /// Brings one user's automatic access in line with the flows granting to them now. An
     /// inactive or deleted user loses every access, self-serve requests included.
@@ -90,10 +102,10 @@ impl RequestService {
         };
         for (flow_id, flow) in &flows {
             let key = items_key(&flow.items);
-            let current = held.get(flow_id).filter(|a| in_force(a));
-            if current.is_some_and(|a| a.items_key == key) {
+            if held.get(flow_id).is_some_and(|a| settled(a, &key, self.now())) {
                 continue;
             }
+            let current = held.get(flow_id).filter(|a| in_force(a));
             let request = self.grant_automatic(&tx, flow, &user_id).await?;
             automatic::put(&*tx, flow_id, &user_id, &request.id, &key, self.now()).await?;
             match current {
@@ -136,12 +148,42 @@ impl RequestService {
     /// A full pass: every user whose automatic access differs from what the flows say now is
     /// reconciled (the safety net behind the change feeds, and "create and grant").
     pub async fn reconcile_all(&self) -> ServiceResult<Reconciled> {
+        // Decide from this replica's directory and flows only once they are up to date.
+        self.ports().people.catch_up().await?;
+        self.ports().flows.catch_up().await?;
         let users = self.users_out_of_line().await?;
         let mut done = Reconciled::default();
         for user in users {
-            done += self.reconcile_user(&user).await?;
+            done += self.reconcile_or_retry(&user).await?;
         }
         Ok(done)
+    }
+
+    /// Reconciles a user; when that fails, a durable `reconcile` job retries it with backoff,
+    /// so one user's trouble neither blocks the others nor is forgotten.
+    pub(crate) async fn reconcile_or_retry(&self, user: &str) -> ServiceResult<Reconciled> {
+        match self.reconcile_user(user).await {
+            Ok(done) => Ok(done),
+            Err(error) => {
+                tracing::warn!(%user, %error, "reconciling a user failed; a job retries it");
+                let tx = self.begin(user).await?;
+                let id = format!("reconcile:{user}:{}", uuid::Uuid::now_v7().simple());
+                self.enqueue(&tx, "reconcile", user, id, self.now()).await?;
+                tx.commit().await?;
+                Ok(Reconciled::default())
+            }
+        }
+    }
+
+    /// Job `reconcile`: a user whose reconcile failed before.
+    pub(crate) async fn run_reconcile(&self, job: &crate::store::jobs::Job) -> ServiceResult<super::grant::Attempt> {
+        self.ports().people.catch_up().await?;
+        self.ports().flows.catch_up().await?;
+        if let Err(error) = self.reconcile_user(&job.subject).await {
+            return Ok(super::grant::Attempt::Retry(error.to_string()));
+        }
+        let tx = self.begin(&job.subject).await?;
+        self.finish(tx, job).await
     }
 
     /// Users whose automatic access differs from what the flows grant now.
@@ -161,10 +203,14 @@ impl RequestService {
             }
         }
         let mut out = BTreeSet::new();
+        let now = self.now();
         for assignment in automatic::all(self.db()).await? {
             let pair = (assignment.grantee_id.clone(), assignment.flow_id.clone());
-            let current = in_force(&assignment) && keys.get(&assignment.flow_id) == Some(&assignment.items_key);
-            if !wanted.remove(&pair) || !current {
+            let wanted_now = wanted.remove(&pair);
+            let current = keys
+                .get(&assignment.flow_id)
+                .is_some_and(|key| settled(&assignment, key, now));
+            if (wanted_now && !current) || (!wanted_now && in_force(&assignment)) {
                 out.insert(assignment.grantee_id);
             }
         }
@@ -178,23 +224,7 @@ impl RequestService {
         let spec = ports.flows.spec(&flow.id)?;
         let now = self.now();
         let id = uuid::Uuid::now_v7().to_string();
-        let mut items = Vec::with_capacity(flow.items.len());
-        for (position, item) in flow.items.iter().enumerate() {
-            let info = ports.targets.resource(&item.integration_id, &item.resource_id).await?;
-            items.push(ItemRow {
-                request_id: id.clone(),
-                position: position as i32,
-                integration_id: item.integration_id.clone(),
-                integration_name: info.integration_name,
-                resource_id: item.resource_id.clone(),
-                resource_type: info.resource_type,
-                resource_name: info.name,
-                permission: item.permission.clone(),
-                owners: info.owners.join(","),
-                state: ItemState::Pending,
-                hold_id: None,
-            });
-        }
+        let mut items = self.item_rows(&id, &flow.items).await?;
         let policy = Policy {
             approval: spec.approval.clone(),
             settings: spec.settings.clone(),

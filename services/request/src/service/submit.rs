@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use latch_flow::domain::duration::Span;
+use latch_flow::domain::evaluate::Item;
 use latch_flow::service::queries_public::Asked;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
@@ -135,23 +136,7 @@ impl RequestService {
             false
         };
         let id = uuid::Uuid::now_v7().to_string();
-        let mut items = Vec::with_capacity(answer.items.len());
-        for (position, item) in answer.items.iter().enumerate() {
-            let info = ports.targets.resource(&item.integration_id, &item.resource_id).await?;
-            items.push(ItemRow {
-                request_id: id.clone(),
-                position: position as i32,
-                integration_id: item.integration_id.clone(),
-                integration_name: info.integration_name,
-                resource_id: item.resource_id.clone(),
-                resource_type: info.resource_type,
-                resource_name: info.name,
-                permission: item.permission.clone(),
-                owners: info.owners.join(","),
-                state: ItemState::Pending,
-                hold_id: None,
-            });
-        }
+        let mut items = self.item_rows(&id, &answer.items).await?;
         let mut request = RequestRow {
             id: id.clone(),
             requester_id: caller.user_id.clone(),
@@ -248,6 +233,32 @@ impl RequestService {
         tx.commit().await?;
         tracing::info!(request = %request.id, flow = %request.flow_name, state = ?request.state, "request submitted");
         Ok(request)
+    }
+
+    /// The rows of a new request's items, with what the catalog says of each resource.
+    pub(crate) async fn item_rows(&self, request_id: &str, asked: &[Item]) -> ServiceResult<Vec<ItemRow>> {
+        let mut items = Vec::with_capacity(asked.len());
+        for (position, item) in asked.iter().enumerate() {
+            let info = self
+                .ports()
+                .targets
+                .resource(&item.integration_id, &item.resource_id)
+                .await?;
+            items.push(ItemRow {
+                request_id: request_id.to_string(),
+                position: position as i32,
+                integration_id: item.integration_id.clone(),
+                integration_name: info.integration_name,
+                resource_id: item.resource_id.clone(),
+                resource_type: info.resource_type,
+                resource_name: info.name,
+                permission: item.permission.clone(),
+                owners: info.owners.join(","),
+                state: ItemState::Pending,
+                hold_id: None,
+            });
+        }
+        Ok(items)
     }
 
     /// Once MFA is done (or not needed): waits for approval, or is approved at once.

@@ -42,6 +42,7 @@ impl RequestService {
             "approval_timeout" => self.run_approval_timeout(job).await,
             "notify" => self.run_notify(job).await,
             "review_reminder" => self.run_review_reminder(job).await,
+            "reconcile" => self.run_reconcile(job).await,
             other => Ok(Attempt::Retry(format!("unknown job kind {other:?}"))),
         }
     }

@@ -152,6 +152,9 @@ pub struct AuditFilter {
     pub action: String,
     /// Events after this (time, id) position, oldest first.
     pub after: Option<(DateTime<Utc>, String)>,
+    /// Sealed events only, in chain order, after this sequence (exports page this way, so an
+    /// event stamped earlier but sealed later is never skipped).
+    pub after_sequence: Option<i64>,
 }
 
 pub async fn list(
@@ -207,7 +210,13 @@ pub async fn list(
         values.push(format_time(*at).into());
         values.push(id.clone().into());
     }
-    sql.push_str(" ORDER BY at, id LIMIT ?");
+    match filter.after_sequence {
+        Some(sequence) => {
+            sql.push_str(" AND sequence > ? ORDER BY sequence LIMIT ?");
+            values.push(sequence.into());
+        }
+        None => sql.push_str(" ORDER BY at, id LIMIT ?"),
+    }
     values.push(i64::from(limit.max(1)).into());
     let rows = connection
         .query_all_raw(statement(connection.get_database_backend(), &sql, values))

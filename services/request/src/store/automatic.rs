@@ -1,7 +1,7 @@
 //! What automatic flows hold: one request per (flow, grantee) carrying the flow's items, and
 //! the reconciler's durable place in the directory change feed.
 
-use latch_runtime::database::{format_time, statement};
+use latch_runtime::database::{format_time, parse_time, statement};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
 use crate::domain::lifecycle::State;
@@ -15,11 +15,12 @@ pub struct Assignment {
     pub request_id: String,
     /// Digest of the items the request was made with; a flow now granting other items replaces it.
     pub items_key: String,
-    /// The request's state now (read with the assignment).
+    /// The request's state now, and when it last changed (read with the assignment).
     pub state: State,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-const SELECT: &str = "SELECT a.flow_id, a.grantee_id, a.request_id, a.items_key, r.state
+const SELECT: &str = "SELECT a.flow_id, a.grantee_id, a.request_id, a.items_key, r.state, r.updated_at
      FROM automatic_grants a JOIN requests r ON r.id = a.request_id";
 
 fn assignment(row: &QueryResult) -> Result<Assignment, DbErr> {
@@ -30,6 +31,7 @@ fn assignment(row: &QueryResult) -> Result<Assignment, DbErr> {
         request_id: row.try_get("", "request_id")?,
         items_key: row.try_get("", "items_key")?,
         state: parse_state(&state).ok_or_else(|| DbErr::Type(format!("unknown request state {state:?}")))?,
+        updated_at: parse_time(&row.try_get::<String>("", "updated_at")?)?,
     })
 }
 

@@ -94,6 +94,19 @@ impl Drop for Background {
     }
 }
 
+impl Background {
+    /// Aborts every task and waits until none runs any more.
+    async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.0);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
 impl App {
     /// Connects databases, applies migrations, bootstraps the admin and binds both listeners
     /// (port 0 picks a free port; read it back with [`App::grpc_addr`]).
@@ -229,7 +242,7 @@ impl App {
                 // The audit log is sealed and fed with directory changes even without workers.
                 background.push(request.spawn_audit(Duration::from_millis(200)));
                 let sink: Arc<dyn latch_runtime::audit::AuditSink> =
-                    Arc::new(latch_request::service::RequestAuditSink(request.clone()));
+                    Arc::new(latch_request::service::RequestAuditSink::new(&request));
                 identity.audit().connect(sink.clone());
                 catalog.audit().connect(sink.clone());
                 flow.audit().connect(sink);
@@ -348,7 +361,14 @@ impl App {
             let _ = stop.send(true);
         };
         let (grpc, http, ()) = tokio::join!(grpc, http, signal);
-        drop(self.background);
+        self.background.stop().await;
+        // Jobs cut short by the stop go back to the queue now, not when their leases run out
+        // (another replica, or this one restarted, takes them at once).
+        if let Some(request) = &self.request
+            && let Err(error) = request.release_own_leases().await
+        {
+            tracing::warn!(%error, "could not hand back the jobs this process held");
+        }
         grpc.context("gRPC server")?;
         http.context("HTTP server")?;
         tracing::info!("latchd stopped");

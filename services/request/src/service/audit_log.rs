@@ -293,12 +293,23 @@ impl RequestService {
     }
 }
 
-/// The request service is the audit log other contexts append to.
-pub struct RequestAuditSink(pub RequestService);
+/// The request service is the audit log other contexts append to. It is held weakly: the
+/// request service holds those contexts (its ports), and a strong reference back would keep
+/// every one of them, with their database pools, alive forever.
+pub struct RequestAuditSink(super::WeakRequestService);
+
+impl RequestAuditSink {
+    pub fn new(service: &RequestService) -> Self {
+        Self(service.downgrade())
+    }
+}
 
 #[async_trait::async_trait]
 impl AuditSink for RequestAuditSink {
     async fn append(&self, record: AuditRecord) -> ServiceResult<()> {
-        self.0.append_audit(record).await
+        match self.0.upgrade() {
+            Some(service) => service.append_audit(record).await,
+            None => Err(ServiceError::Unavailable("the audit log has stopped".into())),
+        }
     }
 }

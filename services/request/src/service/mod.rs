@@ -91,6 +91,16 @@ pub struct RequestService {
     inner: Arc<Inner>,
 }
 
+/// A reference to the request service that does not keep it alive.
+#[derive(Clone)]
+pub struct WeakRequestService(std::sync::Weak<Inner>);
+
+impl WeakRequestService {
+    pub fn upgrade(&self) -> Option<RequestService> {
+        self.0.upgrade().map(|inner| RequestService { inner })
+    }
+}
+
 struct Inner {
     db: DatabaseConnection,
     ports: Ports,
@@ -172,6 +182,10 @@ impl RequestService {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    pub fn downgrade(&self) -> WeakRequestService {
+        WeakRequestService(Arc::downgrade(&self.inner))
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -127,6 +127,13 @@ impl RequestService {
         })
     }
 
+    /// Hands back the leases this process holds (after its workers stopped), so the jobs run
+    /// again at once elsewhere or after a restart.
+    pub async fn release_own_leases(&self) -> ServiceResult<u64> {
+        let _turn = self.writer_turn().await;
+        Ok(jobs::release_leases(self.db(), self.worker_name()).await?)
+    }
+
     /// Jobs not done yet, with their attempts and last errors.
     pub async fn pending_jobs(&self) -> ServiceResult<Vec<Job>> {
         Ok(jobs::pending(self.db()).await?)

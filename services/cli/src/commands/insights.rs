@@ -39,6 +39,9 @@ struct InsightsView {
 
 fn text(insights: &pb::Insights) -> String {
     let mut out = format!("Requested durations, last {} days\n", insights.window_days);
+    if insights.durations.is_empty() {
+        out.push_str("(no requests with a duration in the window)");
+    }
     let mut t = table(["flow", "requests", "median", "p90", "maximum", "recommendation"]);
     for d in &insights.durations {
         t.add_row(vec![
@@ -57,7 +60,9 @@ fn text(insights: &pb::Insights) -> String {
             },
         ]);
     }
-    out.push_str(&render(&t));
+    if !insights.durations.is_empty() {
+        out.push_str(&render(&t));
+    }
     out.push_str("\n\nFlows never used\n");
     if insights.unused_flows.is_empty() {
         out.push_str("(none)");

@@ -56,6 +56,8 @@ pub struct FlowStatus {
 impl RequestService {
     pub async fn flow_status(&self, caller: &Caller, flow: &str) -> ServiceResult<FlowStatus> {
         caller.require_admin()?;
+        // Accepts the id, the resource name (`flows/{id}`) or the flow's name.
+        let flow = flow.strip_prefix("flows/").unwrap_or(flow);
         let ports = self.ports();
         let spec_flow = ports
             .flows

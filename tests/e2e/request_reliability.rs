@@ -7,7 +7,7 @@ use latch_proto::request::v1 as pb;
 
 use crate::harness::TestServer;
 use crate::request_support::{
-    Scripted, ask, automatic_flow, create_flow, drive, get, integration, item, person, wait_states,
+    Scripted, ask, automatic_flow, create_flow, drive, get, integration, item, person, until_nothing_live, wait_states,
 };
 
 const TABLES: [&str; 3] = [
@@ -58,10 +58,7 @@ async fn a_flaky_slow_connector_still_ends_every_request_active_or_failed_and_re
         all.iter().all(|r| matches!(r.state.as_str(), "expired" | "failed"))
     })
     .await;
-    drive(&server, &mut admin, &ids, TimeDelta::seconds(5), 200, |_| {
-        futures::executor::block_on(scripted.live()).is_empty()
-    })
-    .await;
+    until_nothing_live(&server, &mut admin, &ids, TimeDelta::seconds(5), &scripted).await;
     let jobs = admin
         .list_pending_jobs(pb::ListPendingJobsRequest {})
         .await
@@ -89,13 +86,12 @@ async fn a_permanent_failure_fails_the_request_and_rolls_back_what_was_granted()
         .await
         .remove(0);
     assert!(failed.outcome.contains("read-only today"), "{}", failed.outcome);
-    drive(
+    until_nothing_live(
         &server,
         &mut client,
         std::slice::from_ref(&id),
         TimeDelta::seconds(1),
-        100,
-        |_| futures::executor::block_on(scripted.live()).is_empty(),
+        &scripted,
     )
     .await;
     let shown = get(&mut client, &id).await;
@@ -120,13 +116,12 @@ async fn a_permanent_failure_fails_the_request_and_rolls_back_what_was_granted()
         .await
         .remove(0);
     assert!(failed.outcome.contains("half granted"), "{}", failed.outcome);
-    drive(
+    until_nothing_live(
         &server,
         &mut client,
         std::slice::from_ref(&half),
         TimeDelta::seconds(1),
-        100,
-        |_| futures::executor::block_on(scripted.live()).is_empty(),
+        &scripted,
     )
     .await;
 }

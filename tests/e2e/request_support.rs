@@ -245,6 +245,20 @@ where
     );
 }
 
+/// Lets the workers run, the clock moving `step` per round, until the connector holds no grant.
+pub async fn until_nothing_live(
+    server: &TestServer,
+    client: &mut RequestClient,
+    ids: &[String],
+    step: TimeDelta,
+    connector: &Scripted,
+) {
+    drive(server, client, ids, step, 200, |_| {
+        futures::executor::block_on(connector.live()).is_empty()
+    })
+    .await;
+}
+
 /// Waits (clock still) until every request is in one of `states`.
 pub async fn wait_states(
     server: &TestServer,

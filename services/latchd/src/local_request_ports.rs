@@ -55,6 +55,10 @@ impl Flows for LocalFlows {
         self.0.automatic_grantees().await
     }
 
+    async fn grantees_of(&self, flow_id: &str) -> ServiceResult<Vec<String>> {
+        self.0.matching_grantees(flow_id).await
+    }
+
     fn generation(&self) -> (i64, i64) {
         let state = self.0.state();
         (state.store_version, state.catalog_version)

@@ -360,15 +360,13 @@ impl RequestApi for RequestGrpc {
         &self,
         request: Request<pb::ListWebhookDeliveriesRequest>,
     ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
-        caller(&request)?.require_admin()?;
+        let caller = caller(&request)?;
         let size = request.get_ref().page_size;
         if size < 0 {
             return Err(ServiceError::invalid("page_size", "must not be negative").into());
         }
-        let limit = if size == 0 { 100 } else { (size as u32).min(1000) };
-        let deliveries = crate::store::deliveries::recent(self.service.db(), limit)
-            .await
-            .map_err(ServiceError::from)?;
+        let limit = if size == 0 { 100 } else { size as u32 };
+        let deliveries = self.service.deliveries(&caller, limit).await?;
         Ok(Response::new(pb::ListWebhookDeliveriesResponse {
             deliveries: deliveries
                 .into_iter()
@@ -534,16 +532,12 @@ impl RequestApi for RequestGrpc {
     async fn review_request(&self, request: Request<pb::ReviewRequestRequest>) -> Result<Response<pb::Review>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
-        let review = self
+        let (review, reviewed) = self
             .service
             .review(&caller, request.id.trim(), request.approve, &request.note)
             .await?;
-        let summary = requests::get_request(self.service.db(), &review.request_id)
-            .await
-            .map_err(ServiceError::from)?
-            .map(|r| summary(&r));
         Ok(Response::new(pb::Review {
-            request: summary,
+            request: Some(summary(&reviewed)),
             ..review_message(&review)
         }))
     }

@@ -40,6 +40,9 @@ pub trait Flows: Send + Sync {
     /// Every automatic flow in force and the users it grants to now.
     async fn automatic_grantees(&self) -> ServiceResult<Vec<(String, Vec<String>)>>;
 
+    /// The users one automatic flow grants to now (none when it is not in force).
+    async fn grantees_of(&self, flow_id: &str) -> ServiceResult<Vec<String>>;
+
     /// Moves whenever flows, or what their targets resolve to, change.
     fn generation(&self) -> (i64, i64);
 

@@ -53,6 +53,18 @@ impl Caller {
         }
     }
 
+    /// Admins and auditors pass: the audit trail and break-glass reviews are theirs.
+    pub fn require_auditor(&self) -> ServiceResult<()> {
+        if self.is_admin() || self.has_role(Role::Auditor) {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied(format!(
+                "user {} is neither an admin nor an auditor; this call needs one of those roles",
+                self.user_name
+            )))
+        }
+    }
+
     /// The actor string recorded in change feeds and audit events.
     pub fn actor(&self) -> String {
         format!("users/{}", self.user_id)

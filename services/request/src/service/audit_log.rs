@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use latch_proto::common::v1::Role;
 use latch_runtime::audit::{AuditRecord, AuditSink, current_source};
 use latch_runtime::database::statement;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
@@ -221,17 +220,6 @@ impl RequestService {
         }
     }
 
-    fn require_auditor(caller: &Caller) -> ServiceResult<()> {
-        if caller.is_admin() || caller.has_role(Role::Auditor) {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(format!(
-                "user {} is neither an admin nor an auditor; the audit log is theirs to read",
-                caller.user_name
-            )))
-        }
-    }
-
     /// Events matching `filter`, oldest first (names of people resolved to ids).
     pub async fn audit_events(
         &self,
@@ -239,7 +227,7 @@ impl RequestService {
         filter: AuditFilter,
         limit: u32,
     ) -> ServiceResult<Vec<AuditEvent>> {
-        Self::require_auditor(caller)?;
+        caller.require_auditor()?;
         let mut filter = filter;
         if !filter.actor.is_empty() && filter.actor != "latch" && !filter.actor.starts_with("users/") {
             filter.actor = format!("users/{}", self.user_id_of("actor", &filter.actor).await?);
@@ -269,7 +257,7 @@ impl RequestService {
 
     /// Walks the whole chain and names the first broken link, if any.
     pub async fn verify_audit(&self, caller: &Caller) -> ServiceResult<AuditVerification> {
-        Self::require_auditor(caller)?;
+        caller.require_auditor()?;
         let mut verifier = Verifier::default();
         let mut broken = None;
         'walk: loop {

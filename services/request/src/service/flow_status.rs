@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use latch_runtime::{Caller, ServiceResult};
 
+use super::reconcile::{Pending, pending};
 use super::{RequestService, items_key};
 use crate::domain::lifecycle::State;
 use crate::store::automatic;
@@ -123,45 +124,32 @@ impl RequestService {
     ) -> ServiceResult<()> {
         let ports = self.ports();
         let wanted: BTreeSet<String> = match flow {
-            Some(flow) if !flow.items.is_empty() => ports
-                .flows
-                .automatic_grantees()
-                .await?
-                .into_iter()
-                .find(|(id, _)| *id == flow.id)
-                .map(|(_, users)| users.into_iter().collect())
-                .unwrap_or_default(),
+            // This flow's grantees only, not every automatic flow's.
+            Some(flow) if !flow.items.is_empty() => ports.flows.grantees_of(&flow.id).await?.into_iter().collect(),
             _ => BTreeSet::new(),
         };
         let key = flow.map(|f| items_key(&f.items));
         let held: BTreeMap<String, automatic::Assignment> = automatic::for_flow(self.db(), &status.flow_id)
             .await?
             .into_iter()
-            .filter(|a| matches!(a.state, State::Approved | State::Granting | State::Active))
             .map(|a| (a.grantee_id.clone(), a))
             .collect();
-        let name = |id: &str| {
-            let id = id.to_string();
-            async move {
-                ports
-                    .people
-                    .facts(&id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|f| f.user_name)
-                    .unwrap_or(id)
-            }
-        };
-        for user in &wanted {
-            match held.get(user) {
-                None => status.to_grant.push(name(user).await),
-                Some(a) if Some(&a.items_key) != key.as_ref() => status.to_replace.push(name(user).await),
-                Some(_) => {}
-            }
-        }
-        for user in held.keys().filter(|u| !wanted.contains(*u)) {
-            status.to_revoke.push(name(user).await);
+        let users: BTreeSet<&String> = wanted.iter().chain(held.keys()).collect();
+        let now = self.now();
+        for user in users {
+            let wanted_key = key.as_deref().filter(|_| wanted.contains(user));
+            let list = match pending(wanted_key, held.get(user), now) {
+                Some(Pending::Grant) => &mut status.to_grant,
+                Some(Pending::Replace) => &mut status.to_replace,
+                Some(Pending::Revoke) => &mut status.to_revoke,
+                None => continue,
+            };
+            let name = ports
+                .people
+                .facts(user)
+                .await?
+                .map_or_else(|| user.clone(), |f| f.user_name);
+            list.push(name);
         }
         Ok(())
     }

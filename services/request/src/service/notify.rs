@@ -181,6 +181,12 @@ impl RequestService {
         Ok(Attempt::Retry(error))
     }
 
+    /// Webhook delivery attempts, newest first (admins).
+    pub async fn deliveries(&self, caller: &latch_runtime::Caller, limit: u32) -> ServiceResult<Vec<Delivery>> {
+        caller.require_admin()?;
+        Ok(deliveries::recent(self.db(), limit.clamp(1, 1000)).await?)
+    }
+
     /// Marks a job done that changed nothing else.
     async fn finish_plain(&self, job: &Job) -> ServiceResult<Attempt> {
         let tx = self.begin(&job.subject).await?;

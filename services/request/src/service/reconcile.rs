@@ -66,13 +66,41 @@ fn in_force(assignment: &Assignment) -> bool {
 /// A grant that failed for good is tried again for the same items only this long after.
 const RETRY_FAILED_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
-/// Whether an assignment is as it should be for a flow now granting `key`: in force with the
-/// same items, or failed recently with them (a connector refusing is not asked again on every
-/// pass; a change of the flow's items, or an hour, brings a new attempt).
-fn settled(assignment: &Assignment, key: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
-    assignment.items_key == key
-        && (in_force(assignment)
-            || (assignment.state == State::Failed && assignment.updated_at > now - RETRY_FAILED_AFTER))
+/// What the reconciler has to do for one (flow, user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// The flow grants to the user, who holds nothing through it.
+    Grant,
+    /// The user holds it with other items than the flow grants now.
+    Replace,
+    /// The user holds it and the flow no longer grants to them.
+    Revoke,
+}
+
+/// The one rule for what differs: `wanted` is the flow's items key when the flow grants to
+/// the user now. An assignment is settled when in force with the same items, or failed recently
+/// with them (a connector refusing is not asked again on every pass; a change of the flow's
+/// items, or an hour, brings a new attempt).
+pub(crate) fn pending(
+    wanted: Option<&str>,
+    held: Option<&Assignment>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Pending> {
+    let held_in_force = held.filter(|a| in_force(a));
+    match wanted {
+        Some(key) => {
+            let settled = held.is_some_and(|a| {
+                a.items_key == key
+                    && (in_force(a) || (a.state == State::Failed && a.updated_at > now - RETRY_FAILED_AFTER))
+            });
+            match (settled, held_in_force) {
+                (true, _) => None,
+                (false, Some(_)) => Some(Pending::Replace),
+                (false, None) => Some(Pending::Grant),
+            }
+        }
+        None => held_in_force.map(|_| Pending::Revoke),
+    }
 }
 
 impl RequestService {
@@ -102,13 +130,13 @@ impl RequestService {
         };
         for (flow_id, flow) in &flows {
             let key = items_key(&flow.items);
-            if held.get(flow_id).is_some_and(|a| settled(a, &key, self.now())) {
+            let current = held.get(flow_id);
+            let Some(change) = pending(Some(&key), current, self.now()) else {
                 continue;
-            }
-            let current = held.get(flow_id).filter(|a| in_force(a));
+            };
             let request = self.grant_automatic(&tx, flow, &user_id).await?;
             automatic::put(&*tx, flow_id, &user_id, &request.id, &key, self.now()).await?;
-            match current {
+            match current.filter(|_| change == Pending::Replace) {
                 Some(old) => {
                     let detail = format!(
                         "the automatic flow {} now grants other access; replaced by request {}",
@@ -129,7 +157,7 @@ impl RequestService {
             } else {
                 "the grantee no longer matches the automatic flow (or it is no longer in force)".to_string()
             };
-            if in_force(assignment) {
+            if pending(None, Some(assignment), self.now()) == Some(Pending::Revoke) {
                 self.end_automatic(&tx, &assignment.request_id, &detail).await?;
                 done.revoked += 1;
             }
@@ -206,11 +234,11 @@ impl RequestService {
         let now = self.now();
         for assignment in automatic::all(self.db()).await? {
             let pair = (assignment.grantee_id.clone(), assignment.flow_id.clone());
-            let wanted_now = wanted.remove(&pair);
-            let current = keys
-                .get(&assignment.flow_id)
-                .is_some_and(|key| settled(&assignment, key, now));
-            if (wanted_now && !current) || (!wanted_now && in_force(&assignment)) {
+            let key = wanted
+                .remove(&pair)
+                .then(|| keys.get(&assignment.flow_id).map(String::as_str))
+                .flatten();
+            if pending(key, Some(&assignment), now).is_some() {
                 out.insert(assignment.grantee_id);
             }
         }

@@ -4,7 +4,6 @@
 //! the requester or grantee signs it off or flags it, with the verdict in the request's history
 //! and the audit trail.
 
-use latch_proto::common::v1::Role;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::grant::Attempt;
@@ -58,21 +57,10 @@ impl RequestService {
         self.finish(tx, job).await
     }
 
-    fn require_reviewer(caller: &Caller) -> ServiceResult<()> {
-        if caller.is_admin() || caller.has_role(Role::Auditor) {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(format!(
-                "user {} is neither an admin nor an auditor; they review break-glass use",
-                caller.user_name
-            )))
-        }
-    }
-
     /// Reviews (pending ones unless `all`), oldest first, with their requests and the
     /// grantee's user name.
     pub async fn reviews(&self, caller: &Caller, all: bool) -> ServiceResult<Vec<(Review, RequestRow, String)>> {
-        Self::require_reviewer(caller)?;
+        caller.require_auditor()?;
         let found = reviews::list(self.db(), if all { "" } else { "pending" }, 500).await?;
         let mut out = Vec::with_capacity(found.len());
         for review in found {
@@ -89,8 +77,14 @@ impl RequestService {
     }
 
     /// Signs off (`approve`) or flags a break-glass use. Nobody reviews their own.
-    pub async fn review(&self, caller: &Caller, id: &str, approve: bool, note: &str) -> ServiceResult<Review> {
-        Self::require_reviewer(caller)?;
+    pub async fn review(
+        &self,
+        caller: &Caller,
+        id: &str,
+        approve: bool,
+        note: &str,
+    ) -> ServiceResult<(Review, RequestRow)> {
+        caller.require_auditor()?;
         let note = note.trim();
         if note.chars().count() > MAX_REVIEW_NOTE {
             return Err(ServiceError::invalid(
@@ -123,9 +117,10 @@ impl RequestService {
         };
         let kind = if approve { "review_approved" } else { "review_flagged" };
         self.record(&tx, &mut request, kind, &caller.actor(), &detail).await?;
-        tx.commit().await?;
-        reviews::get(self.db(), id)
+        let review = reviews::get(&*tx, id)
             .await?
-            .ok_or_else(|| ServiceError::Internal("the review vanished".into()))
+            .ok_or_else(|| ServiceError::Internal("the review vanished".into()))?;
+        tx.commit().await?;
+        Ok((review, request))
     }
 }

@@ -35,31 +35,38 @@ fn assignment(row: &QueryResult) -> Result<Assignment, DbErr> {
     })
 }
 
-pub async fn for_grantee(connection: &impl ConnectionTrait, grantee_id: &str) -> Result<Vec<Assignment>, DbErr> {
-    let sql = format!("{SELECT} WHERE a.grantee_id = ? ORDER BY a.flow_id");
+async fn select(
+    connection: &impl ConnectionTrait,
+    filter: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<Assignment>, DbErr> {
+    let sql = format!("{SELECT}{filter}");
     let rows = connection
-        .query_all_raw(statement(
-            connection.get_database_backend(),
-            &sql,
-            vec![grantee_id.into()],
-        ))
+        .query_all_raw(statement(connection.get_database_backend(), &sql, values))
         .await?;
     rows.iter().map(assignment).collect()
+}
+
+pub async fn for_grantee(connection: &impl ConnectionTrait, grantee_id: &str) -> Result<Vec<Assignment>, DbErr> {
+    select(
+        connection,
+        " WHERE a.grantee_id = ? ORDER BY a.flow_id",
+        vec![grantee_id.into()],
+    )
+    .await
 }
 
 pub async fn for_flow(connection: &impl ConnectionTrait, flow_id: &str) -> Result<Vec<Assignment>, DbErr> {
-    let sql = format!("{SELECT} WHERE a.flow_id = ? ORDER BY a.grantee_id");
-    let rows = connection
-        .query_all_raw(statement(connection.get_database_backend(), &sql, vec![flow_id.into()]))
-        .await?;
-    rows.iter().map(assignment).collect()
+    select(
+        connection,
+        " WHERE a.flow_id = ? ORDER BY a.grantee_id",
+        vec![flow_id.into()],
+    )
+    .await
 }
 
 pub async fn all(connection: &impl ConnectionTrait) -> Result<Vec<Assignment>, DbErr> {
-    let rows = connection
-        .query_all_raw(statement(connection.get_database_backend(), SELECT, vec![]))
-        .await?;
-    rows.iter().map(assignment).collect()
+    select(connection, "", vec![]).await
 }
 
 pub async fn put(

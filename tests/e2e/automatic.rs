@@ -2,6 +2,7 @@
 //! the target system, and never takes away access another request still holds.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use latch_connector_sdk::{Config, Connector, GrantRequest, Grantee};
@@ -59,6 +60,16 @@ pub async fn ann_on_call(scim: &Scim) -> (String, String) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     (ann_id, group["id"].as_str().unwrap().to_string())
+}
+
+/// The same server stopped and started again on its data with no workers: nothing reconciles.
+async fn without_workers(server: TestServer, connector: &Arc<Scripted>) -> TestServer {
+    let (dir, url, clock) = server.stop().await;
+    let options = latchd::AppOptions {
+        no_workers: true,
+        ..Default::default()
+    };
+    TestServer::start_with_options(dir, url, clock, vec![connector.clone()], options).await
 }
 
 async fn api_token(server: &TestServer, user_id: &str) -> String {
@@ -168,18 +179,7 @@ async fn a_restarted_reconciler_catches_up_from_its_stored_place_in_the_feed() {
     wait_live(&connector, "ann@x.io", &everything).await;
 
     // Stopped; membership changes while no reconciler runs; started again on the same data.
-    let (dir, url, clock) = server.stop().await;
-    let offline = TestServer::start_with_options(
-        dir,
-        url,
-        clock,
-        vec![connector.clone()],
-        latchd::AppOptions {
-            no_workers: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let offline = without_workers(server, &connector).await;
     let scim = Scim::new(&offline).await;
     let (status, _) = scim
         .patch(
@@ -340,18 +340,7 @@ async fn a_user_deactivated_alongside_group_changes_loses_access() {
         .into_inner();
     wait_states(&server, &mut bens, std::slice::from_ref(&own.id), &["active"]).await;
     // Written while no reconciler runs, so that it reads both changes in one batch.
-    let (dir, url, clock) = server.stop().await;
-    let offline = TestServer::start_with_options(
-        dir,
-        url,
-        clock,
-        vec![connector.clone()],
-        latchd::AppOptions {
-            no_workers: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let offline = without_workers(server, &connector).await;
     offline
         .admin()
         .await

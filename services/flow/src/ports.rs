@@ -29,6 +29,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn space_id(&self, space: &str) -> ServiceResult<Option<String>>;
     /// Whether the user administers the space.
     async fn is_space_admin(&self, user_id: &str, space_id: &str) -> ServiceResult<bool>;
+    /// Whether the user administers at least one space (and so may manage some flows).
+    async fn administers_any_space(&self, user_id: &str) -> ServiceResult<bool>;
     /// A counter that moves whenever resolution results may change (syncs, tags, bundles…).
     fn version(&self) -> i64;
 }

@@ -110,6 +110,24 @@ fn target(spec: &TargetSpec) -> ServiceResult<Target> {
     })
 }
 
+impl LocalCatalog {
+    fn group_ids(&self, user_id: &str) -> Vec<String> {
+        self.identity
+            .directory()
+            .transitive_group_ids(user_id)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn administers(admin: &Principal, user_id: &str, groups: &[String]) -> bool {
+    match admin {
+        Principal::User(id) => id == user_id,
+        Principal::Group(id) => groups.contains(id),
+    }
+}
+
 #[async_trait::async_trait]
 impl Catalog for LocalCatalog {
     async fn resolve(&self, targets: &[TargetSpec], space: Option<&str>) -> ServiceResult<Vec<Item>> {
@@ -148,17 +166,18 @@ impl Catalog for LocalCatalog {
             .spaces
             .get(space_id)
             .ok_or_else(|| ServiceError::NotFound(format!("space {space_id:?}")))?;
-        let groups = self
-            .identity
-            .directory()
-            .transitive_group_ids(user_id)
-            .into_iter()
-            .map(str::to_string)
-            .collect::<Vec<_>>();
-        Ok(space.admins.iter().any(|admin| match admin {
-            Principal::User(id) => id == user_id,
-            Principal::Group(id) => groups.contains(id),
-        }))
+        let groups = self.group_ids(user_id);
+        Ok(space.admins.iter().any(|admin| administers(admin, user_id, &groups)))
+    }
+
+    async fn administers_any_space(&self, user_id: &str) -> ServiceResult<bool> {
+        let groups = self.group_ids(user_id);
+        Ok(self
+            .catalog
+            .state()
+            .spaces
+            .values()
+            .any(|space| space.admins.iter().any(|admin| administers(admin, user_id, &groups))))
     }
 
     fn version(&self) -> i64 {

@@ -8,11 +8,14 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod database;
+pub mod document;
 pub mod error;
+pub mod input_guard;
 pub mod pagination;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 pub mod wire;
 
 pub use auth::{Caller, TokenScope};

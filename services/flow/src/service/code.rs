@@ -1,6 +1,7 @@
 //! Flows as code: export every flow as one YAML document; apply a document atomically with a
 //! plan of what is created, changed and (with prune) deleted.
 
+use latch_runtime::document::Limits;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::{FlowService, to_yaml};
@@ -43,7 +44,8 @@ impl FlowService {
         dry_run: bool,
     ) -> ServiceResult<ApplyReport> {
         caller.require_admin()?;
-        let specs: Vec<FlowSpec> = super::from_yaml("document", document)?;
+        let specs: Vec<FlowSpec> =
+            latch_runtime::document::parse_blocking("document", document.to_string(), Limits::BULK).await?;
         let mut checked = Vec::new();
         let mut violations = Vec::new();
         for (i, spec) in specs.into_iter().enumerate() {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use latch_runtime::audit::{AuditHandle, AuditRecord};
+use latch_runtime::document::{self, Limits};
 use latch_runtime::{Caller, FieldViolation, ServiceError, ServiceResult, SharedClock};
 
 use crate::domain::compiled::FlowIndex;
@@ -56,26 +57,21 @@ impl std::fmt::Debug for FlowService {
     }
 }
 
-/// Parses YAML (or JSON) into `T`. The text goes through a JSON value so that choices are
-/// written as one-key maps (`bundle: analysts`, `custom: 2h`) rather than YAML tags.
-pub fn from_yaml<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> ServiceResult<T> {
-    let value: serde_json::Value =
-        serde_yaml::from_str(text).map_err(|e| ServiceError::invalid(field, e.to_string()))?;
-    // The path of the offending field becomes the violation's field ("requestors.rows[0].operator").
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path.is_empty() || path == "." {
-            field.to_string()
-        } else {
-            path
-        };
-        ServiceError::invalid(field, error.inner().to_string())
-    })
+/// Parses YAML (or JSON) into `T`, strictly and within `limits` (see
+/// [`latch_runtime::document`]). The text goes through a JSON value so that choices are written
+/// as one-key maps (`bundle: analysts`, `custom: 2h`) rather than YAML tags.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(field: &str, text: &str, limits: Limits) -> ServiceResult<T> {
+    document::parse(field, text, limits)
 }
 
 /// Parses a YAML or JSON flow document.
 pub fn parse_definition(text: &str) -> ServiceResult<FlowSpec> {
-    from_yaml("definition", text)
+    from_yaml("definition", text, Limits::FLOW)
+}
+
+/// [`parse_definition`] off the async runtime.
+pub async fn parse_definition_blocking(text: &str) -> ServiceResult<FlowSpec> {
+    document::parse_blocking("definition", text.to_string(), Limits::FLOW).await
 }
 
 /// Writes YAML in the same shape [`from_yaml`] reads.
@@ -205,10 +201,11 @@ impl FlowService {
         {
             return Ok(());
         }
-        Err(ServiceError::PermissionDenied(format!(
-            "{} may not manage flows here",
-            caller.user_name
-        )))
+        Err(self.may_not_manage(caller))
+    }
+
+    fn may_not_manage(&self, caller: &Caller) -> ServiceError {
+        ServiceError::PermissionDenied(format!("{} may not manage flows here", caller.user_name))
     }
 
     /// Validates a flow completely: on its own, against the catalog, and for a unique name.
@@ -290,7 +287,12 @@ impl FlowService {
     }
 
     pub async fn create(&self, caller: &Caller, definition: &str, template: &str) -> ServiceResult<StoredFlow> {
-        let mut spec = parse_definition(definition)?;
+        // Who may create flows at all is known before the document is read: admins and the
+        // admins of some space. Which space is checked once the document names it.
+        if !caller.is_admin() && !self.inner.catalog.administers_any_space(&caller.user_id).await? {
+            return Err(self.may_not_manage(caller));
+        }
+        let mut spec = parse_definition_blocking(definition).await?;
         if !template.trim().is_empty() {
             spec = templates::apply(template.trim(), spec).map_err(|e| ServiceError::invalid("template", e))?;
         }
@@ -327,7 +329,7 @@ impl FlowService {
     ) -> ServiceResult<StoredFlow> {
         let current = self.flow(id)?;
         self.require_manager(caller, current.spec.space.as_deref()).await?;
-        let spec = parse_definition(definition)?;
+        let spec = parse_definition_blocking(definition).await?;
         let tx = self.inner.store.begin().await?;
         // The stored flow, not this replica's snapshot, decides the etag check.
         let current = self

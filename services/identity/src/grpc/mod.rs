@@ -14,7 +14,7 @@ use latch_runtime::auth::caller;
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
-use crate::service::{IdentityService, SCOPE_API, SCOPE_SCIM, parse_import_document};
+use crate::service::{IdentityService, SCOPE_API, SCOPE_SCIM, parse_import_document_blocking};
 
 pub use convert::{from_timestamp, timestamp};
 pub use latch_proto::identity::v1::identity_service_server::IdentityServiceServer;
@@ -66,8 +66,8 @@ impl IdentityApi for IdentityGrpc {
     }
 
     async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> GrpcResult<pb::ListUsersResponse> {
-        caller(&request)?;
-        respond(self.list_users_impl(request.get_ref()))
+        let caller = caller(&request)?;
+        respond(self.list_users_impl(&caller, request.get_ref()))
     }
 
     async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> GrpcResult<pb::User> {
@@ -94,8 +94,8 @@ impl IdentityApi for IdentityGrpc {
     }
 
     async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> GrpcResult<pb::ListGroupsResponse> {
-        caller(&request)?;
-        respond(self.list_groups_impl(request.get_ref()))
+        let caller = caller(&request)?;
+        respond(self.list_groups_impl(&caller, request.get_ref()))
     }
 
     async fn delete_group(&self, request: Request<pb::DeleteGroupRequest>) -> GrpcResult<pb::DeleteGroupResponse> {
@@ -178,8 +178,8 @@ impl IdentityApi for IdentityGrpc {
         &self,
         request: Request<pb::ListSchedulesRequest>,
     ) -> GrpcResult<pb::ListSchedulesResponse> {
-        caller(&request)?;
-        respond(self.list_schedules_impl(request.get_ref()))
+        let caller = caller(&request)?;
+        respond(self.list_schedules_impl(&caller, request.get_ref()))
     }
 
     async fn delete_schedule(
@@ -354,7 +354,7 @@ impl IdentityApi for IdentityGrpc {
         let caller = caller(&request)?;
         caller.require_admin()?;
         let request = request.get_ref();
-        let document = parse_import_document(&request.document)?;
+        let document = parse_import_document_blocking(&request.document).await?;
         let report = self
             .service
             .import_directory(&format!("import:{}", caller.actor()), &document, request.dry_run)

@@ -83,9 +83,11 @@ fn scim(status: StatusCode, body: Value) -> Response {
     response
 }
 
+/// Strict JSON within the document limits: a repeated key, deep nesting, control characters in
+/// a name or a text longer than allowed are refused before anything reads the body.
 fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))
+    latch_runtime::document::read_json(body, latch_runtime::document::MAX_DEPTH)
+        .map_err(|violation| ScimError::bad_request("invalidValue", violation.to_string()))
 }
 
 fn parse_query(raw: Option<String>) -> Result<ListQuery, ScimError> {

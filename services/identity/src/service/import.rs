@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use latch_runtime::document::{self, Limits};
 use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
 use serde::Deserialize;
 
@@ -96,9 +97,15 @@ impl ImportReport {
     }
 }
 
-/// Parses YAML (JSON is YAML too); errors name the line and the field.
+/// Parses YAML (JSON is YAML too), strictly and within the bulk document limits; errors name
+/// the field path.
 pub fn parse_import_document(text: &str) -> ServiceResult<ImportDocument> {
-    serde_yaml::from_str(text).map_err(|e| ServiceError::invalid("document", e.to_string()))
+    document::parse("document", text, Limits::BULK)
+}
+
+/// [`parse_import_document`] off the async runtime.
+pub async fn parse_import_document_blocking(text: &str) -> ServiceResult<ImportDocument> {
+    document::parse_blocking("document", text.to_string(), Limits::BULK).await
 }
 
 impl IdentityService {

@@ -23,7 +23,7 @@ use crate::store::{IdentityStore, WriteTx};
 
 pub use authenticate::LocalAuthenticator;
 pub use groups::GroupDraft;
-pub use import::{ImportDocument, ImportReport, draft_of, parse_import_document};
+pub use import::{ImportDocument, ImportReport, draft_of, parse_import_document, parse_import_document_blocking};
 pub use mfa::Enrollment;
 pub use schedules::ScheduleDraft;
 pub use tokens::{BOOTSTRAP_ADMIN, BootstrapOutcome, CreatedToken, SCOPE_API, SCOPE_SCIM};

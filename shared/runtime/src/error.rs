@@ -3,6 +3,8 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::text;
+
 /// A field that failed validation: the field path and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -85,15 +87,28 @@ impl From<sea_orm::DbErr> for ServiceError {
     }
 }
 
+/// The longest message a status carries. Messages quote inputs at most by a short prefix, and
+/// this bound holds whatever a code path forgot: a status must always fit in gRPC metadata.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+const MAX_FIELD_CHARS: usize = 200;
+const MAX_RULE_CHARS: usize = 400;
+const MAX_VIOLATIONS: usize = 20;
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        let message = error.to_string();
+        let message = text::prefix(&error.to_string(), MAX_MESSAGE_CHARS);
         match error {
             ServiceError::InvalidArgument(violations) => {
                 let details = ErrorDetails::with_bad_request(
                     violations
                         .into_iter()
-                        .map(|v| tonic_types::FieldViolation::new(v.field, v.rule))
+                        .take(MAX_VIOLATIONS)
+                        .map(|v| {
+                            tonic_types::FieldViolation::new(
+                                text::prefix(&v.field, MAX_FIELD_CHARS),
+                                text::prefix(&v.rule, MAX_RULE_CHARS),
+                            )
+                        })
                         .collect::<Vec<_>>(),
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
@@ -132,6 +147,25 @@ mod tests {
         let fields: Vec<_> = bad_request.field_violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["user.email", "user.user_name"]);
         assert!(status.message().contains("user.email: must contain @"));
+    }
+
+    #[test]
+    fn a_huge_input_never_makes_a_huge_status() {
+        let id = "x".repeat(1_000_000);
+        let status: Status = ServiceError::NotFound(format!("flow {id}")).into();
+        assert_eq!(status.code(), Code::NotFound);
+        assert!(status.message().len() < 4 * MAX_MESSAGE_CHARS);
+        let status: Status =
+            ServiceError::InvalidArgument((0..100).map(|_| FieldViolation::new(id.clone(), id.clone())).collect())
+                .into();
+        // Details travel in the grpc-status-details-bin header, under the 8 KiB metadata default.
+        let details = status.get_details_bad_request().unwrap();
+        assert_eq!(details.field_violations.len(), MAX_VIOLATIONS);
+        assert!(
+            status.details().len() + status.message().len() < 16 * 1024,
+            "{}",
+            status.details().len()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 
 use crate::auth::{AuthLayer, SharedAuthenticator};
+use crate::input_guard::InputGuardLayer;
 use crate::telemetry::TraceContextLayer;
 
 /// The services one process serves, plus the health reporter that marks them serving.
@@ -84,6 +85,7 @@ impl GrpcRoutes {
         Server::builder()
             .layer(TraceContextLayer)
             .layer(AuthLayer::new(authenticator))
+            .layer(InputGuardLayer)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await?;

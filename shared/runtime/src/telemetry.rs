@@ -17,6 +17,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::TelemetryConfig;
 
+mod log_writer;
+
+pub use log_writer::EscapingStderr;
+
 /// Flushes exported spans when dropped.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
@@ -65,11 +69,12 @@ pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
             .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
             .try_init()
     } else {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                    .with_writer(EscapingStderr { keep_ansi: ansi })
+                    .with_ansi(ansi),
             )
             .try_init()
     };

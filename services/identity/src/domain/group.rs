@@ -59,9 +59,7 @@ pub fn validate_display_name(field: &str, display_name: &str) -> Option<FieldVio
     let trimmed = display_name.trim();
     if trimmed.is_empty() {
         Some(FieldViolation::new(field, "must not be empty"))
-    } else if trimmed.len() > 256 {
-        Some(FieldViolation::new(field, "must be at most 256 characters"))
     } else {
-        None
+        latch_runtime::text::check_name(field, trimmed, latch_runtime::text::MAX_NAME_CHARS).err()
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use latch_runtime::FieldViolation;
+use latch_runtime::text;
 use serde::{Deserialize, Serialize};
 
 /// Well-known attribute keys. Any other key matching [`is_valid_attribute_key`] is custom.
@@ -72,6 +73,12 @@ pub fn is_valid_attribute_key(key: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.')
 }
 
+/// Attributes a user may carry; values each attribute may have; characters in one value. A
+/// directory entry stays small enough that a page of users always fits in one answer.
+pub const MAX_ATTRIBUTES: usize = 64;
+pub const MAX_ATTRIBUTE_VALUES: usize = 100;
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1024;
+
 impl UserDraft {
     /// Checks the draft on its own (references to other users are checked by the caller, who
     /// has the directory). `prefix` is the field path of the user in the request, e.g. `user`.
@@ -103,11 +110,40 @@ impl UserDraft {
                 ));
             }
         }
-        if self.display_name.len() > 256 {
+        // Names are names: no control characters (NUL cannot even be stored on PostgreSQL).
+        let names = [
+            ("email", self.email.as_str()),
+            ("display_name", self.display_name.as_str()),
+            ("external_id", self.external_id.as_deref().unwrap_or_default()),
+        ];
+        for (name, value) in names {
+            if let Err(violation) = text::check_name(&field(name), value, text::MAX_NAME_CHARS) {
+                violations.push(violation);
+            }
+        }
+        if self.attributes.len() > MAX_ATTRIBUTES {
             violations.push(FieldViolation::new(
-                field("display_name"),
-                "must be at most 256 characters",
+                field("attributes"),
+                format!("at most {MAX_ATTRIBUTES} attributes per user"),
             ));
+        }
+        for (key, values) in &self.attributes {
+            if values.len() > MAX_ATTRIBUTE_VALUES {
+                violations.push(FieldViolation::new(
+                    field(&format!("attributes.{}", text::prefix(key, 64))),
+                    format!("at most {MAX_ATTRIBUTE_VALUES} values per attribute"),
+                ));
+            }
+            if let Some(violation) = values.iter().find_map(|value| {
+                text::check_name(
+                    &field(&format!("attributes.{}", text::prefix(key, 64))),
+                    value,
+                    MAX_ATTRIBUTE_VALUE_CHARS,
+                )
+                .err()
+            }) {
+                violations.push(violation);
+            }
         }
         for (key, values) in &self.attributes {
             if !is_valid_attribute_key(key) {

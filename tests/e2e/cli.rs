@@ -7,15 +7,7 @@ use crate::harness::{ADMIN_TOKEN, TestServer};
 
 /// The CLI binary that `cargo test --workspace` builds beside this test binary.
 fn latch_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
-    let binary = dir.join("latch");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the suite with `cargo test --workspace` (or build -p latch-cli)",
-        binary.display()
-    );
-    binary
+    crate::harness::workspace_binary("latch")
 }
 
 pub struct Cli {

@@ -154,6 +154,20 @@ impl TestServer {
         options: AppOptions,
         configure: impl FnOnce(&mut LatchConfig),
     ) -> Self {
+        Self::try_start_configured(data_dir, database_url, clock, connectors, options, configure)
+            .await
+            .unwrap_or_else(|error| panic!("latch starts: {error}"))
+    }
+
+    /// Like [`Self::start_configured`], the refusal to start as the error.
+    pub async fn try_start_configured(
+        data_dir: Arc<tempfile::TempDir>,
+        database_url: String,
+        clock: Arc<ManualClock>,
+        connectors: Vec<latchd::SharedConnector>,
+        options: AppOptions,
+        configure: impl FnOnce(&mut LatchConfig),
+    ) -> Result<Self, String> {
         let mut config = LatchConfig {
             data_dir: data_dir.path().to_path_buf(),
             database_url: database_url.clone(),
@@ -175,7 +189,7 @@ impl TestServer {
             },
         )
         .await
-        .expect("latch starts");
+        .map_err(|error| format!("{error:#}"))?;
         let grpc_addr = app.grpc_addr();
         let catalog = app.catalog().cloned();
         let http_base = format!("http://{}", app.http_addr());
@@ -187,7 +201,7 @@ impl TestServer {
             .await
             .map_err(|e| format!("{e:#}"))
         });
-        Self {
+        Ok(Self {
             grpc_addr,
             http_base,
             clock,
@@ -196,7 +210,7 @@ impl TestServer {
             catalog,
             stop: Some(stop),
             task: Some(task),
-        }
+        })
     }
 
     /// Stops the server and waits for it to drain.
@@ -399,4 +413,23 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// A binary of the workspace (`latch`, `latchd`) that `cargo test --workspace` builds beside
+/// this test binary, or in `CARGO_TARGET_DIR` when the build directory is separate.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let mut binary = dir.join(name);
+    if !binary.exists()
+        && let Some(target) = std::env::var_os("CARGO_TARGET_DIR")
+    {
+        binary = std::path::Path::new(&target).join("debug").join(name);
+    }
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with `cargo test --workspace`",
+        binary.display()
+    );
+    binary
 }

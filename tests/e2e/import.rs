@@ -107,7 +107,8 @@ async fn import_with_unknown_references_changes_nothing() {
         })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["document"]);
+    // The path of the misspelt key, not just "the document".
+    assert_eq!(violated_fields(&status), ["users[0].name"]);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod cli;
 mod feed;
 mod flows;
 mod groups;
+mod hardening;
 mod import;
 mod insights;
 mod mfa;

@@ -10,7 +10,32 @@ use crate::harness::{TestServer, create_user};
 #[tokio::test]
 async fn two_replicas_share_one_ordered_feed_and_converge() {
     let first = TestServer::start().await;
-    let second = TestServer::start_on(first.data_dir.clone(), first.database_url.clone(), first.clock.clone()).await;
+    if first.database_url.is_empty() {
+        // SQLite has one writer per file: a second process on the same data directory is
+        // refused (it would fail approvals with "database is locked" and take over leases).
+        let refused = second_on_the_same_data_directory(&first)
+            .await
+            .err()
+            .expect("a second latchd is refused");
+        assert!(refused.contains("is in use by another latchd"), "{refused}");
+        assert!(
+            refused.contains(&first.data_dir.path().display().to_string()),
+            "{refused}"
+        );
+        // The lock goes with the process: once the first stops, the directory is free again.
+        let (data_dir, database_url, clock) = first.stop().await;
+        let again = TestServer::start_on(data_dir, database_url, clock).await;
+        again
+            .admin()
+            .await
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .expect("serves");
+        return;
+    }
+    let second = second_on_the_same_data_directory(&first)
+        .await
+        .expect("PostgreSQL replicas share one database");
     let mut on_first = first.admin().await;
     let mut on_second = second.admin().await;
     let mut feed = on_second
@@ -76,4 +101,16 @@ async fn two_replicas_share_one_ordered_feed_and_converge() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::AlreadyExists);
+}
+
+async fn second_on_the_same_data_directory(first: &TestServer) -> Result<TestServer, String> {
+    TestServer::try_start_configured(
+        first.data_dir.clone(),
+        first.database_url.clone(),
+        first.clock.clone(),
+        Vec::new(),
+        latchd::AppOptions::default(),
+        |_| {},
+    )
+    .await
 }

@@ -79,6 +79,8 @@ pub struct App {
     request: Option<latch_request::RequestService>,
     bootstrap: BootstrapOutcome,
     background: Background,
+    /// Released when the server stops.
+    _data_dir_lock: Option<latch_runtime::database::DataDirLock>,
 }
 
 /// Background tasks, aborted when the server stops or is dropped (an aborted server must not
@@ -131,8 +133,12 @@ impl App {
             "--services must include identity"
         );
 
-        config.audit.check().map_err(|rule| anyhow::anyhow!(rule))?;
-        config.notifications.check().map_err(|rule| anyhow::anyhow!(rule))?;
+        config.check().map_err(|rule| anyhow::anyhow!(rule))?;
+        let data_dir_lock = if config.is_postgres() {
+            None
+        } else {
+            Some(latch_runtime::database::lock_data_dir(&config.data_dir)?)
+        };
         // Replicas on one PostgreSQL must share the key that seals secrets; a key generated per
         // pod would make each unable to read the others' secrets.
         anyhow::ensure!(
@@ -142,6 +148,8 @@ impl App {
         let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
             .context("encryption key (LATCH_ENCRYPTION_KEY)")?;
+        // Replicas sharing the encryption key accept each other's page tokens.
+        latch_runtime::pagination::set_token_key(secrets.derive_key("page tokens"));
         let db = latch_runtime::database::connect_context(&config, "identity", latch_identity::store::MIGRATIONS)
             .await
             .context("identity database")?;
@@ -291,6 +299,7 @@ impl App {
             request,
             bootstrap,
             background: Background(background),
+            _data_dir_lock: data_dir_lock,
         })
     }
 

@@ -2,13 +2,12 @@
 
 use std::pin::Pin;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::Stream;
 use latch_proto::request::v1 as pb;
 use latch_proto::request::v1::audit_service_server::AuditService as AuditApi;
 use latch_runtime::auth::caller;
 use latch_runtime::database::{format_time, parse_time};
+use latch_runtime::pagination::PageScope;
 use latch_runtime::wire::{instant, timestamp};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
@@ -52,17 +51,16 @@ fn filter(filter: Option<pb::AuditFilter>) -> ServiceResult<AuditFilter> {
     })
 }
 
-fn page_token(event: &AuditEvent) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", format_time(event.at), event.id))
+fn page_token(scope: &PageScope, event: &AuditEvent) -> String {
+    scope.seal(&format!("{}|{}", format_time(event.at), event.id))
 }
 
-fn after_token(token: &str) -> ServiceResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
-    if token.is_empty() {
+fn after_token(scope: &PageScope, token: &str) -> ServiceResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
+    let Some(position) = scope.open(token)? else {
         return Ok(None);
-    }
+    };
     let bad = || ServiceError::invalid("page_token", "is not a token returned by a previous call");
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let (at, id) = position.split_once('|').ok_or_else(bad)?;
     Ok(Some((parse_time(at).map_err(|_| bad())?, id.to_string())))
 }
 
@@ -162,11 +160,12 @@ impl AuditApi for AuditGrpc {
             0 => 100,
             n => (n as u32).min(1000),
         };
+        let scope = PageScope::new("audit.events", &caller.user_id, &request.filter);
         let mut filter = filter(request.filter)?;
-        filter.after = after_token(&request.page_token)?;
+        filter.after = after_token(&scope, &request.page_token)?;
         let events = self.service.audit_events(&caller, filter, size).await?;
         let next_page_token = match events.last() {
-            Some(last) if events.len() as u32 == size => page_token(last),
+            Some(last) if events.len() as u32 == size => page_token(&scope, last),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListAuditEventsResponse {

@@ -6,12 +6,13 @@ use latch_flow::service::queries_public::Asked;
 use latch_proto::request::v1 as pb;
 use latch_proto::request::v1::request_service_server::RequestService as RequestApi;
 use latch_runtime::auth::caller;
+use latch_runtime::pagination::{PageScope, page_size_or};
 use latch_runtime::wire::{etag, instant, timestamp};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
 use crate::service::{CredentialView, Policy, RequestService, RequestView, Submission};
-use crate::store::requests::{self, RequestRow, parse_state, state_name};
+use crate::store::requests::{RequestRow, parse_state, state_name};
 
 pub use latch_proto::request::v1::request_service_server::RequestServiceServer;
 
@@ -211,32 +212,19 @@ impl RequestApi for RequestGrpc {
                     .ok_or_else(|| ServiceError::invalid(format!("states[{i}]"), format!("unknown state {text:?}")))?,
             );
         }
-        if request.page_size < 0 {
-            return Err(ServiceError::invalid("page_size", "must not be negative").into());
-        }
-        let size = match request.page_size {
-            0 => 50,
-            n => n.min(500) as u32,
-        };
-        let after = if request.page_token.is_empty() {
-            None
-        } else {
-            let bad_token = || ServiceError::invalid("page_token", "is not a token returned by a previous call");
-            let last = requests::get_request(self.service.db(), &request.page_token)
-                .await
-                .map_err(ServiceError::from)?
-                .ok_or_else(bad_token)?;
-            // A token names a request of the listing it came from: the caller's own, unless `all`.
-            if !request.all && last.requester_id != caller.user_id && last.grantee_id != caller.user_id {
-                return Err(bad_token().into());
-            }
-            Some((last.created_at, last.id))
+        let size = page_size_or(request.page_size, 50, 500)? as u32;
+        // The token carries the last row's (created, id), bound to this caller and these filters.
+        let scope = PageScope::new("request.requests", &caller.user_id, (request.all, &states));
+        let after = match scope.open(&request.page_token)? {
+            None => None,
+            Some(position) => Some(keyset_position(&position)?),
         };
         let rows = self.service.list(&caller, request.all, states, size, after).await?;
-        let next_page_token = if rows.len() as u32 == size {
-            rows.last().map(|r| r.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
+        let next_page_token = match rows.last() {
+            Some(last) if rows.len() as u32 == size => {
+                scope.seal(&format!("{}|{}", last.created_at.to_rfc3339(), last.id))
+            }
+            _ => String::new(),
         };
         Ok(Response::new(pb::ListRequestsResponse {
             requests: rows.iter().map(summary).collect(),
@@ -564,4 +552,12 @@ fn drift_entry(d: crate::service::DriftEntry) -> pb::DriftEntry {
         permission: d.permission,
         who: d.who,
     }
+}
+
+/// `(created, id)` from a page token's position.
+fn keyset_position(position: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), ServiceError> {
+    let bad = || ServiceError::invalid("page_token", "is not a token returned by a previous call");
+    let (at, id) = position.split_once('|').ok_or_else(bad)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    Ok((at.with_timezone(&chrono::Utc), id.to_string()))
 }

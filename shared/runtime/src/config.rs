@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LatchConfig {
     /// Where the embedded SQLite databases and the generated encryption key live.
     pub data_dir: PathBuf,
@@ -35,7 +35,7 @@ pub struct LatchConfig {
 
 /// Webhook notifications about requests.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Where notifications go; `[[notifications.webhooks]]` tables in the config file.
     pub webhooks: Vec<WebhookConfig>,
@@ -67,7 +67,7 @@ pub const NOTIFICATION_EVENTS: &[&str] = &[
 
 /// One webhook sink.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     pub name: String,
     /// `https://hooks.slack.com/services/…`, a Teams incoming webhook, or your own endpoint.
@@ -132,7 +132,7 @@ impl NotificationSettings {
 
 /// The audit log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
     /// How long audit events are kept, in months: at least 36. Latch never deletes an event
     /// younger than this (it deletes none at all today; export older ranges to your storage).
@@ -164,7 +164,7 @@ impl AuditSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RequestSettings {
     /// Requests pending approval this long time out (hours).
     pub approval_timeout_hours: u64,
@@ -194,7 +194,7 @@ impl Default for RequestSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
     /// Every integration's resources are re-read this often (seconds).
     pub sync_interval_secs: u64,
@@ -209,7 +209,7 @@ impl Default for CatalogConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Members of this group (directly or through nested groups) are admins.
     pub admin_group: String,
@@ -220,7 +220,7 @@ pub struct IdentityConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// `text` or `json`.
     pub log_format: String,
@@ -305,6 +305,32 @@ pub fn redact_url_password(url: &str) -> String {
     }
 }
 
+/// The settings at the top of the configuration (sections included).
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "grpc_addr",
+    "http_addr",
+    "public_url",
+    "bootstrap_token",
+    "encryption_key",
+    "identity",
+    "catalog",
+    "request",
+    "audit",
+    "notifications",
+    "telemetry",
+];
+
+/// Whether an environment key (prefix stripped, `__` possibly already turned into `.`) names one
+/// of the server's settings or a key inside one of its sections.
+fn is_server_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace("__", ".");
+    TOP_LEVEL_KEYS
+        .iter()
+        .any(|known| key == *known || key.strip_prefix(known).is_some_and(|rest| rest.starts_with('.')))
+}
+
 impl LatchConfig {
     /// Defaults, then `file` (or `LATCH_CONFIG`) when given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
@@ -313,14 +339,75 @@ impl LatchConfig {
         if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
             figment = figment.merge(Toml::file_exact(path));
         }
+        // Other tools share the LATCH_ prefix (the CLI's LATCH_SERVER, the tests' variables): only
+        // variables naming one of the server's own settings are read, and inside a section every
+        // key must exist (LATCH_REQUEST__REPAIR_DRFT is an error, not a silent default).
         figment
             .merge(
                 Env::prefixed("LATCH_")
                     .split("__")
-                    .ignore(&["config", "server", "token"]),
+                    .filter(|key| is_server_setting(key.as_str())),
             )
             .extract()
             .map_err(Box::new)
+    }
+
+    /// Every setting within its documented range, the first bad one named
+    /// (`request.poll_ms: must be between 10 and 60000`). The server refuses to start otherwise:
+    /// a zero interval would spin or panic, a huge one would overflow the clock arithmetic.
+    pub fn check(&self) -> Result<(), String> {
+        let ranges: [(&str, u64, u64, u64); 7] = [
+            (
+                "catalog.sync_interval_secs",
+                self.catalog.sync_interval_secs,
+                10,
+                7 * 24 * 3600,
+            ),
+            (
+                "request.approval_timeout_hours",
+                self.request.approval_timeout_hours,
+                1,
+                24 * 365,
+            ),
+            ("request.poll_ms", self.request.poll_ms, 10, 60_000),
+            (
+                "request.reconcile_interval_secs",
+                self.request.reconcile_interval_secs,
+                10,
+                7 * 24 * 3600,
+            ),
+            (
+                "request.drift_check_minutes",
+                self.request.drift_check_minutes,
+                0,
+                7 * 24 * 60,
+            ),
+            (
+                "notifications.expiry_lead_minutes",
+                self.notifications.expiry_lead_minutes,
+                0,
+                7 * 24 * 60,
+            ),
+            (
+                "audit.retention_months",
+                u64::from(self.audit.retention_months),
+                u64::from(MIN_AUDIT_RETENTION_MONTHS),
+                1200,
+            ),
+        ];
+        for (key, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(format!("{key}: {value} is outside the allowed range {low}–{high}"));
+            }
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
+            return Err(format!(
+                "telemetry.log_format: {} is neither text nor json",
+                crate::text::quote(&self.telemetry.log_format)
+            ));
+        }
+        self.audit.check()?;
+        self.notifications.check()
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -368,6 +455,48 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2") && !printed.contains("very_secret") && !printed.contains("c2VjcmV0"));
         assert!(printed.contains("postgres://latch:<redacted>@db:5432/latch"));
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("latch.toml", "[request]\nrepair_drfit = true\n")?;
+            let error = LatchConfig::load(Some(Path::new("latch.toml"))).expect_err("typo must be refused");
+            assert!(error.to_string().contains("repair_drfit"), "{error}");
+            jail.create_file("top.toml", "databse_url = \"postgres://x\"\n")?;
+            let error = LatchConfig::load(Some(Path::new("top.toml"))).expect_err("typo must be refused");
+            assert!(error.to_string().contains("databse_url"), "{error}");
+            jail.create_file("twice.toml", "data_dir = \"a\"\ndata_dir = \"b\"\n")?;
+            assert!(LatchConfig::load(Some(Path::new("twice.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_typos_inside_a_section_are_refused_and_other_tools_variables_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LATCH_SERVER", "http://127.0.0.1:7070");
+            jail.set_env("LATCH_TEST_DATABASE_URL", "postgres://x");
+            assert!(LatchConfig::load(None).is_ok());
+            jail.set_env("LATCH_REQUEST__REPAIR_DRFT", "true");
+            let error = LatchConfig::load(None).expect_err("typo must be refused");
+            assert!(error.to_string().contains("repair_drft"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn numeric_settings_have_ranges() {
+        assert!(LatchConfig::default().check().is_ok());
+        let mut config = LatchConfig::default();
+        config.request.poll_ms = 0;
+        assert!(config.check().unwrap_err().starts_with("request.poll_ms"));
+        let mut config = LatchConfig::default();
+        config.catalog.sync_interval_secs = u64::MAX;
+        assert!(config.check().unwrap_err().starts_with("catalog.sync_interval_secs"));
+        let mut config = LatchConfig::default();
+        config.telemetry.log_format = "xml".into();
+        assert!(config.check().unwrap_err().starts_with("telemetry.log_format"));
     }
 
     #[test]

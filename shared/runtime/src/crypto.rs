@@ -25,6 +25,8 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Keys for other purposes (page tokens) come from this one, never the key itself.
+    derivation: std::sync::Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -36,7 +38,8 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     pub fn from_key_bytes(key: &[u8]) -> Result<Self, CryptoError> {
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::BadKey)?;
-        Ok(Self { cipher })
+        let derivation = std::sync::Arc::new(hmac_sha256(key, b"latch key derivation v1"));
+        Ok(Self { cipher, derivation })
     }
 
     pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
@@ -69,6 +72,11 @@ impl SecretBox {
             }
             Err(error) => Err(key_file_error(error)),
         }
+    }
+
+    /// A key for `purpose`, the same wherever the same encryption key is configured.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        hmac_sha256(self.derivation.as_slice(), purpose.as_bytes())
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
@@ -130,6 +138,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

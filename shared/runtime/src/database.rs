@@ -186,3 +186,43 @@ pub async fn migrate(connection: &DatabaseConnection, migrations: &[Migration]) 
     }
     Ok(())
 }
+
+/// Held while a process serves from a SQLite data directory: a second `latchd` on the same
+/// directory would share the database files and take over the first one's job leases.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Takes the data directory for this process, or says which process holds it.
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<DataDirLock> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("latchd.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            anyhow::bail!(
+                "the data directory {} is in use by another latchd ({}); stop it first, or give this one its own --data-dir",
+                dir.display(),
+                match holder.trim() {
+                    "" => "process unknown".to_string(),
+                    pid => format!("process {}", crate::text::prefix(pid, 20)),
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(DataDirLock { _file: file })
+}

@@ -6,7 +6,7 @@ use latch_connector_sdk::convert::description_to_proto;
 use latch_proto::catalog::v1 as pb;
 use latch_proto::catalog::v1::catalog_service_server::CatalogService as CatalogApi;
 use latch_runtime::auth::caller;
-use latch_runtime::pagination::Page;
+use latch_runtime::pagination::{Page, PageScope};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
@@ -195,9 +195,20 @@ impl CatalogApi for CatalogGrpc {
         &self,
         request: Request<pb::ListResourcesRequest>,
     ) -> GrpcResult<pb::ListResourcesResponse> {
-        caller(&request)?;
+        let caller = caller(&request)?;
         let request = request.get_ref();
-        let page = Page::parse(request.page_size, &request.page_token)?;
+        let scope = PageScope::new(
+            "catalog.resources",
+            &caller.user_id,
+            (
+                &request.integration,
+                &request.r#type,
+                &request.tags,
+                &request.query,
+                request.include_missing,
+            ),
+        );
+        let page = Page::parse(request.page_size, &request.page_token, &scope)?;
         let filter = ResourceFilter {
             integration: request.integration.clone(),
             resource_type: request.r#type.clone(),
@@ -213,7 +224,7 @@ impl CatalogApi for CatalogGrpc {
                 .take(page.size)
                 .map(|r| convert::resource(r))
                 .collect(),
-            next_page_token: page.next_token(found.len()),
+            next_page_token: page.next_token(found.len(), &scope),
             total_size: found.len() as i64,
         })
     }

@@ -1,8 +1,9 @@
 //! Schedule RPCs.
 
 use latch_proto::identity::v1 as pb;
+use latch_runtime::Caller;
 use latch_runtime::auth::caller;
-use latch_runtime::pagination::Page;
+use latch_runtime::pagination::{Page, PageScope};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
@@ -120,9 +121,11 @@ impl IdentityGrpc {
 
     pub(super) fn list_schedules_impl(
         &self,
+        caller: &Caller,
         request: &pb::ListSchedulesRequest,
     ) -> ServiceResult<pb::ListSchedulesResponse> {
-        let page = Page::parse(request.page_size, &request.page_token)?;
+        let scope = PageScope::new("identity.schedules", &caller.user_id, ());
+        let page = Page::parse(request.page_size, &request.page_token, &scope)?;
         let all = self.service.directory().schedules_sorted();
         Ok(pb::ListSchedulesResponse {
             schedules: all
@@ -131,7 +134,7 @@ impl IdentityGrpc {
                 .take(page.size)
                 .map(|s| convert::schedule(s))
                 .collect(),
-            next_page_token: page.next_token(all.len()),
+            next_page_token: page.next_token(all.len(), &scope),
         })
     }
 

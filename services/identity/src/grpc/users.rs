@@ -1,8 +1,9 @@
 //! User, group and subject RPCs that need more than a line.
 
 use latch_proto::identity::v1 as pb;
+use latch_runtime::Caller;
 use latch_runtime::auth::caller;
-use latch_runtime::pagination::Page;
+use latch_runtime::pagination::{Page, PageScope};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
@@ -125,8 +126,13 @@ impl IdentityGrpc {
         Ok(Response::new(convert::user(&updated, &self.service.directory())))
     }
 
-    pub(super) fn list_users_impl(&self, request: &pb::ListUsersRequest) -> ServiceResult<pb::ListUsersResponse> {
-        let page = Page::parse(request.page_size, &request.page_token)?;
+    pub(super) fn list_users_impl(
+        &self,
+        caller: &Caller,
+        request: &pb::ListUsersRequest,
+    ) -> ServiceResult<pb::ListUsersResponse> {
+        let scope = PageScope::new("identity.users", &caller.user_id, (&request.query, &request.attribute));
+        let page = Page::parse(request.page_size, &request.page_token, &scope)?;
         let query = request.query.trim().to_lowercase();
         let attribute = match request.attribute.trim() {
             "" => None,
@@ -155,7 +161,7 @@ impl IdentityGrpc {
             .collect();
         Ok(pb::ListUsersResponse {
             users,
-            next_page_token: page.next_token(matching.len()),
+            next_page_token: page.next_token(matching.len(), &scope),
             total_size: matching.len() as i64,
         })
     }
@@ -192,8 +198,13 @@ impl IdentityGrpc {
         Ok(Response::new(convert::group(&created, &self.service.directory())))
     }
 
-    pub(super) fn list_groups_impl(&self, request: &pb::ListGroupsRequest) -> ServiceResult<pb::ListGroupsResponse> {
-        let page = Page::parse(request.page_size, &request.page_token)?;
+    pub(super) fn list_groups_impl(
+        &self,
+        caller: &Caller,
+        request: &pb::ListGroupsRequest,
+    ) -> ServiceResult<pb::ListGroupsResponse> {
+        let scope = PageScope::new("identity.groups", &caller.user_id, &request.query);
+        let page = Page::parse(request.page_size, &request.page_token, &scope)?;
         let query = request.query.trim().to_lowercase();
         let directory = self.service.directory();
         let matching: Vec<_> = directory
@@ -209,7 +220,7 @@ impl IdentityGrpc {
             .collect();
         Ok(pb::ListGroupsResponse {
             groups,
-            next_page_token: page.next_token(matching.len()),
+            next_page_token: page.next_token(matching.len(), &scope),
             total_size: matching.len() as i64,
         })
     }

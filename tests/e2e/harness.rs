@@ -19,6 +19,13 @@ pub const ADMIN_TOKEN: &str = "latch_e2e_bootstrap_admin_token_0123456789";
 #[derive(Clone)]
 pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
+impl Bearer {
+    /// Sends `token` on every call.
+    pub fn token(token: &str) -> Self {
+        Self(Some(format!("Bearer {token}").parse().expect("ascii token")))
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
@@ -62,7 +69,7 @@ pub fn epoch() -> DateTime<Utc> {
 }
 
 /// A fresh PostgreSQL database for one test, or `None` to use SQLite.
-async fn fresh_postgres() -> Option<String> {
+pub async fn fresh_postgres() -> Option<String> {
     let base = std::env::var("LATCH_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;

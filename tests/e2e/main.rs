@@ -7,6 +7,7 @@ mod auth;
 mod automatic;
 mod catalog;
 mod cli;
+mod crash;
 mod feed;
 mod flows;
 mod groups;

@@ -29,6 +29,8 @@ pub struct Scripted {
 struct ScriptState {
     /// Grant calls that succeeded, per grant id.
     granted: BTreeMap<String, u32>,
+    /// Extend calls made, per grant id (whatever they answered).
+    extended: BTreeMap<String, u32>,
     revoked: BTreeSet<String>,
     /// The grantee's user name per grant id.
     grantee_of: BTreeMap<String, String>,
@@ -71,6 +73,22 @@ impl Scripted {
     /// Successful grant calls per grant id.
     pub fn grant_calls(&self) -> BTreeMap<String, u32> {
         self.state.lock().unwrap().granted.clone()
+    }
+
+    /// Extend calls made per grant id.
+    pub fn extend_calls(&self) -> BTreeMap<String, u32> {
+        self.state.lock().unwrap().extended.clone()
+    }
+
+    /// The target system loses every grant behind Latch's back (restored from a backup, or the
+    /// demo system restarted): the grants are gone, and Latch is not told.
+    pub async fn forget_all(&self) {
+        for grant in self.live().await {
+            self.inner
+                .revoke(&Config::new(), &grant.grant_id)
+                .await
+                .expect("forget a grant");
+        }
     }
 
     /// Grants that exist at the target system now.
@@ -138,6 +156,7 @@ impl Connector for Scripted {
     }
 
     async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
+        *self.state.lock().unwrap().extended.entry(grant_id.into()).or_default() += 1;
         self.inner.extend(config, grant_id, expires_at).await
     }
 
@@ -320,4 +339,60 @@ grant_for: {{ custom: 2h }}
 settings: {{ require_justification: false }}
 "#
     )
+}
+
+/// Moves a server's controlled clock along with real time while it lives: time passes between
+/// planning work and doing it, as in production (the suite's clock is otherwise frozen).
+pub struct MovingClock(tokio::task::JoinHandle<()>);
+
+impl MovingClock {
+    pub fn start(clock: Arc<latch_runtime::clock::ManualClock>) -> Self {
+        Self(tokio::spawn(async move {
+            let mut last = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let now = std::time::Instant::now();
+                clock.advance(TimeDelta::from_std(now - last).unwrap_or_default());
+                last = now;
+            }
+        }))
+    }
+}
+
+impl Drop for MovingClock {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The connector work the workers have to do now (grant, extend, revoke), as pending jobs.
+pub async fn connector_jobs(server: &TestServer) -> Vec<pb::Job> {
+    let mut admin = server.requests_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    admin
+        .list_pending_jobs(pb::ListPendingJobsRequest {})
+        .await
+        .expect("list pending jobs")
+        .into_inner()
+        .jobs
+        .into_iter()
+        .filter(|j| {
+            matches!(
+                j.kind.as_str(),
+                "start" | "grant" | "extend" | "revoke" | "revoke_stale"
+            )
+        })
+        .collect()
+}
+
+/// Waits (real time) until the workers have no connector work left.
+pub async fn settled(server: &TestServer) {
+    let mut left = Vec::new();
+    for _ in 0..250 {
+        left = connector_jobs(server).await;
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("connector work left: {left:?}");
 }

@@ -14,6 +14,7 @@ mod flow_status;
 mod follow;
 mod grant;
 mod insights;
+mod lost_grant;
 mod notify;
 mod policy;
 mod reconcile;

@@ -7,6 +7,7 @@ mod auth;
 mod automatic;
 mod catalog;
 mod cli;
+mod cli_new_user;
 mod extend_calls;
 mod feed;
 mod flows;

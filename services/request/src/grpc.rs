@@ -234,12 +234,19 @@ impl RequestApi for RequestGrpc {
         };
         let rows = self.service.list(&caller, request.all, states, size, after).await?;
         let next_page_token = if rows.len() as u32 == size {
-            rows.last().map(|r| r.id.clone()).unwrap_or_default()
+            rows.last().map(|r| r.request.id.clone()).unwrap_or_default()
         } else {
             String::new()
         };
         Ok(Response::new(pb::ListRequestsResponse {
-            requests: rows.iter().map(summary).collect(),
+            requests: rows
+                .iter()
+                .map(|listed| pb::AccessRequest {
+                    requester_name: listed.requester_name.clone(),
+                    grantee_name: listed.grantee_name.clone(),
+                    ..summary(&listed.request)
+                })
+                .collect(),
             next_page_token,
         }))
     }

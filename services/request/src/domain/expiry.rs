@@ -12,7 +12,11 @@ use chrono::{DateTime, Utc};
 pub fn needs_extend(needed: Option<DateTime<Utc>>, told: Option<DateTime<Utc>>) -> bool {
     match (needed, told) {
         // Told indefinite: it never expires first.
-        (_, None) => false,
+        (None, None) => false,
+        // A definite end is never told as indefinite (ends only move later, and indefinite is
+        // the latest): only rows written before this rule, when `None` meant "unknown", have
+        // it, and one more call settles them.
+        (Some(_), None) => true,
         (None, Some(_)) => true,
         (Some(needed), Some(told)) => told < needed,
     }
@@ -42,7 +46,11 @@ mod tests {
     #[test]
     fn indefinite_grants_never_need_an_extend_once_told_indefinite() {
         assert!(!needs_extend(None, None));
-        assert!(!needs_extend(Some(at(60)), None));
+    }
+
+    #[test]
+    fn an_unknown_expiry_of_a_definite_grant_is_told_again() {
+        assert!(needs_extend(Some(at(60)), None));
     }
 
     #[test]
@@ -79,6 +87,8 @@ mod tests {
             b in proptest::option::of(-1000i64..1000),
         ) {
             let (needed, a, b) = (needed.map(at), a.map(at), b.map(at));
+            // A definite end is only ever told as a definite expiry.
+            prop_assume!(needed.is_none() || (a.is_some() && b.is_some()));
             if needs_extend(needed, a) || needs_extend(needed, b) {
                 prop_assert!(needs_extend(needed, surely_held(a, b)));
             }

@@ -89,3 +89,29 @@ async fn a_lost_grant_that_cannot_be_given_again_ends_the_request_with_the_reaso
     );
     assert!(scripted.live().await.is_empty());
 }
+
+#[tokio::test]
+async fn an_extend_refused_for_good_is_recorded_once_and_not_retried() {
+    let scripted = Scripted::new();
+    let (server, mut client, id) = active_request(&scripted).await;
+
+    scripted.refuse_extend();
+    extend(&mut client, &id).await;
+    settled(&server).await;
+
+    assert_eq!(
+        scripted.extend_calls().values().sum::<u32>(),
+        1,
+        "asked once, not retried"
+    );
+    let request = get(&mut client, &id).await;
+    assert_eq!(request.state, "active", "the access Latch granted stays until its end");
+    let refused: Vec<_> = request.history.iter().filter(|e| e.kind == "extend_refused").collect();
+    assert_eq!(refused.len(), 1, "{:?}", request.history);
+    assert!(refused[0].detail.contains("expiries are frozen today"), "{refused:?}");
+    assert!(
+        request.items[0].error.contains("extend refused"),
+        "the grant shows why: {:?}",
+        request.items[0]
+    );
+}

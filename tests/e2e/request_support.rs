@@ -36,6 +36,8 @@ struct ScriptState {
     grantee_of: BTreeMap<String, String>,
     /// Resource ids the connector refuses for good.
     refuse: BTreeSet<String>,
+    /// Extend calls are refused for good (the system cannot move expiries today).
+    refuse_extend: bool,
     /// Grant calls on these resources grant, then never answer (the worker "crashes").
     hang_after_grant: BTreeSet<String>,
     /// Grant calls on these resources grant, then answer with a permanent error (a
@@ -50,6 +52,10 @@ impl Scripted {
 
     pub fn refuse(&self, resource_id: &str) {
         self.state.lock().unwrap().refuse.insert(resource_id.into());
+    }
+
+    pub fn refuse_extend(&self) {
+        self.state.lock().unwrap().refuse_extend = true;
     }
 
     pub fn hang_after_grant(&self, resource_id: &str, hang: bool) {
@@ -156,7 +162,15 @@ impl Connector for Scripted {
     }
 
     async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
-        *self.state.lock().unwrap().extended.entry(grant_id.into()).or_default() += 1;
+        {
+            let mut state = self.state.lock().unwrap();
+            *state.extended.entry(grant_id.into()).or_default() += 1;
+            if state.refuse_extend {
+                return Err(ConnectorError::FailedPrecondition(
+                    "scripted: expiries are frozen today".into(),
+                ));
+            }
+        }
         self.inner.extend(config, grant_id, expires_at).await
     }
 

@@ -340,7 +340,8 @@ async fn flows_from_templates_and_as_code_through_the_cli() {
         stdout(&denied)
     );
     assert!(
-        stdout(&denied).contains("requestor: not department is Engineering"),
+        stdout(&denied)
+            .contains("you are not in a group or attribute the flow's requestors allow: department is not Engineering"),
         "{}",
         stdout(&denied)
     );

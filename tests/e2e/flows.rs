@@ -253,8 +253,10 @@ async fn evaluation_allows_or_says_why_not() {
     let answer = dave.evaluate(ask("30m", monday)).await.unwrap().into_inner();
     assert!(answer.decisions.iter().all(|d| !d.allowed));
     assert!(answer.decisions.iter().all(|d| {
-        d.reasons
-            .contains(&"requestor: not department is Engineering".to_string())
+        d.reasons.contains(
+            &"you are not in a group or attribute the flow's requestors allow: department is not Engineering"
+                .to_string(),
+        )
     }));
 
     // A bundle as the thing asked for resolves through the catalog.

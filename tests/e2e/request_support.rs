@@ -29,11 +29,15 @@ pub struct Scripted {
 struct ScriptState {
     /// Grant calls that succeeded, per grant id.
     granted: BTreeMap<String, u32>,
+    /// Extend calls made, per grant id (whatever they answered).
+    extended: BTreeMap<String, u32>,
     revoked: BTreeSet<String>,
     /// The grantee's user name per grant id.
     grantee_of: BTreeMap<String, String>,
     /// Resource ids the connector refuses for good.
     refuse: BTreeSet<String>,
+    /// Extend calls are refused for good (the system cannot move expiries today).
+    refuse_extend: bool,
     /// Grant calls on these resources grant, then never answer (the worker "crashes").
     hang_after_grant: BTreeSet<String>,
     /// Grant calls on these resources grant, then answer with a permanent error (a
@@ -48,6 +52,10 @@ impl Scripted {
 
     pub fn refuse(&self, resource_id: &str) {
         self.state.lock().unwrap().refuse.insert(resource_id.into());
+    }
+
+    pub fn refuse_extend(&self) {
+        self.state.lock().unwrap().refuse_extend = true;
     }
 
     pub fn hang_after_grant(&self, resource_id: &str, hang: bool) {
@@ -71,6 +79,22 @@ impl Scripted {
     /// Successful grant calls per grant id.
     pub fn grant_calls(&self) -> BTreeMap<String, u32> {
         self.state.lock().unwrap().granted.clone()
+    }
+
+    /// Extend calls made per grant id.
+    pub fn extend_calls(&self) -> BTreeMap<String, u32> {
+        self.state.lock().unwrap().extended.clone()
+    }
+
+    /// The target system loses every grant behind Latch's back (restored from a backup, or the
+    /// demo system restarted): the grants are gone, and Latch is not told.
+    pub async fn forget_all(&self) {
+        for grant in self.live().await {
+            self.inner
+                .revoke(&Config::new(), &grant.grant_id)
+                .await
+                .expect("forget a grant");
+        }
     }
 
     /// Grants that exist at the target system now.
@@ -138,6 +162,15 @@ impl Connector for Scripted {
     }
 
     async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
+        {
+            let mut state = self.state.lock().unwrap();
+            *state.extended.entry(grant_id.into()).or_default() += 1;
+            if state.refuse_extend {
+                return Err(ConnectorError::FailedPrecondition(
+                    "scripted: expiries are frozen today".into(),
+                ));
+            }
+        }
         self.inner.extend(config, grant_id, expires_at).await
     }
 
@@ -320,4 +353,60 @@ grant_for: {{ custom: 2h }}
 settings: {{ require_justification: false }}
 "#
     )
+}
+
+/// Moves a server's controlled clock along with real time while it lives: time passes between
+/// planning work and doing it, as in production (the suite's clock is otherwise frozen).
+pub struct MovingClock(tokio::task::JoinHandle<()>);
+
+impl MovingClock {
+    pub fn start(clock: Arc<latch_runtime::clock::ManualClock>) -> Self {
+        Self(tokio::spawn(async move {
+            let mut last = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let now = std::time::Instant::now();
+                clock.advance(TimeDelta::from_std(now - last).unwrap_or_default());
+                last = now;
+            }
+        }))
+    }
+}
+
+impl Drop for MovingClock {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The connector work the workers have to do now (grant, extend, revoke), as pending jobs.
+pub async fn connector_jobs(server: &TestServer) -> Vec<pb::Job> {
+    let mut admin = server.requests_with(Some(crate::harness::ADMIN_TOKEN)).await;
+    admin
+        .list_pending_jobs(pb::ListPendingJobsRequest {})
+        .await
+        .expect("list pending jobs")
+        .into_inner()
+        .jobs
+        .into_iter()
+        .filter(|j| {
+            matches!(
+                j.kind.as_str(),
+                "start" | "grant" | "extend" | "revoke" | "revoke_stale"
+            )
+        })
+        .collect()
+}
+
+/// Waits (real time) until the workers have no connector work left.
+pub async fn settled(server: &TestServer) {
+    let mut left = Vec::new();
+    for _ in 0..250 {
+        left = connector_jobs(server).await;
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("connector work left: {left:?}");
 }

@@ -29,7 +29,7 @@ impl std::fmt::Debug for ConnectorRegistry {
 pub fn service_error(error: ConnectorError) -> ServiceError {
     match error {
         ConnectorError::Unavailable(m) | ConnectorError::Aborted(m) => ServiceError::Unavailable(m),
-        ConnectorError::FailedPrecondition(m) => ServiceError::FailedPrecondition(m),
+        ConnectorError::FailedPrecondition(m) | ConnectorError::NotFound(m) => ServiceError::FailedPrecondition(m),
         ConnectorError::InvalidArgument { field, rule } => ServiceError::invalid(field, rule),
     }
 }

@@ -84,14 +84,22 @@ fn status_lines(status: &Status, server: &str) -> Vec<String> {
             lines
         }
         Code::InvalidArgument => {
-            let mut lines = vec![format!("error: {}", status.message())];
-            if let Some(bad_request) = status.get_details_bad_request() {
-                lines.extend(
-                    bad_request
-                        .field_violations
-                        .iter()
-                        .map(|violation| format!("  - {}: {}", violation.field, violation.description)),
-                );
+            // The message repeats the violations for clients that cannot read the details;
+            // with the details, each violation is said once, on its own line.
+            let violations = status
+                .get_details_bad_request()
+                .map(|bad_request| bad_request.field_violations)
+                .unwrap_or_default();
+            if violations.is_empty() {
+                return vec![format!("error: {}", status.message())];
+            }
+            let mut lines = vec!["error: invalid input".to_string()];
+            let mut said = std::collections::BTreeSet::new();
+            for violation in violations {
+                let line = format!("  - {}: {}", violation.field, violation.description);
+                if said.insert(line.clone()) {
+                    lines.push(line);
+                }
             }
             lines
         }
@@ -119,6 +127,25 @@ mod tests {
                 "error: invalid input",
                 "  - user.email: must contain @",
                 "  - user.user_name: must not be empty"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_violation_is_said_once() {
+        let violation = || FieldViolation::new("bundle.targets[0].integration", "integration g is global");
+        let details = ErrorDetails::with_bad_request(vec![violation(), violation()]);
+        let status = Status::with_error_details(
+            Code::InvalidArgument,
+            "invalid input: bundle.targets[0].integration: integration g is global",
+            details,
+        );
+        let lines = CliError::Rpc(status).report_lines("http://x");
+        assert_eq!(
+            lines,
+            [
+                "error: invalid input",
+                "  - bundle.targets[0].integration: integration g is global"
             ]
         );
     }

@@ -221,13 +221,22 @@ impl RequestApi for RequestGrpc {
         };
         let rows = self.service.list(&caller, request.all, states, size, after).await?;
         let next_page_token = match rows.last() {
-            Some(last) if rows.len() as u32 == size => {
-                scope.seal(&format!("{}|{}", last.created_at.to_rfc3339(), last.id))
-            }
+            Some(last) if rows.len() as u32 == size => scope.seal(&format!(
+                "{}|{}",
+                last.request.created_at.to_rfc3339(),
+                last.request.id
+            )),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListRequestsResponse {
-            requests: rows.iter().map(summary).collect(),
+            requests: rows
+                .iter()
+                .map(|listed| pb::AccessRequest {
+                    requester_name: listed.requester_name.clone(),
+                    grantee_name: listed.grantee_name.clone(),
+                    ..summary(&listed.request)
+                })
+                .collect(),
             next_page_token,
         }))
     }

@@ -156,6 +156,23 @@ pub async fn check<C: Connector + ?Sized>(connector: &C, case: &ConformanceCase)
         return fail("extend: the grant keeps its account");
     }
 
+    match connector
+        .extend(
+            &case.config,
+            "conformance-never-granted",
+            Some(Utc::now() + TimeDelta::hours(2)),
+        )
+        .await
+    {
+        Err(ConnectorError::NotFound(_)) => {}
+        Err(other) => {
+            return fail(format!(
+                "extend: a grant the system does not hold must be NOT_FOUND, got {other}"
+            ));
+        }
+        Ok(()) => return fail("extend: a grant the system does not hold cannot be extended"),
+    }
+
     let bad = GrantRequest {
         grant_id: format!("{grant_id}-bad"),
         permission: "no-such-permission".into(),

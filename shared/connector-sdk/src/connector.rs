@@ -12,7 +12,8 @@ pub type ConnectorResult<T> = Result<T, ConnectorError>;
 /// Contract (checked by [`crate::conformance`]): `grant` twice with one `grant_id` equals one
 /// grant and returns the same account; `revoke` of an unknown or revoked grant succeeds;
 /// `list_grants` reflects grants and revokes; a permission not in `describe` is refused with
-/// `InvalidArgument` on `permission`.
+/// `InvalidArgument` on `permission`; `extend` of a grant the system does not hold answers
+/// `NotFound` (Latch then gives it again under the same grant id).
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync + 'static {
     fn describe(&self) -> Description;

@@ -13,6 +13,11 @@ pub enum ConnectorError {
     /// Retrying cannot help: wrong credentials, missing privilege, unknown resource.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// What the call names does not exist at the target system. From `extend`: the grant id
+    /// holds no grant there (lost, restored from a backup, never made); that is drift, which a
+    /// retry cannot mend.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// A field of the request is wrong.
     #[error("{field}: {rule}")]
     InvalidArgument { field: String, rule: String },
@@ -38,6 +43,7 @@ impl From<ConnectorError> for Status {
             ConnectorError::Unavailable(message) => Status::unavailable(message),
             ConnectorError::Aborted(message) => Status::aborted(message),
             ConnectorError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ConnectorError::NotFound(message) => Status::not_found(message),
             ConnectorError::InvalidArgument { field, rule } => Status::invalid_argument(format!("{field}: {rule}")),
         }
     }
@@ -51,11 +57,36 @@ impl From<Status> for ConnectorError {
                 Self::Unavailable(message)
             }
             Code::Aborted | Code::Cancelled => Self::Aborted(message),
+            Code::NotFound => Self::NotFound(message),
             Code::InvalidArgument => match message.split_once(": ") {
                 Some((field, rule)) => Self::invalid(field, rule),
                 None => Self::invalid("request", message),
             },
             _ => Self::FailedPrecondition(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_survives_the_wire() {
+        for error in [
+            ConnectorError::Unavailable("down".into()),
+            ConnectorError::Aborted("lock lost".into()),
+            ConnectorError::FailedPrecondition("no privilege".into()),
+            ConnectorError::NotFound("no grant g1".into()),
+            ConnectorError::invalid("permission", "unknown"),
+        ] {
+            let status: Status = error.clone().into();
+            assert_eq!(ConnectorError::from(status), error);
+        }
+    }
+
+    #[test]
+    fn a_missing_grant_is_not_retried() {
+        assert!(!ConnectorError::NotFound("no grant g1".into()).is_retryable());
     }
 }

@@ -94,8 +94,24 @@ const MAX_FIELD_CHARS: usize = 200;
 const MAX_RULE_CHARS: usize = 400;
 const MAX_VIOLATIONS: usize = 20;
 
+/// The violations in their order, each (field, rule) once: checks that meet one problem on
+/// two paths report it once.
+fn distinct(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let mut out: Vec<FieldViolation> = Vec::with_capacity(violations.len());
+    for violation in violations {
+        if !out.contains(&violation) {
+            out.push(violation);
+        }
+    }
+    out
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
+        let error = match error {
+            ServiceError::InvalidArgument(violations) => ServiceError::InvalidArgument(distinct(violations)),
+            other => other,
+        };
         let message = text::prefix(&error.to_string(), MAX_MESSAGE_CHARS);
         match error {
             ServiceError::InvalidArgument(violations) => {
@@ -134,6 +150,14 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_violation_met_twice_is_reported_once() {
+        let twice = || FieldViolation::new("targets[0]", "belongs to another space");
+        let status: Status = ServiceError::InvalidArgument(vec![twice(), twice()]).into();
+        assert_eq!(status.message(), "invalid input: targets[0]: belongs to another space");
+        assert_eq!(status.get_details_bad_request().unwrap().field_violations.len(), 1);
+    }
 
     #[test]
     fn invalid_argument_carries_field_violations() {

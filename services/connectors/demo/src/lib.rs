@@ -196,7 +196,7 @@ impl Connector for DemoConnector {
                 held.record.expires_at = expires_at;
                 Ok(())
             }
-            None => Err(ConnectorError::FailedPrecondition(format!("demo: no grant {grant_id}"))),
+            None => Err(ConnectorError::NotFound(format!("demo: no grant {grant_id}"))),
         }
     }
 

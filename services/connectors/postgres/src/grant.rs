@@ -241,7 +241,7 @@ pub async fn extend(
     let mut maintenance = connect(config, &config.maintenance_database).await?;
     let result = async {
         let RoleLookup::Latch(mut metadata) = find_role(&mut maintenance, &role).await? else {
-            return Err(ConnectorError::FailedPrecondition(format!(
+            return Err(ConnectorError::NotFound(format!(
                 "grant {grant_id} is not held on this server"
             )));
         };

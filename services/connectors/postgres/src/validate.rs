@@ -65,7 +65,8 @@ fn error_text(error: ConnectorError) -> String {
     match error {
         ConnectorError::Unavailable(message)
         | ConnectorError::Aborted(message)
-        | ConnectorError::FailedPrecondition(message) => message,
+        | ConnectorError::FailedPrecondition(message)
+        | ConnectorError::NotFound(message) => message,
         ConnectorError::InvalidArgument { field, rule } => format!("{field}: {rule}"),
     }
 }

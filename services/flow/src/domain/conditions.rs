@@ -177,21 +177,19 @@ impl Conditions {
         }
     }
 
-    /// Why the conditions do not hold, one reason per failing row (AND) or a summary (OR).
+    /// Why the conditions do not hold, in words: what is true of the person for each failing
+    /// row (AND), or for every row (OR, when none holds). Empty when they hold.
     pub fn failures(&self, facts: &Facts) -> Vec<String> {
         match self.combine {
             Combine::And => self
                 .rows
                 .iter()
                 .filter(|r| !r.holds(facts))
-                .map(Condition::describe)
-                .map(|d| format!("not {d}"))
+                .map(Condition::describe_unmet)
                 .collect(),
             Combine::Or if self.holds(facts) => Vec::new(),
-            Combine::Or => vec![format!(
-                "none of: {}",
-                self.rows.iter().map(Condition::describe).collect::<Vec<_>>().join("; ")
-            )],
+            Combine::Or if self.rows.is_empty() => vec!["no requestor row is given".to_string()],
+            Combine::Or => self.rows.iter().map(Condition::describe_unmet).collect(),
         }
     }
 }
@@ -262,7 +260,7 @@ mod tests {
             ],
         };
         assert!(!both.holds(&f));
-        assert_eq!(both.failures(&f), ["not department is Finance"]);
+        assert_eq!(both.failures(&f), ["department is not Finance"]);
         let either = Conditions {
             combine: Combine::Or,
             ..both

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::conditions::Facts;
+use super::conditions::{Combine, Facts};
 use super::duration::Span;
 use super::model::{AcrossGroups, Approval, FlowKind, FlowSpec};
 use super::window::When;
@@ -63,12 +63,18 @@ pub fn evaluate(flow: &CompiledFlow, request: &Request<'_>) -> Result<Allowance,
     if spec.kind != FlowKind::SelfServe {
         reasons.push("automatic flows are not requested".to_string());
     }
-    reasons.extend(
-        spec.requestors
-            .failures(request.requester)
-            .into_iter()
-            .map(|r| format!("requestor: {r}")),
-    );
+    // The decision is `holds`; `failures` only words it.
+    if !spec.requestors.holds(request.requester) {
+        let unmet = spec.requestors.failures(request.requester);
+        let joiner = match spec.requestors.combine {
+            Combine::And => "; ",
+            Combine::Or => " and ",
+        };
+        reasons.push(format!(
+            "you are not in a group or attribute the flow's requestors allow: {}",
+            unmet.join(joiner)
+        ));
+    }
     if !flow.when.contains(request.at) {
         reasons.push(format!("outside {}", flow.when.describe()));
     }
@@ -104,19 +110,10 @@ pub fn evaluate(flow: &CompiledFlow, request: &Request<'_>) -> Result<Allowance,
             ));
         }
     }
-    let maximum = spec.maximum();
-    let duration = match (spec.settings.require_duration, request.duration, maximum) {
-        (true, None, Some(max)) => {
-            reasons.push(format!("duration: required, up to {max}"));
-            None
-        }
-        (_, Some(asked), Some(max)) if asked > max => {
-            reasons.push(format!("duration: {asked} exceeds the flow maximum of {max}"));
-            None
-        }
-        (_, Some(asked), _) => Some(asked),
-        (_, None, max) => max,
-    };
+    let duration = duration_for(spec, request.duration).unwrap_or_else(|rule| {
+        reasons.push(format!("duration: {rule}"));
+        None
+    });
     if !reasons.is_empty() {
         return Err(reasons);
     }
@@ -143,6 +140,17 @@ pub fn evaluate(flow: &CompiledFlow, request: &Request<'_>) -> Result<Allowance,
         require_approver_reason: spec.settings.require_approver_reason,
         no_self_approval: spec.settings.no_self_approval,
     })
+}
+
+/// The flow's one duration rule: how long access lasts for what was asked (`None`: indefinite),
+/// or the rule the asked duration breaks, naming the maximum.
+pub fn duration_for(spec: &FlowSpec, asked: Option<Span>) -> Result<Option<Span>, String> {
+    match (spec.settings.require_duration, asked, spec.maximum()) {
+        (true, None, Some(max)) => Err(format!("required, up to {max}")),
+        (_, Some(asked), Some(max)) if asked > max => Err(format!("{asked} exceeds the flow maximum of {max}")),
+        (_, Some(asked), _) => Ok(Some(asked)),
+        (_, None, max) => Ok(max),
+    }
 }
 
 /// The one rule for choosing among several allowing flows (when the request names none): the

@@ -6,5 +6,6 @@ pub mod duration;
 pub mod evaluate;
 pub mod model;
 pub mod templates;
+pub mod unmet;
 pub mod validate;
 pub mod window;

@@ -8,7 +8,7 @@ use super::FlowService;
 use crate::domain::compiled::PreparedFacts;
 use crate::domain::conditions::Facts;
 use crate::domain::duration::Span;
-use crate::domain::evaluate::{Allowance, Item, Request, choose};
+use crate::domain::evaluate::{Allowance, Item, Request, choose, duration_for};
 use crate::domain::model::{Approval, FlowKind, TargetSpec};
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +126,17 @@ impl FlowService {
         at: Option<DateTime<Utc>>,
         only_flow: &str,
     ) -> ServiceResult<EvaluationAnswer> {
+        let named = if only_flow.trim().is_empty() {
+            None
+        } else {
+            Some(self.flow(only_flow)?)
+        };
+        // A named flow makes a duration it cannot grant invalid input, not a refusal.
+        if let Some(flow) = &named
+            && let Err(rule) = duration_for(&flow.spec, duration)
+        {
+            return Err(ServiceError::invalid("duration", rule));
+        }
         let requester = self.facts_of("requester", &caller.user_id).await?;
         let grantee = if grantee.trim().is_empty() {
             requester.clone()
@@ -143,8 +154,7 @@ impl FlowService {
             at,
         };
         let mut evaluation = state.index.evaluate(&request);
-        if !only_flow.trim().is_empty() {
-            let flow = self.flow(only_flow)?;
+        if let Some(flow) = named {
             evaluation.allowed.retain(|a| a.flow_id == flow.id);
             evaluation.denied.retain(|(id, ..)| *id == flow.id);
             if evaluation.allowed.is_empty() && evaluation.denied.is_empty() {

@@ -4,6 +4,7 @@ pub mod approval;
 pub mod audit;
 pub mod backoff;
 pub mod drift;
+pub mod expiry;
 pub mod holders;
 pub mod insights;
 pub mod lifecycle;

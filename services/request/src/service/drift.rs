@@ -8,6 +8,7 @@ use latch_runtime::audit::AuditRecord;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::RequestService;
+use super::lost_grant::GivenAgain;
 use crate::domain::drift::{Drift, Listed, Recorded, compare};
 use crate::store::holds::{self, HoldRow, HoldState};
 
@@ -131,38 +132,13 @@ impl RequestService {
             }
         }
         for hold in &report.missing {
-            // The connector is called outside any lock; the result is kept only if the grant
-            // is still given, otherwise what was just granted is taken back.
-            let Some(current) = holds::get(self.db(), &hold.id).await? else {
-                continue;
-            };
-            if current.state != HoldState::Granted {
-                continue;
-            }
-            let outcome = match self.call_grant(&current).await {
-                Ok(outcome) => outcome,
-                Err(error) => {
+            match self.give_again(&hold.id, "drift repair").await? {
+                GivenAgain::Given => repaired += 1,
+                GivenAgain::NoLongerGiven => {}
+                GivenAgain::Refused(error) => {
                     tracing::warn!(hold = %hold.id, %error, "could not give a missing grant again");
-                    continue;
-                }
-            };
-            let tx = self.begin(&hold.grantee_id).await?;
-            match holds::get(&*tx, &hold.id).await? {
-                Some(mut current) if current.state == HoldState::Granted => {
-                    current.account = outcome.account.clone();
-                    if !outcome.credentials.is_empty() {
-                        let json = serde_json::to_vec(&outcome.credentials).map_err(ServiceError::internal)?;
-                        current.credentials = self.secrets().seal_bound(&json, current.id.as_bytes());
-                    }
-                    holds::update(&*tx, &current).await?;
-                    repaired += 1;
-                }
-                _ => {
-                    let id = format!("revoke_stale:{}:{}", hold.id, uuid::Uuid::now_v7().simple());
-                    self.enqueue(&tx, "revoke_stale", &hold.id, id, self.now()).await?;
                 }
             }
-            tx.commit().await?;
         }
         Ok(repaired)
     }

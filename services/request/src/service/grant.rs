@@ -9,6 +9,7 @@ use latch_connector_sdk::{ConnectorError, GrantOutcome, GrantRequest, Grantee};
 use latch_runtime::{ServiceError, ServiceResult};
 
 use super::{RequestService, Tx};
+use crate::domain::expiry::{needs_extend, surely_held};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::holds::{self, HoldRow, HoldState};
 use crate::store::jobs::Job;
@@ -32,7 +33,7 @@ fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<
 
 impl RequestService {
     /// What the connector is told as the expiry for a Latch end (a safety net after it).
-    fn told(&self, ends_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    pub(crate) fn told(&self, ends_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         ends_at.map(|end| end + self.config().connector_grace)
     }
 
@@ -174,8 +175,8 @@ impl RequestService {
         Ok(())
     }
 
-    /// Moves each shared grant's end out to this request's end; tells the connector when its
-    /// own expiry would otherwise come first.
+    /// Moves each shared grant's end out to this request's end; tells the connector only when
+    /// its own expiry would otherwise come first (see [`needs_extend`]).
     pub(crate) async fn stretch_holds(&self, tx: &Tx, request: &RequestRow, items: &[ItemRow]) -> ServiceResult<()> {
         let hold_ids: BTreeSet<&str> = items
             .iter()
@@ -187,11 +188,7 @@ impl RequestService {
                 continue;
             };
             let ends = later(hold.ends_at, request.ends_at);
-            let needs_telling = match (self.told(ends), hold.told_until) {
-                (_, None) => true,
-                (None, Some(_)) => true,
-                (Some(wanted), Some(told)) => wanted > told,
-            };
+            let needs_telling = needs_extend(ends, hold.told_until);
             if ends != hold.ends_at {
                 hold.ends_at = ends;
                 holds::update(&**tx, &hold).await?;
@@ -221,6 +218,8 @@ impl RequestService {
             let tx = self.begin(&hold.grantee_id).await?;
             return self.finish(tx, job).await;
         }
+        // What the connector is told now; the end may move while the call runs.
+        let told = self.told(hold.ends_at);
         let outcome = match self.call_grant(&hold).await {
             Ok(outcome) => outcome,
             Err(error) if error.is_retryable() && job.attempts + 1 < self.config().max_grant_attempts => {
@@ -262,7 +261,7 @@ impl RequestService {
                 self.secrets().seal_bound(&json, hold.id.as_bytes())
             };
             hold.granted_at = Some(now);
-            hold.told_until = self.told(hold.ends_at);
+            hold.told_until = told;
             hold.error = String::new();
             let waiting = requests::items_on_hold(&*tx, &hold.id, &[ItemState::Granting]).await?;
             if waiting.is_empty() {
@@ -379,9 +378,7 @@ impl RequestService {
             let tx = self.begin("").await?;
             return self.finish(tx, job).await;
         };
-        let wanted = self.told(hold.ends_at);
-        let told_enough = matches!((wanted, hold.told_until), (Some(w), Some(t)) if w <= t);
-        if hold.state != HoldState::Granted || told_enough {
+        if hold.state != HoldState::Granted || !needs_extend(hold.ends_at, hold.told_until) {
             let tx = self.begin(&hold.grantee_id).await?;
             return self.finish(tx, job).await;
         }
@@ -389,17 +386,21 @@ impl RequestService {
             Ok(found) => found,
             Err(error) => return Ok(Attempt::Retry(error.to_string())),
         };
+        let wanted = self.told(hold.ends_at);
         if let Err(error) = connector.extend(&config, &hold.id, wanted).await {
-            return Ok(Attempt::Retry(error.to_string()));
+            return self.extend_failed(job, &hold, error).await;
         }
         let tx = self.begin(&hold.grantee_id).await?;
         if let Some(mut current) = holds::get(&*tx, &hold.id).await? {
-            if current.extend_seq == hold.extend_seq && current.ends_at == hold.ends_at {
-                current.told_until = wanted;
+            current.told_until = if current.extend_seq == hold.extend_seq {
+                wanted
             } else {
-                // Another extend call may have landed after this one, or the end moved: one
-                // more call with the latest end settles what the connector holds.
-                current.told_until = None;
+                // Another extend call was recorded meanwhile and may have landed before or
+                // after this one: the connector holds the earlier of the two for sure.
+                surely_held(current.told_until, wanted)
+            };
+            if needs_extend(current.ends_at, current.told_until) {
+                // The end moved on while the call ran: one more call with the latest end.
                 self.enqueue(
                     &tx,
                     "extend",

@@ -14,6 +14,7 @@ mod flow_status;
 mod follow;
 mod grant;
 mod insights;
+mod lost_grant;
 mod notify;
 mod policy;
 mod reconcile;
@@ -38,7 +39,7 @@ pub use insights::{DurationInsight, Insights, SoleApprover, UnusedFlow};
 pub use policy::Policy;
 pub use reconcile::{AUTOMATIC_REQUESTER, Reconciled, items_key};
 pub use submit::Submission;
-pub use views::{CredentialView, ItemView, RequestView};
+pub use views::{CredentialView, ItemView, ListedRequest, RequestView};
 
 use crate::domain::lifecycle::{Event, State, next};
 use crate::ports::Ports;

@@ -40,6 +40,14 @@ pub struct RequestView {
     pub grantee_name: String,
 }
 
+/// A request as a listing shows it: with its people's names (empty when the user is gone).
+#[derive(Debug, Clone)]
+pub struct ListedRequest {
+    pub request: RequestRow,
+    pub requester_name: String,
+    pub grantee_name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct CredentialView {
     pub item: ItemRow,
@@ -203,7 +211,7 @@ impl RequestService {
         states: Vec<State>,
         page_size: u32,
         after: Option<(DateTime<Utc>, String)>,
-    ) -> ServiceResult<Vec<RequestRow>> {
+    ) -> ServiceResult<Vec<ListedRequest>> {
         if all && !(caller.has_role(Role::Admin) || caller.has_role(Role::Auditor)) {
             return Err(ServiceError::PermissionDenied(
                 "only admins and auditors list everyone's requests".into(),
@@ -215,7 +223,29 @@ impl RequestService {
             before: after,
             limit: page_size.clamp(1, 500),
         };
-        Ok(requests::list_requests(self.db(), &filter).await?)
+        let rows = requests::list_requests(self.db(), &filter).await?;
+        // Each person named once per page, however many of its requests they are in.
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for id in rows.iter().flat_map(|r| [&r.requester_id, &r.grantee_id]) {
+            if !names.contains_key(id) {
+                let name = self
+                    .ports()
+                    .people
+                    .facts(id)
+                    .await?
+                    .map(|f| f.user_name)
+                    .unwrap_or_default();
+                names.insert(id.clone(), name);
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|request| ListedRequest {
+                requester_name: names.get(&request.requester_id).cloned().unwrap_or_default(),
+                grantee_name: names.get(&request.grantee_id).cloned().unwrap_or_default(),
+                request,
+            })
+            .collect())
     }
 
     /// Pending requests the caller may approve now and has not decided on.

@@ -100,7 +100,7 @@ fn reasons_name_each_failing_condition() {
     assert_eq!(
         reasons,
         [
-            "requestor: not department is Engineering",
+            "you are not in a group or attribute the flow's requestors allow: department is not Engineering",
             "outside Mon–Fri 09:00–18:00 Europe/Berlin",
             "does not cover read customers on pg",
             "duration: required, up to 2h",
@@ -221,4 +221,54 @@ fn the_choice_prefers_least_friction_then_longest_access() {
     assert!(allowed.needs_approval);
     assert_eq!(allowed.approvals_needed, 2);
     assert!(allowed.require_justification);
+}
+
+#[test]
+fn a_requestor_refusal_reads_as_one_sentence_for_either_combination() {
+    let mut flow = compiled(WhenSpec::Always, Settings::default(), Approval::Automatic);
+    flow.spec.requestors.rows.push(Condition {
+        attribute: Attribute::Group,
+        operator: Operator::Is,
+        values: vec!["sre".into()],
+    });
+    let finance = facts("dave", "Finance", None);
+    let items = [item("orders")];
+    let ask = Request {
+        requester: &finance,
+        grantee: &finance,
+        items: &items,
+        duration: None,
+        at: monday_noon_berlin(),
+    };
+    assert_eq!(
+        evaluate(&flow, &ask).unwrap_err(),
+        [
+            "you are not in a group or attribute the flow's requestors allow: department is not Engineering; not in group sre"
+        ]
+    );
+    flow.spec.requestors.combine = Combine::Or;
+    assert_eq!(
+        evaluate(&flow, &ask).unwrap_err(),
+        [
+            "you are not in a group or attribute the flow's requestors allow: department is not Engineering and not in group sre"
+        ]
+    );
+}
+
+#[test]
+fn a_named_flows_duration_rule_names_the_maximum() {
+    let flow = compiled(
+        WhenSpec::Always,
+        Settings {
+            require_duration: true,
+            ..Settings::default()
+        },
+        Approval::Automatic,
+    );
+    assert_eq!(duration_for(&flow.spec, None), Err("required, up to 2h".to_string()));
+    assert_eq!(
+        duration_for(&flow.spec, Some(Span::HOUR.times(3))),
+        Err("3h exceeds the flow maximum of 2h".to_string())
+    );
+    assert_eq!(duration_for(&flow.spec, Some(Span::HOUR)), Ok(Some(Span::HOUR)));
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod database;
+pub mod endpoint;
 pub mod error;
 pub mod pagination;
 pub mod server;

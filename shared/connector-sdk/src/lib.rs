@@ -5,13 +5,17 @@
 
 pub mod client;
 pub mod conformance;
+mod config_range;
 mod connector;
 pub mod convert;
 mod error;
+pub mod isolated;
+pub mod limits;
 pub mod model;
 pub mod server;
 
 pub use connector::{Connector, ConnectorResult, check_permission};
+pub use config_range::{NumberRange, decimal_setting, integer_setting};
 pub use error::ConnectorError;
 pub use model::{
     Config, ConfigField, Description, GrantOutcome, GrantRecord, GrantRequest, Grantee, Permission, Resource,

@@ -73,3 +73,25 @@ async fn an_answer_over_the_limit_is_refused() {
         "{error:?}"
     );
 }
+
+/// A remote connector that streams more than the limit is cut off by the client as soon as it
+/// goes over, before the answer is held in memory.
+#[tokio::test]
+async fn a_remote_answer_over_the_limit_is_refused_by_the_client() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(crate::server::serve(
+        Arc::new(Faulty { overflow: true }),
+        listener,
+        std::future::pending(),
+    ));
+    let remote = crate::client::RemoteConnector::connect(&format!("http://{address}"))
+        .await
+        .unwrap();
+    let error = remote.list_resources(&Config::new()).await.unwrap_err();
+    assert!(
+        matches!(&error, ConnectorError::FailedPrecondition(m) if m.contains("more than 100000 resources")),
+        "{error:?}"
+    );
+    server.abort();
+}

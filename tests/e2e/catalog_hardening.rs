@@ -67,7 +67,10 @@ async fn out_of_range_settings_are_refused_at_create_and_update_with_the_field_a
         let rules = violated_rules(&status);
         assert!(rules[0].contains(range), "{field}={value}: {rules:?}");
         let everything = format!("{} {rules:?}", status.message());
-        assert!(!everything.contains("10000000000"), "the value is not echoed: {everything}");
+        assert!(
+            !everything.contains("10000000000"),
+            "the value is not echoed: {everything}"
+        );
     }
     let none = catalog
         .list_integrations(pb::ListIntegrationsRequest::default())
@@ -76,7 +79,9 @@ async fn out_of_range_settings_are_refused_at_create_and_update_with_the_field_a
         .into_inner();
     assert!(none.integrations.is_empty(), "nothing was written");
 
-    let created = create_demo(&mut catalog, "demo", &[("resource_count", "5")]).await.unwrap();
+    let created = create_demo(&mut catalog, "demo", &[("resource_count", "5")])
+        .await
+        .unwrap();
     let status = catalog
         .update_integration(pb::UpdateIntegrationRequest {
             id: created.id.clone(),
@@ -86,8 +91,16 @@ async fn out_of_range_settings_are_refused_at_create_and_update_with_the_field_a
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["integration.config.failure_rate"]);
-    assert_eq!(integration(&mut catalog, &created.id).await.config["resource_count"], "5");
-    assert!(!integration(&mut catalog, &created.id).await.config.contains_key("failure_rate"));
+    assert_eq!(
+        integration(&mut catalog, &created.id).await.config["resource_count"],
+        "5"
+    );
+    assert!(
+        !integration(&mut catalog, &created.id)
+            .await
+            .config
+            .contains_key("failure_rate")
+    );
 }
 
 /// A value stored before ranges were checked: the restarted server keeps serving, and the
@@ -96,7 +109,9 @@ async fn out_of_range_settings_are_refused_at_create_and_update_with_the_field_a
 async fn a_bad_value_stored_by_an_older_version_is_reported_and_the_server_keeps_serving() {
     let server = TestServer::start().await;
     let mut catalog = server.catalog_admin().await;
-    let bad = create_demo(&mut catalog, "bad", &[("resource_count", "5")]).await.unwrap();
+    let bad = create_demo(&mut catalog, "bad", &[("resource_count", "5")])
+        .await
+        .unwrap();
     create_demo(&mut catalog, "good", &[]).await.unwrap();
     let (dir, url, clock) = server.stop().await;
 
@@ -212,11 +227,17 @@ async fn a_panicking_connector_fails_its_call_and_the_server_keeps_serving() {
             .unwrap_err();
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
         assert!(status.message().contains("panicked"), "{}", status.message());
-        assert!(!status.message().contains("index out of bounds"), "{}", status.message());
+        assert!(
+            !status.message().contains("index out of bounds"),
+            "{}",
+            status.message()
+        );
     }
     let recorded = integration(&mut catalog, &created.id).await.last_sync.unwrap();
     assert!(recorded.error.contains("panicked"), "{}", recorded.error);
-    create_demo(&mut catalog, "demo", &[]).await.expect("the server still serves");
+    create_demo(&mut catalog, "demo", &[])
+        .await
+        .expect("the server still serves");
     catalog
         .sync_integration(pb::SyncIntegrationRequest { id: "demo".into() })
         .await
@@ -238,7 +259,11 @@ async fn remote_demo() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     (address, task)
 }
 
-async fn create_remote(catalog: &mut CatalogClient, name: &str, endpoint: &str) -> Result<pb::Integration, tonic::Status> {
+async fn create_remote(
+    catalog: &mut CatalogClient,
+    name: &str,
+    endpoint: &str,
+) -> Result<pb::Integration, tonic::Status> {
     catalog
         .create_integration(pb::CreateIntegrationRequest {
             integration: Some(pb::Integration {

@@ -101,11 +101,7 @@ impl Connector for RemoteConnector {
 
 /// Reads a stream up to `limit` items: a remote connector that sends more is refused as soon
 /// as it does, before it can exhaust memory.
-async fn collect_at_most<T>(
-    mut stream: tonic::Streaming<T>,
-    limit: usize,
-    what: &str,
-) -> ConnectorResult<Vec<T>> {
+async fn collect_at_most<T>(mut stream: tonic::Streaming<T>, limit: usize, what: &str) -> ConnectorResult<Vec<T>> {
     let mut items = Vec::new();
     while let Some(item) = stream.try_next().await? {
         if items.len() == limit {

@@ -17,7 +17,11 @@ pub struct NumberRange {
 
 impl NumberRange {
     pub const fn integer(min: i64, max: i64) -> Self {
-        Self { min, max, integer: true }
+        Self {
+            min,
+            max,
+            integer: true,
+        }
     }
 
     /// Any finite decimal number from `min` to `max`.
@@ -139,7 +143,11 @@ mod tests {
         assert_eq!(range.check_decimal("0.25"), Ok(0.25));
         assert_eq!(range.check_decimal("1"), Ok(1.0));
         for bad in ["1.0001", "-0.1", "NaN", "inf", "1e18", "x"] {
-            assert_eq!(range.check_decimal(bad), Err("must be a number from 0 to 1".into()), "{bad}");
+            assert_eq!(
+                range.check_decimal(bad),
+                Err("must be a number from 0 to 1".into()),
+                "{bad}"
+            );
         }
     }
 

@@ -85,13 +85,17 @@ impl Connector for Isolated {
 
     async fn grant(&self, config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
         let (inner, config, request) = (self.inner.clone(), config.clone(), request.clone());
-        self.run("grant", async move { inner.grant(&config, &request).await }).await
+        self.run("grant", async move { inner.grant(&config, &request).await })
+            .await
     }
 
     async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
         let (inner, config, grant_id) = (self.inner.clone(), config.clone(), grant_id.to_string());
-        self.run("extend", async move { inner.extend(&config, &grant_id, expires_at).await })
-            .await
+        self.run(
+            "extend",
+            async move { inner.extend(&config, &grant_id, expires_at).await },
+        )
+        .await
     }
 
     async fn revoke(&self, config: &Config, grant_id: &str) -> ConnectorResult<()> {

@@ -4,8 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
-pub mod conformance;
 mod config_range;
+pub mod conformance;
 mod connector;
 pub mod convert;
 mod error;
@@ -14,8 +14,8 @@ pub mod limits;
 pub mod model;
 pub mod server;
 
-pub use connector::{Connector, ConnectorResult, check_permission};
 pub use config_range::{NumberRange, decimal_setting, integer_setting};
+pub use connector::{Connector, ConnectorResult, check_permission};
 pub use error::ConnectorError;
 pub use model::{
     Config, ConfigField, Description, GrantOutcome, GrantRecord, GrantRequest, Grantee, Permission, Resource,

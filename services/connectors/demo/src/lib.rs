@@ -131,14 +131,12 @@ impl Connector for DemoConnector {
             resource_types: catalog::resource_types(),
             config_fields: knob_fields()
                 .into_iter()
-                .chain([
-                    ConfigField {
-                        name: "api_key".into(),
-                        description: "A pretend credential, to show how secrets are handled".into(),
-                        secret: true,
-                        ..ConfigField::default()
-                    },
-                ])
+                .chain([ConfigField {
+                    name: "api_key".into(),
+                    description: "A pretend credential, to show how secrets are handled".into(),
+                    secret: true,
+                    ..ConfigField::default()
+                }])
                 .collect(),
         }
     }

@@ -95,27 +95,51 @@ async fn out_of_range_knobs_are_errors_in_every_call_never_aborts() {
         context: BTreeMap::new(),
     };
     for (field, value, rule) in [
-        ("resource_count", "10000000000", "must be a whole number from 0 to 100000"),
+        (
+            "resource_count",
+            "10000000000",
+            "must be a whole number from 0 to 100000",
+        ),
         ("resource_count", "1e18", "must be a whole number from 0 to 100000"),
         ("resource_count", "100001", "must be a whole number from 0 to 100000"),
         ("resource_count", "-1", "must be a whole number from 0 to 100000"),
         ("latency_ms", "1e18", "must be a whole number from 0 to 60000"),
-        ("latency_ms", "18446744073709551616", "must be a whole number from 0 to 60000"),
+        (
+            "latency_ms",
+            "18446744073709551616",
+            "must be a whole number from 0 to 60000",
+        ),
         ("failure_rate", "NaN", "must be a number from 0 to 1"),
         ("failure_rate", "1e18", "must be a number from 0 to 1"),
     ] {
         let bad = config(&[(field, value)]);
         let expected = ConnectorError::invalid(format!("config.{field}"), rule);
-        assert_eq!(connector.list_resources(&bad).await.unwrap_err(), expected, "{field}={value}");
-        assert_eq!(connector.grant(&bad, &request).await.unwrap_err(), expected, "{field}={value}");
-        assert_eq!(connector.revoke(&bad, "g1").await.unwrap_err(), expected, "{field}={value}");
+        assert_eq!(
+            connector.list_resources(&bad).await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
+        assert_eq!(
+            connector.grant(&bad, &request).await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
+        assert_eq!(
+            connector.revoke(&bad, "g1").await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
         assert_eq!(
             connector.validate_config(&bad).await.unwrap(),
             [format!("config.{field}: {rule}")],
             "{field}={value}"
         );
     }
-    let largest = config(&[("resource_count", "100000"), ("latency_ms", "0"), ("failure_rate", "0.5")]);
+    let largest = config(&[
+        ("resource_count", "100000"),
+        ("latency_ms", "0"),
+        ("failure_rate", "0.5"),
+    ]);
     assert_eq!(connector.list_resources(&largest).await.unwrap().len(), 100_000);
 }
 
@@ -125,6 +149,10 @@ fn every_numeric_knob_documents_its_range() {
     for name in ["latency_ms", "failure_rate", "resource_count"] {
         let field = description.config_fields.iter().find(|f| f.name == name).unwrap();
         let range = field.range.unwrap_or_else(|| panic!("{name} has no range"));
-        assert!(field.description.contains(&range.max.to_string()), "{}", field.description);
+        assert!(
+            field.description.contains(&range.max.to_string()),
+            "{}",
+            field.description
+        );
     }
 }

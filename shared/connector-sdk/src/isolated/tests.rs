@@ -60,7 +60,10 @@ async fn a_panic_in_a_call_becomes_an_error_of_that_call() {
             panic!("a panic is reported as unavailable, got {error:?}");
         };
         assert!(message.contains("faulty") && message.contains("panicked"), "{message}");
-        assert!(!message.contains("hunter2"), "the panic message is not passed on: {message}");
+        assert!(
+            !message.contains("hunter2"),
+            "the panic message is not passed on: {message}"
+        );
     }
 }
 

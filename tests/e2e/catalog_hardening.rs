@@ -43,6 +43,18 @@ fn violated_rules(status: &tonic::Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The catalog's database, as the server opens it (to store what an older version could have).
+async fn catalog_database(dir: &tempfile::TempDir, database_url: &str) -> sea_orm::DatabaseConnection {
+    let config = LatchConfig {
+        data_dir: dir.path().to_path_buf(),
+        database_url: database_url.into(),
+        ..LatchConfig::default()
+    };
+    latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
+        .await
+        .expect("catalog database")
+}
+
 async fn integration(catalog: &mut CatalogClient, id: &str) -> pb::Integration {
     catalog
         .get_integration(pb::GetIntegrationRequest { id: id.into() })
@@ -115,14 +127,7 @@ async fn a_bad_value_stored_by_an_older_version_is_reported_and_the_server_keeps
     create_demo(&mut catalog, "good", &[]).await.unwrap();
     let (dir, url, clock) = server.stop().await;
 
-    let config = LatchConfig {
-        data_dir: dir.path().to_path_buf(),
-        database_url: url.clone(),
-        ..LatchConfig::default()
-    };
-    let database = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
-        .await
-        .expect("catalog database");
+    let database = catalog_database(&dir, &url).await;
     let changed = database
         .execute_unprepared(
             r#"UPDATE integrations SET doc = replace(doc, '"resource_count":"5"', '"resource_count":"10000000000"')
@@ -305,5 +310,24 @@ async fn plain_http_endpoints_that_only_look_like_loopback_are_refused() {
         .sync_integration(pb::SyncIntegrationRequest { id: "remote".into() })
         .await
         .expect("the remote connector is reached at the canonical endpoint");
+
+    // An endpoint stored before the rule was strict is never dialled.
+    let (dir, url, clock) = server.stop().await;
+    let database = catalog_database(&dir, &url).await;
+    database
+        .execute_unprepared(&format!(
+            "UPDATE integrations SET doc = replace(doc, 'http://127.0.0.1:{port}', 'http://127.0.0.1@0.0.0.0:{port}')"
+        ))
+        .await
+        .expect("tamper");
+    drop(database);
+    let server = TestServer::start_on(dir, url, clock).await;
+    let mut catalog = server.catalog_admin().await;
+    let status = catalog
+        .sync_integration(pb::SyncIntegrationRequest { id: "remote".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("user name"), "{}", status.message());
     connector.abort();
 }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod automatic;
 mod catalog;
+mod catalog_hardening;
 mod cli;
 mod cli_new_user;
 mod crash;

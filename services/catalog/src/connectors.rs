@@ -1,10 +1,14 @@
 //! Which connector serves an integration: one built into this server, or a remote process.
+//! Either way its calls run [`Isolated`]: a panic in a connector is an error of that call, and
+//! answers over the SDK's limits are refused, so no connector can take the server down.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use latch_connector_sdk::client::RemoteConnector;
+use latch_connector_sdk::isolated::Isolated;
 use latch_connector_sdk::{Connector, ConnectorError, Description};
+use latch_runtime::endpoint::canonical_endpoint;
 use latch_runtime::{ServiceError, ServiceResult};
 
 use crate::domain::records::{Integration, REMOTE};
@@ -39,8 +43,10 @@ impl ConnectorRegistry {
         Self::default()
     }
 
+    /// Adds a built-in connector; its calls run [`Isolated`], as every connector's do.
     pub fn with(mut self, connector: SharedConnector) -> Self {
-        self.builtins.insert(connector.describe().name, connector);
+        self.builtins
+            .insert(connector.describe().name, Arc::new(Isolated::new(connector)));
         self
     }
 
@@ -59,11 +65,15 @@ impl ConnectorRegistry {
     /// The connector for a kind and endpoint (remote connectors are connected once and reused).
     pub async fn resolve(&self, connector: &str, endpoint: &str) -> ServiceResult<SharedConnector> {
         if connector == REMOTE {
+            // Also for endpoints stored before the rule was strict: never dial one it refuses.
+            let endpoint = &canonical_endpoint(endpoint)
+                .map_err(|rule| ServiceError::FailedPrecondition(format!("connector endpoint {rule}")))?;
             if let Some(found) = self.remotes.lock().await.get(endpoint) {
                 return Ok(found.clone());
             }
             // Connect without holding the lock: one unreachable endpoint must not stall the others.
-            let remote: SharedConnector = Arc::new(RemoteConnector::connect(endpoint).await.map_err(service_error)?);
+            let remote = RemoteConnector::connect(endpoint).await.map_err(service_error)?;
+            let remote: SharedConnector = Arc::new(Isolated::new(Arc::new(remote)));
             let mut remotes = self.remotes.lock().await;
             return Ok(remotes.entry(endpoint.to_string()).or_insert(remote).clone());
         }

@@ -9,6 +9,7 @@ use tonic::transport::Channel;
 use crate::connector::{Connector, ConnectorResult};
 use crate::convert;
 use crate::error::ConnectorError;
+use crate::limits::{MAX_LISTED_GRANTS, MAX_LISTED_RESOURCES, too_many};
 use crate::model::{Config, Description, GrantOutcome, GrantRecord, GrantRequest, Resource};
 
 pub struct RemoteConnector {
@@ -56,7 +57,7 @@ impl Connector for RemoteConnector {
             config: convert::config_to_proto(config),
         };
         let stream = self.client.clone().list_resources(request).await?.into_inner();
-        let resources: Vec<pb::Resource> = stream.try_collect().await?;
+        let resources = collect_at_most(stream, MAX_LISTED_RESOURCES, "resources").await?;
         Ok(resources.into_iter().map(convert::resource).collect())
     }
 
@@ -93,7 +94,20 @@ impl Connector for RemoteConnector {
             config: convert::config_to_proto(config),
         };
         let stream = self.client.clone().list_grants(request).await?.into_inner();
-        let records: Vec<pb::GrantRecord> = stream.try_collect().await?;
+        let records = collect_at_most(stream, MAX_LISTED_GRANTS, "grants").await?;
         records.into_iter().map(convert::record).collect()
     }
+}
+
+/// Reads a stream up to `limit` items: a remote connector that sends more is refused as soon
+/// as it does, before it can exhaust memory.
+async fn collect_at_most<T>(mut stream: tonic::Streaming<T>, limit: usize, what: &str) -> ConnectorResult<Vec<T>> {
+    let mut items = Vec::new();
+    while let Some(item) = stream.try_next().await? {
+        if items.len() == limit {
+            return Err(too_many(what, limit));
+        }
+        items.push(item);
+    }
+    Ok(items)
 }

@@ -96,6 +96,8 @@ pub fn description(response: pb::DescribeResponse) -> Description {
                 required: f.required,
                 secret: f.secret,
                 default_value: f.default_value,
+                // The contract does not carry ranges yet: a remote connector checks its own.
+                range: None,
             })
             .collect(),
     }

@@ -4,13 +4,17 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+mod config_range;
 pub mod conformance;
 mod connector;
 pub mod convert;
 mod error;
+pub mod isolated;
+pub mod limits;
 pub mod model;
 pub mod server;
 
+pub use config_range::{NumberRange, decimal_setting, integer_setting};
 pub use connector::{Connector, ConnectorResult, check_permission};
 pub use error::ConnectorError;
 pub use model::{

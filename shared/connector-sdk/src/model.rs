@@ -26,13 +26,15 @@ impl ResourceType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigField {
     pub name: String,
     pub description: String,
     pub required: bool,
     pub secret: bool,
     pub default_value: String,
+    /// For numeric settings, the values accepted (see [`crate::NumberRange`]).
+    pub range: Option<crate::NumberRange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

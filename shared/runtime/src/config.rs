@@ -105,8 +105,10 @@ impl NotificationSettings {
             if hook.name.trim().is_empty() || !names.insert(hook.name.trim()) {
                 return Err(format!("{}: must be set and unique", field("name")));
             }
-            if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
-                return Err(format!("{}: must be an http(s) URL", field("url")));
+            // Payloads are signed, not encrypted, and Slack/Teams URLs carry their secret in
+            // the path: the same rule as connector endpoints.
+            if let Err(rule) = crate::endpoint::check_endpoint(&hook.url) {
+                return Err(format!("{}: {rule}", field("url")));
             }
             if hook.secret.len() < 16 {
                 return Err(format!("{}: must be at least 16 characters", field("secret")));
@@ -497,6 +499,25 @@ mod tests {
         let mut config = LatchConfig::default();
         config.telemetry.log_format = "xml".into();
         assert!(config.check().unwrap_err().starts_with("telemetry.log_format"));
+    }
+
+    #[test]
+    fn webhooks_follow_the_endpoint_rule() {
+        let settings = |url: &str| NotificationSettings {
+            webhooks: vec![WebhookConfig {
+                name: "hook".into(),
+                url: url.into(),
+                secret: "0123456789abcdef".into(),
+                ..WebhookConfig::default()
+            }],
+            ..NotificationSettings::default()
+        };
+        assert_eq!(settings("https://hooks.example.com/x").check(), Ok(()));
+        assert_eq!(settings("http://127.0.0.1:9/x").check(), Ok(()));
+        for bad in ["http://127.0.0.1@hooks.example.com/x", "http://127.0.0.1.example.org/x"] {
+            let rule = settings(bad).check().expect_err(bad);
+            assert!(rule.starts_with("notifications.webhooks[0].url: "), "{rule}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod database;
 pub mod document;
+pub mod endpoint;
 pub mod error;
 pub mod input_guard;
 pub mod pagination;

@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use latch_connector_sdk::{Config, Description};
+use latch_connector_sdk::{Config, ConnectorError, Description};
+use latch_runtime::endpoint::canonical_endpoint;
 use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
 
 use super::spaces::PrincipalRef;
@@ -83,21 +84,6 @@ fn status_from(
     }
 }
 
-/// Remote connectors receive secrets with every call: https, or plain http only on loopback.
-fn is_acceptable_endpoint(endpoint: &str) -> bool {
-    if endpoint.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = endpoint.strip_prefix("http://") else {
-        return false;
-    };
-    let host = match rest.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => rest.split(['/', ':']).next().unwrap_or_default(),
-    };
-    host == "localhost" || host == "::1" || host.starts_with("127.")
-}
-
 /// Checks config and secrets against what the connector describes.
 fn check_config(
     description: &Description,
@@ -115,7 +101,16 @@ fn check_config(
                 format!("integration.config.{key}"),
                 "is a secret field: pass it as a secret so it is encrypted and never shown",
             )),
-            Some(_) => {}
+            Some(field) => {
+                // The documented range of a numeric setting (an empty value removes it).
+                let value = config[key].trim();
+                if let Some(range) = field.range
+                    && !value.is_empty()
+                    && let Err(rule) = range.check(value)
+                {
+                    violations.push(FieldViolation::new(format!("integration.config.{key}"), rule));
+                }
+            }
         }
     }
     for key in secrets.keys() {
@@ -200,13 +195,15 @@ impl CatalogService {
                 "must be 1–128 characters",
             ));
         }
-        if draft.connector == REMOTE && !is_acceptable_endpoint(&draft.endpoint) {
-            return Err(ServiceError::invalid(
-                "integration.endpoint",
-                "a remote connector needs an https:// endpoint (plain http:// only on loopback)",
-            ));
-        }
-        let connector = self.inner.connectors.resolve(&draft.connector, &draft.endpoint).await?;
+        // Remote connectors receive secrets with every call: the endpoint is checked, and
+        // stored and dialled, in its canonical form.
+        let endpoint = if draft.connector == REMOTE {
+            canonical_endpoint(&draft.endpoint)
+                .map_err(|rule| ServiceError::invalid("integration.endpoint", rule.to_string()))?
+        } else {
+            draft.endpoint.clone()
+        };
+        let connector = self.inner.connectors.resolve(&draft.connector, &endpoint).await?;
         let description = connector.describe();
         let violations = check_config(&description, &draft.config, &draft.secrets);
         if !violations.is_empty() {
@@ -253,7 +250,7 @@ impl CatalogService {
             id: uuid::Uuid::now_v7().to_string(),
             name: name.clone(),
             connector: draft.connector.clone(),
-            endpoint: draft.endpoint.clone(),
+            endpoint,
             config: draft.config.clone(),
             secrets_set: draft
                 .secrets
@@ -509,6 +506,45 @@ impl CatalogService {
         self.integration(&integration.id)
     }
 
+    /// Records a failed listing on the integration (its last sync, and its status when the
+    /// stored config is what is wrong), and says why to the caller.
+    async fn record_sync_failure(
+        &self,
+        integration: &Integration,
+        error: ConnectorError,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceError {
+        let summary = SyncSummary {
+            synced_at: Some(now),
+            error: error.to_string(),
+            ..integration.last_sync.clone()
+        };
+        let config_problem = matches!(error, ConnectorError::InvalidArgument { .. });
+        let saved = self
+            .save_integration(&integration.id, |i| {
+                i.last_sync = summary;
+                if config_problem {
+                    i.status = IntegrationStatus {
+                        state: StatusState::Error,
+                        problems: vec![error.to_string()],
+                        checked_at: Some(now),
+                    };
+                }
+            })
+            .await;
+        if let Err(save_error) = saved {
+            tracing::warn!(integration = %integration.name, error = %save_error, "could not record the failed sync");
+        }
+        match error {
+            // The caller's request is fine; the integration's stored config is not.
+            ConnectorError::InvalidArgument { field, rule } => ServiceError::FailedPrecondition(format!(
+                "integration {}: {field}: {rule}; update the integration",
+                integration.name
+            )),
+            other => service_error(other),
+        }
+    }
+
     /// Reads the connector's resources. New ones are added, gone ones marked missing, and admin
     /// tags and owners are kept.
     pub async fn sync_integration(&self, actor: &Actor, id: &str) -> ServiceResult<SyncSummary> {
@@ -519,16 +555,7 @@ impl CatalogService {
         let now = self.now();
         let listed = match connector.list_resources(&config).await {
             Ok(listed) => listed,
-            Err(error) => {
-                let summary = SyncSummary {
-                    synced_at: Some(now),
-                    error: error.to_string(),
-                    ..integration.last_sync.clone()
-                };
-                self.save_integration(&integration.id, |i| i.last_sync = summary.clone())
-                    .await?;
-                return Err(service_error(error));
-            }
+            Err(error) => return Err(self.record_sync_failure(&integration, error, now).await),
         };
         let description = connector.describe();
         let tx = self.store().begin().await?;
@@ -609,20 +636,5 @@ impl CatalogService {
         )))
         .await?;
         Ok(summary)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_acceptable_endpoint;
-
-    #[test]
-    fn remote_endpoints_need_tls_off_loopback() {
-        assert!(is_acceptable_endpoint("https://connectors.example.com:7090"));
-        assert!(is_acceptable_endpoint("http://127.0.0.1:7090"));
-        assert!(is_acceptable_endpoint("http://localhost:7090"));
-        assert!(is_acceptable_endpoint("http://[::1]:7090"));
-        assert!(!is_acceptable_endpoint("http://10.0.0.5:7090"));
-        assert!(!is_acceptable_endpoint("ftp://x"));
     }
 }

@@ -1,9 +1,9 @@
 //! The demo connector: an in-memory "system" so the quickstart and the tests of other contexts
 //! need no real infrastructure. It is named as such everywhere it appears.
 //!
-//! Knobs (integration config): `latency_ms` delays every call; `failure_rate` (0.0–1.0) makes
-//! that share of grant, extend and revoke calls fail with UNAVAILABLE (retryable);
-//! `resource_count` replaces the fixed estate by that many generated tables.
+//! Knobs (integration config): `latency_ms` (0–60000) delays every call; `failure_rate` (0–1)
+//! makes that share of grant, extend and revoke calls fail with UNAVAILABLE (retryable);
+//! `resource_count` (0–100000) replaces the fixed estate by that many generated tables.
 #![forbid(unsafe_code)]
 
 mod catalog;
@@ -15,11 +15,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use latch_connector_sdk::{
     Config, ConfigField, Connector, ConnectorError, ConnectorResult, Description, GrantOutcome, GrantRecord,
-    GrantRequest, Resource, check_permission,
+    GrantRequest, NumberRange, Resource, check_permission, decimal_setting, integer_setting,
 };
 use rand::Rng;
 
 pub const NAME: &str = "demo";
+
+/// The largest `latency_ms`: one minute.
+pub const MAX_LATENCY_MS: i64 = 60_000;
+
+/// The largest `resource_count`: what Latch accepts from one listing.
+pub const MAX_RESOURCE_COUNT: i64 = latch_connector_sdk::limits::MAX_LISTED_RESOURCES as i64;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Knobs {
@@ -28,29 +34,44 @@ struct Knobs {
     resource_count: Option<usize>,
 }
 
+/// The knobs, described with their ranges (Describe returns these).
+fn knob_fields() -> [ConfigField; 3] {
+    [
+        ConfigField {
+            name: "latency_ms".into(),
+            description: format!("Delay every call by this many milliseconds (0 to {MAX_LATENCY_MS})"),
+            default_value: "0".into(),
+            range: Some(NumberRange::integer(0, MAX_LATENCY_MS)),
+            ..ConfigField::default()
+        },
+        ConfigField {
+            name: "failure_rate".into(),
+            description: "Share (0 to 1) of grant, extend and revoke calls that fail with UNAVAILABLE".into(),
+            default_value: "0".into(),
+            range: Some(NumberRange::decimal(0, 1)),
+            ..ConfigField::default()
+        },
+        ConfigField {
+            name: "resource_count".into(),
+            description: format!(
+                "Generate this many tables (0 to {MAX_RESOURCE_COUNT}) instead of the fixed demo estate"
+            ),
+            range: Some(NumberRange::integer(0, MAX_RESOURCE_COUNT)),
+            ..ConfigField::default()
+        },
+    ]
+}
+
+/// Reads the knobs from a config, checking every range again: a value stored by an older
+/// version that did not check is an error here, never an allocation or a panic.
 fn knobs(config: &Config) -> ConnectorResult<Knobs> {
-    let number = |field: &str| -> ConnectorResult<Option<f64>> {
-        match config.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(value) => value
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite() && *n >= 0.0)
-                .map(Some)
-                .ok_or_else(|| ConnectorError::invalid(format!("config.{field}"), "must be a non-negative number")),
-        }
-    };
-    let failure_rate = number("failure_rate")?.unwrap_or(0.0);
-    if failure_rate > 1.0 {
-        return Err(ConnectorError::invalid(
-            "config.failure_rate",
-            "must be between 0 and 1",
-        ));
-    }
+    let [latency_ms, failure_rate, resource_count] = knob_fields();
+    let latency_ms = integer_setting(config, &latency_ms)?.unwrap_or(0);
+    let resource_count = integer_setting(config, &resource_count)?;
     Ok(Knobs {
-        latency: Duration::from_millis(number("latency_ms")?.unwrap_or(0.0) as u64),
-        failure_rate,
-        resource_count: number("resource_count")?.map(|n| n as usize),
+        latency: Duration::from_millis(u64::try_from(latency_ms).unwrap_or(0)),
+        failure_rate: decimal_setting(config, &failure_rate)?.unwrap_or(0.0),
+        resource_count: resource_count.map(|count| usize::try_from(count).unwrap_or(0)),
     })
 }
 
@@ -108,44 +129,25 @@ impl Connector for DemoConnector {
             name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             resource_types: catalog::resource_types(),
-            config_fields: vec![
-                ConfigField {
-                    name: "latency_ms".into(),
-                    description: "Delay every call by this many milliseconds".into(),
-                    required: false,
-                    secret: false,
-                    default_value: "0".into(),
-                },
-                ConfigField {
-                    name: "failure_rate".into(),
-                    description: "Share (0–1) of grant, extend and revoke calls that fail with UNAVAILABLE".into(),
-                    required: false,
-                    secret: false,
-                    default_value: "0".into(),
-                },
-                ConfigField {
-                    name: "resource_count".into(),
-                    description: "Generate this many tables instead of the fixed demo estate".into(),
-                    required: false,
-                    secret: false,
-                    default_value: String::new(),
-                },
-                ConfigField {
+            config_fields: knob_fields()
+                .into_iter()
+                .chain([ConfigField {
                     name: "api_key".into(),
                     description: "A pretend credential, to show how secrets are handled".into(),
-                    required: false,
                     secret: true,
-                    default_value: String::new(),
-                },
-            ],
+                    ..ConfigField::default()
+                }])
+                .collect(),
         }
     }
 
     async fn validate_config(&self, config: &Config) -> ConnectorResult<Vec<String>> {
-        Ok(match knobs(config) {
-            Ok(_) => Vec::new(),
-            Err(error) => vec![error.to_string()],
-        })
+        // Every knob's problem, not just the first.
+        Ok(knob_fields()
+            .iter()
+            .filter_map(|field| decimal_setting(config, field).err())
+            .map(|error| error.to_string())
+            .collect())
     }
 
     async fn list_resources(&self, config: &Config) -> ConnectorResult<Vec<Resource>> {

@@ -79,3 +79,80 @@ async fn generated_estates_have_the_requested_size() {
     assert_eq!(resources.len(), 1000);
     assert!(resources.iter().all(|r| r.tags.contains_key("env")));
 }
+
+/// Values an older version stored unchecked: each call refuses them with the field and the
+/// range, instead of a 1.6 TB allocation (abort), a capacity-overflow panic or a 30-year sleep.
+#[tokio::test]
+async fn out_of_range_knobs_are_errors_in_every_call_never_aborts() {
+    let connector = DemoConnector::new();
+    let request = GrantRequest {
+        grant_id: "g1".into(),
+        grantee: Default::default(),
+        resource_type: "table".into(),
+        resource_id: "table:orders-prod/orders".into(),
+        permission: "read".into(),
+        expires_at: None,
+        context: BTreeMap::new(),
+    };
+    for (field, value, rule) in [
+        (
+            "resource_count",
+            "10000000000",
+            "must be a whole number from 0 to 100000",
+        ),
+        ("resource_count", "1e18", "must be a whole number from 0 to 100000"),
+        ("resource_count", "100001", "must be a whole number from 0 to 100000"),
+        ("resource_count", "-1", "must be a whole number from 0 to 100000"),
+        ("latency_ms", "1e18", "must be a whole number from 0 to 60000"),
+        (
+            "latency_ms",
+            "18446744073709551616",
+            "must be a whole number from 0 to 60000",
+        ),
+        ("failure_rate", "NaN", "must be a number from 0 to 1"),
+        ("failure_rate", "1e18", "must be a number from 0 to 1"),
+    ] {
+        let bad = config(&[(field, value)]);
+        let expected = ConnectorError::invalid(format!("config.{field}"), rule);
+        assert_eq!(
+            connector.list_resources(&bad).await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
+        assert_eq!(
+            connector.grant(&bad, &request).await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
+        assert_eq!(
+            connector.revoke(&bad, "g1").await.unwrap_err(),
+            expected,
+            "{field}={value}"
+        );
+        assert_eq!(
+            connector.validate_config(&bad).await.unwrap(),
+            [format!("config.{field}: {rule}")],
+            "{field}={value}"
+        );
+    }
+    let largest = config(&[
+        ("resource_count", "100000"),
+        ("latency_ms", "0"),
+        ("failure_rate", "0.5"),
+    ]);
+    assert_eq!(connector.list_resources(&largest).await.unwrap().len(), 100_000);
+}
+
+#[test]
+fn every_numeric_knob_documents_its_range() {
+    let description = DemoConnector::new().describe();
+    for name in ["latency_ms", "failure_rate", "resource_count"] {
+        let field = description.config_fields.iter().find(|f| f.name == name).unwrap();
+        let range = field.range.unwrap_or_else(|| panic!("{name} has no range"));
+        assert!(
+            field.description.contains(&range.max.to_string()),
+            "{}",
+            field.description
+        );
+    }
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use latch_connector_sdk::{Config, ConfigField, ConnectorError};
+use latch_connector_sdk::{Config, ConfigField, ConnectorError, NumberRange};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -17,6 +17,8 @@ pub const SSLMODE: &str = "sslmode";
 pub const DATABASES: &str = "databases";
 
 const DEFAULT_PORT: u16 = 5432;
+/// The only numeric setting; Describe states its range, so Latch checks it at create/update.
+pub const PORT_RANGE: NumberRange = NumberRange::integer(1, 65_535);
 const DEFAULT_DATABASE: &str = "postgres";
 /// This build links no TLS library, so `prefer` would always end up in plaintext; saying
 /// `disable` by default is the honest value.
@@ -33,10 +35,14 @@ pub fn config_fields() -> Vec<ConfigField> {
         required,
         secret,
         default_value: default_value.into(),
+        range: None,
     };
     vec![
         field(HOST, "host name or address of the postgresql server", true, false, ""),
-        field(PORT, "tcp port of the server", false, false, "5432"),
+        ConfigField {
+            range: Some(PORT_RANGE),
+            ..field(PORT, "tcp port of the server (1 to 65535)", false, false, "5432")
+        },
         field(
             USER,
             "admin role the connector acts as: superuser, or CREATEROLE with grant rights on the managed objects \
@@ -132,10 +138,11 @@ impl PostgresConfig {
         }
         let port = match text(PORT) {
             None => DEFAULT_PORT,
-            Some(raw) => match raw.parse::<u16>() {
-                Ok(port) if port > 0 => port,
+            // The value is not quoted back: it may be anything, of any length.
+            Some(raw) => match PORT_RANGE.check_integer(raw).map(u16::try_from) {
+                Ok(Ok(port)) => port,
                 _ => {
-                    problems.push(format!("{PORT} must be a number from 1 to 65535, got {raw:?}"));
+                    problems.push(format!("{PORT} {}", PORT_RANGE.rule()));
                     DEFAULT_PORT
                 }
             },
@@ -266,6 +273,19 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("user is required")));
         assert!(problems.iter().any(|p| p.starts_with("port")));
         assert!(problems.iter().any(|p| p.starts_with("sslmode")));
+    }
+
+    #[test]
+    fn the_port_is_checked_against_its_documented_range() {
+        let port_field = config_fields().into_iter().find(|f| f.name == PORT).unwrap();
+        assert_eq!(port_field.range, Some(PORT_RANGE));
+        for bad in ["0", "65536", "1e3", "-1", "99999999999999999999", "5432.0"] {
+            let problems = PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("port", bad)])).unwrap_err();
+            assert_eq!(problems, ["port must be a whole number from 1 to 65535"], "{bad}");
+        }
+        let huge = "9".repeat(100_000);
+        let problems = PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("port", &huge)])).unwrap_err();
+        assert!(problems[0].len() < 100, "the value is not echoed");
     }
 
     #[test]

@@ -9,7 +9,11 @@ use crate::harness::{ADMIN_TOKEN, TestServer};
 fn latch_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
-    let binary = dir.join("latch");
+    // With a separate build directory (CARGO_BUILD_BUILD_DIR), binaries land in the target dir.
+    let binary = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|target| PathBuf::from(target).join("debug").join("latch"))
+        .filter(|binary| binary.exists())
+        .unwrap_or_else(|| dir.join("latch"));
     assert!(
         binary.exists(),
         "{} is missing: run the suite with `cargo test --workspace` (or build -p latch-cli)",

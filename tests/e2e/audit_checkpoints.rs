@@ -375,3 +375,97 @@ async fn sealed_audit_rows_and_checkpoints_cannot_be_changed_or_deleted_through_
     assert!(sealed_more, "events are still sealed");
     assert!(verify(&mut audit, true).await.intact);
 }
+
+/// Verifies until nothing waits to be sealed and `done` holds (or about ten seconds passed).
+async fn verify_until(
+    audit: &mut AuditClient,
+    done: impl Fn(&pb::VerifyAuditLogResponse) -> bool,
+) -> pb::VerifyAuditLogResponse {
+    let mut report = verify(audit, true).await;
+    for _ in 0..400 {
+        if report.pending == 0 && done(&report) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        report = verify(audit, true).await;
+    }
+    report
+}
+
+#[tokio::test]
+async fn the_sealer_signs_checkpoints_every_n_events_and_every_t_minutes() {
+    let server = TestServer::start_fresh(Vec::new(), |config| {
+        config.audit.checkpoint_every_events = 4;
+        config.audit.checkpoint_every_minutes = 10;
+    })
+    .await;
+    let mut audit = server.audit_with(Some(ADMIN_TOKEN)).await;
+    let first = verify_until(&mut audit, |r| r.latest_checkpoint_sequence > 0).await;
+    assert!(first.latest_checkpoint_sequence > 0, "the first sealing signs one: {first:?}");
+    // People one at a time, each sealed before the next: no export, the sealer alone signs a
+    // checkpoint each time 4 events were sealed since the last one.
+    for name in ["ann", "ben", "cat", "dan", "eve"] {
+        let head = verify_until(&mut audit, |_| true).await.verified;
+        person(&server, name, "Security", "").await;
+        verify_until(&mut audit, |r| r.verified > head).await;
+    }
+    let report = verify_until(&mut audit, |r| {
+        r.verified >= first.latest_checkpoint_sequence + 8 && r.verified - r.latest_checkpoint_sequence < 4
+    })
+    .await;
+    assert!(report.intact, "{report:?}");
+    assert!(report.verified >= first.latest_checkpoint_sequence + 8, "{report:?}");
+    assert!(report.checkpoints_verified >= 2, "{report:?}");
+    assert!(report.verified - report.latest_checkpoint_sequence < 4, "{report:?}");
+
+    // Fewer than 4 new events: no checkpoint until 10 minutes have passed.
+    let before = report.latest_checkpoint_sequence;
+    let head = report.verified;
+    let mut admin = server.admin().await;
+    admin
+        .create_token(latch_proto::identity::v1::CreateTokenRequest {
+            description: "one more".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create token");
+    let report = verify_until(&mut audit, |r| r.verified > head).await;
+    assert_eq!(report.latest_checkpoint_sequence, before, "not due yet: {report:?}");
+    assert!(report.verified > head);
+    server.clock.advance(chrono::TimeDelta::minutes(10));
+    let report = verify_until(&mut audit, |r| r.latest_checkpoint_sequence > head).await;
+    assert_eq!(report.latest_checkpoint_sequence, report.verified, "due after 10 minutes: {report:?}");
+}
+
+#[tokio::test]
+async fn the_signing_key_is_required_with_postgresql_and_intervals_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = latch_runtime::LatchConfig {
+        data_dir: dir.path().to_path_buf(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        encryption_key: "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=".into(),
+        ..Default::default()
+    };
+    let refused = |config: latch_runtime::LatchConfig| async move {
+        let error = latchd::App::build(config, latchd::AppOptions::default())
+            .await
+            .err()
+            .expect("refused");
+        format!("{error:#}")
+    };
+    let mut postgres = base.clone();
+    // Refused before any connection is made, so no server is needed at this address.
+    postgres.database_url = "postgres://latch@127.0.0.1:1/latch".into();
+    let text = refused(postgres).await;
+    assert!(text.contains("LATCH_AUDIT__SIGNING_KEY") && text.contains("PostgreSQL"), "{text}");
+    let mut bad_key = base.clone();
+    bad_key.audit.signing_key = "c2hvcnQ=".into();
+    let text = refused(bad_key).await;
+    assert!(text.contains("audit.signing_key") && text.contains("32 bytes"), "{text}");
+    assert!(!text.contains("c2hvcnQ="), "the key is not echoed: {text}");
+    let mut no_interval = base;
+    no_interval.audit.checkpoint_every_events = 0;
+    let text = refused(no_interval).await;
+    assert!(text.contains("audit.checkpoint_every_events"), "{text}");
+}

@@ -92,9 +92,15 @@ async fn sealed_log() -> Sealed {
     let mut stable = 0;
     for _ in 0..400 {
         let events = all_events(&mut audit).await;
-        let complete = events.iter().any(|e| e.action == "identity.user_upserted" && e.grantee == last_user)
+        let complete = events
+            .iter()
+            .any(|e| e.action == "identity.user_upserted" && e.grantee == last_user)
             && events.iter().all(|e| e.sequence > 0);
-        stable = if complete && events.len() == seen { stable + 1 } else { 0 };
+        stable = if complete && events.len() == seen {
+            stable + 1
+        } else {
+            0
+        };
         seen = events.len();
         if stable >= 12 {
             break;
@@ -113,7 +119,9 @@ async fn sealed_log() -> Sealed {
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let (checkpoint, events) = lines.split_last().expect("an export with a checkpoint");
     let checkpoint = &checkpoint["checkpoint"];
-    let head = checkpoint["sequence"].as_i64().expect("the export ends with a checkpoint");
+    let head = checkpoint["sequence"]
+        .as_i64()
+        .expect("the export ends with a checkpoint");
     // An unfiltered export is the chain up to the checkpoint it ends with.
     assert_eq!(events.len() as i64, head);
     assert_eq!(events.last().unwrap()["hash"], checkpoint["head_hash"]);
@@ -174,7 +182,10 @@ async fn a_log_cut_short_is_found_by_its_checkpoints_and_by_a_kept_one_when_thos
         .find(|p| p.kind == pb::CheckpointProblemKind::Truncated as i32)
         .expect("truncation reported");
     assert_eq!(truncated.sequence, head);
-    assert!(truncated.reason.contains(&format!("ends at {}", head - 3)), "{truncated:?}");
+    assert!(
+        truncated.reason.contains(&format!("ends at {}", head - 3)),
+        "{truncated:?}"
+    );
     let out = cli.run(Some(ADMIN_TOKEN), &["audit", "verify", "--checkpoints"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
@@ -209,10 +220,17 @@ async fn a_log_cut_short_is_found_by_its_checkpoints_and_by_a_kept_one_when_thos
     let junk = _dir.path().join("junk.txt");
     std::fs::write(&junk, "hello\n").unwrap();
     let out = cli
-        .run(Some(ADMIN_TOKEN), &["audit", "verify", "--checkpoint-file", junk.to_str().unwrap()])
+        .run(
+            Some(ADMIN_TOKEN),
+            &["audit", "verify", "--checkpoint-file", junk.to_str().unwrap()],
+        )
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("junk.txt: no checkpoint found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("junk.txt: no checkpoint found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
@@ -229,7 +247,10 @@ async fn a_log_rewritten_with_every_hash_recomputed_fails_its_checkpoints() {
     // Change the second event and recompute every hash from there on, as an attacker would.
     let events = latch_request::store::audit::sealed_after(&db, 0, 10_000).await.unwrap();
     let mut previous = (0, GENESIS.to_string());
-    for mut event in events.into_iter().map(|e: AuditEvent| AuditEvent { sequence: None, ..e }) {
+    for mut event in events
+        .into_iter()
+        .map(|e: AuditEvent| AuditEvent { sequence: None, ..e })
+    {
         if previous.0 == 1 {
             event.detail = "nothing happened".into();
         }
@@ -252,7 +273,11 @@ async fn a_log_rewritten_with_every_hash_recomputed_fails_its_checkpoints() {
     assert!(verify(&mut audit, false).await.intact, "the chain alone is fooled");
     let report = verify(&mut audit, true).await;
     assert!(!report.intact);
-    let kinds: Vec<(i64, i32)> = report.checkpoint_problems.iter().map(|p| (p.sequence, p.kind)).collect();
+    let kinds: Vec<(i64, i32)> = report
+        .checkpoint_problems
+        .iter()
+        .map(|p| (p.sequence, p.kind))
+        .collect();
     assert!(
         kinds.contains(&(head, pb::CheckpointProblemKind::HeadMismatch as i32)),
         "{kinds:?}"
@@ -317,7 +342,14 @@ async fn a_forged_checkpoint_is_found() {
     let out = cli
         .run(
             Some(ADMIN_TOKEN),
-            &["-o", "json", "audit", "verify", "--checkpoint-file", export.to_str().unwrap()],
+            &[
+                "-o",
+                "json",
+                "audit",
+                "verify",
+                "--checkpoint-file",
+                export.to_str().unwrap(),
+            ],
         )
         .await;
     assert_eq!(out.status.code(), Some(1));
@@ -334,7 +366,10 @@ async fn a_forged_checkpoint_is_found() {
 #[tokio::test]
 async fn sealed_audit_rows_and_checkpoints_cannot_be_changed_or_deleted_through_the_service_connection() {
     let Sealed {
-        server, mut audit, head, ..
+        server,
+        mut audit,
+        head,
+        ..
     } = sealed_log().await;
     let db = server.request_database().await;
     let backend = db.get_database_backend();
@@ -401,7 +436,10 @@ async fn the_sealer_signs_checkpoints_every_n_events_and_every_t_minutes() {
     .await;
     let mut audit = server.audit_with(Some(ADMIN_TOKEN)).await;
     let first = verify_until(&mut audit, |r| r.latest_checkpoint_sequence > 0).await;
-    assert!(first.latest_checkpoint_sequence > 0, "the first sealing signs one: {first:?}");
+    assert!(
+        first.latest_checkpoint_sequence > 0,
+        "the first sealing signs one: {first:?}"
+    );
     // People one at a time, each sealed before the next: no export, the sealer alone signs a
     // checkpoint each time 4 events were sealed since the last one.
     for name in ["ann", "ben", "cat", "dan", "eve"] {
@@ -434,7 +472,10 @@ async fn the_sealer_signs_checkpoints_every_n_events_and_every_t_minutes() {
     assert!(report.verified > head);
     server.clock.advance(chrono::TimeDelta::minutes(10));
     let report = verify_until(&mut audit, |r| r.latest_checkpoint_sequence > head).await;
-    assert_eq!(report.latest_checkpoint_sequence, report.verified, "due after 10 minutes: {report:?}");
+    assert_eq!(
+        report.latest_checkpoint_sequence, report.verified,
+        "due after 10 minutes: {report:?}"
+    );
 }
 
 #[tokio::test]
@@ -458,11 +499,17 @@ async fn the_signing_key_is_required_with_postgresql_and_intervals_are_checked()
     // Refused before any connection is made, so no server is needed at this address.
     postgres.database_url = "postgres://latch@127.0.0.1:1/latch".into();
     let text = refused(postgres).await;
-    assert!(text.contains("LATCH_AUDIT__SIGNING_KEY") && text.contains("PostgreSQL"), "{text}");
+    assert!(
+        text.contains("LATCH_AUDIT__SIGNING_KEY") && text.contains("PostgreSQL"),
+        "{text}"
+    );
     let mut bad_key = base.clone();
     bad_key.audit.signing_key = "c2hvcnQ=".into();
     let text = refused(bad_key).await;
-    assert!(text.contains("audit.signing_key") && text.contains("32 bytes"), "{text}");
+    assert!(
+        text.contains("audit.signing_key") && text.contains("32 bytes"),
+        "{text}"
+    );
     assert!(!text.contains("c2hvcnQ="), "the key is not echoed: {text}");
     let mut no_interval = base;
     no_interval.audit.checkpoint_every_events = 0;

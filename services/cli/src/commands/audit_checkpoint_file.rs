@@ -15,7 +15,8 @@ pub fn read(path: &Path) -> Result<pb::AuditCheckpoint, CliError> {
     let io = |source| CliError::io(format!("cannot read {}", path.display()), source);
     let mut file = std::fs::File::open(path).map_err(io)?;
     let length = file.metadata().map_err(io)?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(TAIL_BYTES))).map_err(io)?;
+    file.seek(SeekFrom::Start(length.saturating_sub(TAIL_BYTES)))
+        .map_err(io)?;
     let mut tail = Vec::new();
     file.read_to_end(&mut tail).map_err(io)?;
     parse(&String::from_utf8_lossy(&tail)).map_err(|reason| CliError::Usage(format!("{}: {reason}", path.display())))
@@ -24,7 +25,11 @@ pub fn read(path: &Path) -> Result<pb::AuditCheckpoint, CliError> {
 /// The checkpoint in the last non-empty line of `text`.
 pub fn parse(text: &str) -> Result<pb::AuditCheckpoint, String> {
     let missing = || "no checkpoint found (expected the last line of a `latch audit export`)".to_string();
-    let line = text.lines().map(str::trim).rfind(|l| !l.is_empty()).ok_or_else(missing)?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .ok_or_else(missing)?;
     if line.starts_with('{') {
         let value: serde_json::Value = serde_json::from_str(line).map_err(|_| missing())?;
         let checkpoint = value.get("checkpoint").unwrap_or(&value);

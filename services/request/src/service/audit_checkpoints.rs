@@ -6,7 +6,7 @@
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::{RequestService, Tx};
-use crate::domain::checkpoint::{AuditSigningKey, Checkpoint, CheckpointCheck};
+use crate::domain::checkpoint::{AuditSigningKey, Checkpoint, CheckpointCheck, check_signature};
 use crate::store::{audit, checkpoints};
 
 /// Why no checkpoint was signed.
@@ -62,6 +62,12 @@ impl RequestService {
         let now = self.now();
         let last = checkpoints::latest(&**tx, &key.key_id()).await?;
         if let Some(last) = &last {
+            if check_signature(&key.public_key(), last).is_err() {
+                return Ok(Err(Refused::Disagrees(format!(
+                    "the checkpoint at sequence {} has no valid signature",
+                    last.sequence
+                ))));
+            }
             if last.sequence > sequence {
                 return Ok(Err(Refused::Disagrees(format!(
                     "the chain ends at sequence {sequence}, before the checkpoint at {}",

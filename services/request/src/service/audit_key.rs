@@ -19,13 +19,15 @@ pub fn load(configured: &str, data_dir: &Path) -> Result<AuditSigningKey, String
         return AuditSigningKey::from_base64(configured).map_err(|rule| format!("audit.signing_key: {rule}"));
     }
     let path = data_dir.join(KEY_FILE);
-    let file_error = |error: std::io::Error| format!("cannot read or write the audit signing key {}: {error}", path.display());
+    let file_error =
+        |error: std::io::Error| format!("cannot read or write the audit signing key {}: {error}", path.display());
     match std::fs::read_to_string(&path) {
         Ok(existing) => AuditSigningKey::from_base64(&existing).map_err(|rule| format!("{}: {rule}", path.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir).map_err(file_error)?;
             let mut seed = [0u8; 32];
-            rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut seed).map_err(|error| format!("no randomness for the audit signing key: {error}"))?;
+            rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut seed)
+                .map_err(|error| format!("no randomness for the audit signing key: {error}"))?;
             write_private(&path, &STANDARD.encode(seed)).map_err(file_error)?;
             Ok(AuditSigningKey::from_seed(&seed))
         }
@@ -59,6 +61,9 @@ mod tests {
         let chosen = load(&configured, dir.path()).unwrap();
         assert_eq!(chosen.public_key(), AuditSigningKey::from_seed(&[7; 32]).public_key());
         let error = load("c2hvcnQ=", dir.path()).unwrap_err();
-        assert!(error.starts_with("audit.signing_key:") && error.contains("32 bytes"), "{error}");
+        assert!(
+            error.starts_with("audit.signing_key:") && error.contains("32 bytes"),
+            "{error}"
+        );
     }
 }

@@ -121,7 +121,11 @@ fn the_check_finds_rewrites_truncation_and_forgeries() {
             (9, ProblemKind::BeyondChain)
         ]
     );
-    assert!(check.problems[2].reason.contains("ends at 5"), "{:?}", check.problems[2]);
+    assert!(
+        check.problems[2].reason.contains("ends at 5"),
+        "{:?}",
+        check.problems[2]
+    );
 }
 
 #[test]

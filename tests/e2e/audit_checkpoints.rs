@@ -162,6 +162,26 @@ async fn a_log_cut_short_is_found_by_its_checkpoints_and_by_a_kept_one_when_thos
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains(&key.public_key) && stdout(&out).contains(&key.key_id));
 
+    // A CSV export ends with the same checkpoint, as a record a kept copy can be checked by.
+    let csv = _dir.path().join("audit.csv");
+    let out = cli
+        .run(
+            Some(ADMIN_TOKEN),
+            &["audit", "export", "--format", "csv", "-f", csv.to_str().unwrap()],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.lines().last().unwrap().starts_with(&format!("{head},,")), "{text}");
+    let out = cli
+        .run(
+            Some(ADMIN_TOKEN),
+            &["audit", "verify", "--checkpoint-file", csv.to_str().unwrap()],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("intact:"), "{}", stdout(&out));
+
     // Someone with write access deletes the last three events.
     let db = server.request_database().await;
     lift_append_only(&db).await;

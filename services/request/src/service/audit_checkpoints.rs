@@ -94,19 +94,16 @@ impl RequestService {
         Ok(Ok(checkpoint))
     }
 
-    /// Signs a checkpoint when one is due (the sealer calls this after each pass).
-    pub(super) async fn checkpoint_if_due(&self) -> ServiceResult<()> {
-        if self.config().audit_key.is_none() {
-            return Ok(());
+    /// Signs a checkpoint when one is due, in the sealer's transaction. A chain that disagrees
+    /// with its last checkpoint is logged when events were just sealed onto it (not on every
+    /// idle pass).
+    pub(super) async fn checkpoint_if_due(&self, tx: &Tx, just_sealed: bool) -> ServiceResult<()> {
+        if let Err(Refused::Disagrees(reason)) = self.sign_head(tx, false).await?
+            && just_sealed
+        {
+            tracing::warn!(reason = %reason, "audit checkpoint not signed: the chain disagrees with its last checkpoint, run `latch audit verify --checkpoints`");
         }
-        let tx = self.begin_sealing().await?;
-        match self.sign_head(&tx, false).await? {
-            Ok(_) | Err(Refused::Nothing) => {}
-            Err(Refused::Disagrees(reason)) => {
-                tracing::warn!(reason = %reason, "audit checkpoint not signed: the chain disagrees with its last checkpoint, run `latch audit verify --checkpoints`");
-            }
-        }
-        tx.commit().await
+        Ok(())
     }
 
     /// Seals what is waiting and signs the head, for an export to end with; `None` when the

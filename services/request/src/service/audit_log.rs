@@ -152,31 +152,29 @@ impl RequestService {
         Ok(Tx { tx, _guard: guard })
     }
 
-    /// Chains every appended event, one sealer at a time, then signs a checkpoint of the head
-    /// when one is due. Returns how many it sealed.
+    /// Chains every appended event, one sealer at a time, and in the same transaction signs a
+    /// checkpoint of the head when one is due. Returns how many it sealed.
     pub async fn seal_audit(&self) -> ServiceResult<usize> {
         let mut sealed = 0;
         loop {
             let tx = self.begin_sealing().await?;
             let batch = audit::unsealed(&*tx, SEAL_BATCH).await?;
-            if batch.is_empty() {
-                break;
+            if !batch.is_empty() {
+                let (mut sequence, mut hash) = audit::head(&*tx).await?.unwrap_or((0, GENESIS.to_string()));
+                for mut event in batch.iter().cloned() {
+                    seal(&mut event, sequence, &hash);
+                    audit::seal(&*tx, &event).await?;
+                    sequence = event.sequence.unwrap_or(sequence);
+                    hash = event.hash;
+                }
             }
-            let (mut sequence, mut hash) = audit::head(&*tx).await?.unwrap_or((0, GENESIS.to_string()));
-            for mut event in batch.iter().cloned() {
-                seal(&mut event, sequence, &hash);
-                audit::seal(&*tx, &event).await?;
-                sequence = event.sequence.unwrap_or(sequence);
-                hash = event.hash;
-            }
+            self.checkpoint_if_due(&tx, !batch.is_empty()).await?;
             tx.commit().await?;
             sealed += batch.len();
             if batch.len() < SEAL_BATCH as usize {
-                break;
+                return Ok(sealed);
             }
         }
-        self.checkpoint_if_due().await?;
-        Ok(sealed)
     }
 
     /// Copies directory changes into the log, each batch with the cursor in one transaction.

@@ -38,7 +38,7 @@ async fn all_events(audit: &mut AuditClient, filter: pb::AuditFilter) -> Vec<pb:
 
 async fn verify(audit: &mut AuditClient) -> pb::VerifyAuditLogResponse {
     audit
-        .verify_audit_log(pb::VerifyAuditLogRequest {})
+        .verify_audit_log(pb::VerifyAuditLogRequest::default())
         .await
         .expect("verify")
         .into_inner()
@@ -234,6 +234,7 @@ async fn the_trail_shows_an_automatic_flow_at_work_verifies_exports_and_names_a_
 
     // Someone edits a sealed event in the database: verify names it.
     let db = server.request_database().await;
+    crate::audit_checkpoints::lift_append_only(&db).await;
     db.execute_unprepared("UPDATE audit_events SET detail = 'nothing happened' WHERE sequence = 5")
         .await
         .unwrap();

@@ -87,6 +87,9 @@ pub async fn fresh_postgres() -> Option<String> {
     Some(format!("{prefix}/{name}{query}"))
 }
 
+/// The audit signing key the suite configures on PostgreSQL (base64 of a 32-byte seed).
+pub const AUDIT_SIGNING_KEY: &str = "bGF0Y2gtZTJlLWF1ZGl0LXNpZ25pbmcta2V5LTAxMjM=";
+
 impl TestServer {
     pub async fn start() -> Self {
         let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
@@ -185,6 +188,10 @@ impl TestServer {
             encryption_key: "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=".into(),
             ..LatchConfig::default()
         };
+        if !database_url.is_empty() {
+            // Required with PostgreSQL; on SQLite the server generates one into the data dir.
+            config.audit.signing_key = AUDIT_SIGNING_KEY.into();
+        }
         configure(&mut config);
         let shared: SharedClock = clock.clone();
         let app = App::build(

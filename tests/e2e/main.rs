@@ -3,6 +3,7 @@
 mod harness;
 
 mod audit;
+mod audit_checkpoints;
 mod auth;
 mod automatic;
 mod catalog;

@@ -96,6 +96,10 @@ async fn start(setup: &Setup, connector: Arc<Timed>, no_workers: bool) -> App {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         bootstrap_token: ADMIN.into(),
         encryption_key: "bGF0Y2gtYmVuY2gta2V5LTAxMjM0NTY3ODkwMTIzNDU=".into(),
+        audit: latch_runtime::config::AuditSettings {
+            signing_key: "bGF0Y2gtYmVuY2gtYXVkaXQtc2lnbmluZy1rZXktMDE=".into(),
+            ..Default::default()
+        },
         ..LatchConfig::default()
     };
     let options = AppOptions {

@@ -145,6 +145,11 @@ impl App {
             !config.is_postgres() || !config.encryption_key.is_empty(),
             "LATCH_ENCRYPTION_KEY (base64 of 32 bytes, e.g. `openssl rand -base64 32`) is required with PostgreSQL"
         );
+        // Likewise the key that signs audit checkpoints: it must be the same on every replica.
+        anyhow::ensure!(
+            !config.is_postgres() || !config.audit.signing_key.is_empty(),
+            "LATCH_AUDIT__SIGNING_KEY (base64 of a 32-byte Ed25519 seed, e.g. `openssl rand -base64 32`) is required with PostgreSQL"
+        );
         let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
             .context("encryption key (LATCH_ENCRYPTION_KEY)")?;
@@ -232,6 +237,12 @@ impl App {
                         poll: Duration::from_millis(config.request.poll_ms.max(10)),
                         webhooks: config.notifications.webhooks.clone(),
                         expiry_lead: chrono::TimeDelta::minutes(config.notifications.expiry_lead_minutes as i64),
+                        audit_key: Some(
+                            latch_request::service::audit_key::load(&config.audit.signing_key, &config.data_dir)
+                                .map_err(anyhow::Error::msg)?,
+                        ),
+                        checkpoint_every_events: config.audit.checkpoint_every_events as i64,
+                        checkpoint_every: chrono::TimeDelta::minutes(config.audit.checkpoint_every_minutes as i64),
                         ..latch_request::RequestConfig::default()
                     },
                 );

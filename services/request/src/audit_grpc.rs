@@ -12,8 +12,9 @@ use latch_runtime::wire::{instant, timestamp};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
+use crate::audit_checkpoint_wire as wire;
 use crate::domain::audit::AuditEvent;
-use crate::service::RequestService;
+use crate::service::{CheckpointOptions, CheckpointVerification, RequestService};
 use crate::store::audit::AuditFilter;
 
 pub use latch_proto::request::v1::audit_service_server::AuditServiceServer;
@@ -48,6 +49,7 @@ fn filter(filter: Option<pb::AuditFilter>) -> ServiceResult<AuditFilter> {
         action: f.action.trim().to_string(),
         after: None,
         after_sequence: None,
+        up_to_sequence: None,
     })
 }
 
@@ -143,6 +145,14 @@ fn json_line(e: &AuditEvent) -> String {
     line
 }
 
+fn signing_key(key_id: String, public_key: String) -> pb::AuditSigningKey {
+    pb::AuditSigningKey {
+        algorithm: "ed25519".into(),
+        key_id,
+        public_key,
+    }
+}
+
 type ExportStream = Pin<Box<dyn Stream<Item = Result<pb::ExportChunk, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
@@ -179,21 +189,51 @@ impl AuditApi for AuditGrpc {
         request: Request<pb::VerifyAuditLogRequest>,
     ) -> Result<Response<pb::VerifyAuditLogResponse>, Status> {
         let caller = caller(&request)?;
-        let report = self.service.verify_audit(&caller).await?;
+        let request = request.into_inner();
+        let options = CheckpointOptions {
+            check: request.checkpoints || !request.kept_checkpoints.is_empty(),
+            kept: wire::kept(&request.kept_checkpoints)?,
+        };
+        let signing_key = if options.check {
+            let (key_id, public_key) = self.service.audit_public_key(&caller)?;
+            Some(signing_key(key_id, public_key))
+        } else {
+            None
+        };
+        let report = self.service.verify_audit_with(&caller, options).await?;
         let broken = report.broken.clone().unwrap_or_else(|| crate::domain::audit::Broken {
             sequence: 0,
             id: String::new(),
             reason: String::new(),
         });
+        let checkpoints = report.checkpoints.clone().unwrap_or(CheckpointVerification {
+            verified: 0,
+            problems: Vec::new(),
+            latest_sequence: 0,
+        });
         Ok(Response::new(pb::VerifyAuditLogResponse {
-            intact: report.broken.is_none(),
+            intact: report.broken.is_none() && checkpoints.problems.is_empty(),
             verified: report.verified,
             pending: report.pending,
             head_hash: report.head_hash,
             first_broken_sequence: broken.sequence,
             first_broken_id: broken.id,
             reason: broken.reason,
+            checkpoints_checked: report.checkpoints.is_some(),
+            checkpoints_verified: checkpoints.verified as i64,
+            checkpoint_problems: checkpoints.problems.iter().map(wire::problem).collect(),
+            latest_checkpoint_sequence: checkpoints.latest_sequence,
+            signing_key,
         }))
+    }
+
+    async fn get_audit_signing_key(
+        &self,
+        request: Request<pb::GetAuditSigningKeyRequest>,
+    ) -> Result<Response<pb::AuditSigningKey>, Status> {
+        let caller = caller(&request)?;
+        let (key_id, public_key) = self.service.audit_public_key(&caller)?;
+        Ok(Response::new(signing_key(key_id, public_key)))
     }
 
     type ExportAuditEventsStream = ExportStream;
@@ -214,7 +254,16 @@ impl AuditApi for AuditGrpc {
         let mut filter = filter(request.filter)?;
         // Sealed events in chain order: nothing stamped earlier but sealed later is skipped.
         filter.after_sequence = Some(0);
-        // The first page checks the caller and the filter before the stream starts.
+        // The caller and the filter are checked before anything is signed or streamed.
+        self.service.audit_events(&caller, filter.clone(), 1).await?;
+        // The export ends at the head signed for it, so an unfiltered export is the chain up to
+        // a checkpoint a user can keep.
+        let checkpoint = self.service.export_checkpoint(&caller).await?;
+        let public_key = match &checkpoint {
+            Some(_) => self.service.audit_public_key(&caller)?.1,
+            None => String::new(),
+        };
+        filter.up_to_sequence = checkpoint.as_ref().map(|c| c.sequence);
         let first = self.service.audit_events(&caller, filter.clone(), EXPORT_PAGE).await?;
         let service = self.service.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
@@ -241,6 +290,18 @@ impl AuditApi for AuditGrpc {
                     return;
                 }
                 let Some(last) = page.last().filter(|_| page.len() as u32 == EXPORT_PAGE) else {
+                    if let Some(checkpoint) = &checkpoint {
+                        let data = if csv {
+                            wire::csv_line(checkpoint)
+                        } else {
+                            wire::json_line(checkpoint, &public_key)
+                        };
+                        let _ = sender
+                            .send(Ok(pb::ExportChunk {
+                                data: data.into_bytes(),
+                            }))
+                            .await;
+                    }
                     return;
                 };
                 filter.after_sequence = last.sequence;

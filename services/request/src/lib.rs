@@ -4,6 +4,7 @@
 //! adapters in [`grpc`] and [`audit_grpc`]; [`ports`] is what it needs from the other contexts.
 #![forbid(unsafe_code)]
 
+pub mod audit_checkpoint_wire;
 pub mod audit_grpc;
 pub mod domain;
 pub mod grpc;

@@ -133,12 +133,21 @@ impl NotificationSettings {
 }
 
 /// The audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
     /// How long audit events are kept, in months: at least 36. Latch never deletes an event
     /// younger than this (it deletes none at all today; export older ranges to your storage).
     pub retention_months: u32,
+    /// Base64 of a 32-byte Ed25519 seed: the key that signs checkpoints of the audit chain.
+    /// When empty, a key is generated once into `data_dir/audit-signing.key` (SQLite only;
+    /// required with PostgreSQL, the same for every replica).
+    pub signing_key: String,
+    /// A checkpoint is signed once this many events were sealed since the last one (1 to
+    /// 1,000,000)…
+    pub checkpoint_every_events: u64,
+    /// …or this many minutes after the last one when events were sealed since (1 to 1,440).
+    pub checkpoint_every_minutes: u64,
 }
 
 /// The shortest retention Latch accepts.
@@ -148,17 +157,47 @@ impl Default for AuditSettings {
     fn default() -> Self {
         Self {
             retention_months: MIN_AUDIT_RETENTION_MONTHS,
+            signing_key: String::new(),
+            checkpoint_every_events: 1000,
+            checkpoint_every_minutes: 10,
         }
     }
 }
 
+/// Never prints the signing key.
+impl std::fmt::Debug for AuditSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSettings")
+            .field("retention_months", &self.retention_months)
+            .field(
+                "signing_key",
+                &if self.signing_key.is_empty() { "" } else { "<redacted>" },
+            )
+            .field("checkpoint_every_events", &self.checkpoint_every_events)
+            .field("checkpoint_every_minutes", &self.checkpoint_every_minutes)
+            .finish()
+    }
+}
+
 impl AuditSettings {
-    /// Refuses a retention shorter than 36 months.
+    /// Refuses a retention shorter than 36 months and checkpoint intervals out of range.
     pub fn check(&self) -> Result<(), String> {
         if self.retention_months < MIN_AUDIT_RETENTION_MONTHS {
             return Err(format!(
                 "audit.retention_months: {} is shorter than the minimum of {MIN_AUDIT_RETENTION_MONTHS} months",
                 self.retention_months
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.checkpoint_every_events) {
+            return Err(format!(
+                "audit.checkpoint_every_events: {} is outside 1 to 1000000",
+                self.checkpoint_every_events
+            ));
+        }
+        if !(1..=1440).contains(&self.checkpoint_every_minutes) {
+            return Err(format!(
+                "audit.checkpoint_every_minutes: {} is outside 1 to 1440",
+                self.checkpoint_every_minutes
             ));
         }
         Ok(())

@@ -162,7 +162,7 @@ pub async fn migrate(connection: &DatabaseConnection, migrations: &[Migration]) 
             DbBackend::Postgres => migration.postgres,
             _ => migration.sqlite,
         };
-        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for statement in statements(script) {
             transaction.execute_unprepared(statement).await?;
         }
         transaction
@@ -225,4 +225,58 @@ pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<DataDirLock> {
     file.rewind()?;
     write!(file, "{}", std::process::id())?;
     Ok(DataDirLock { _file: file })
+
+/// The statements of a migration script, split at `;` except inside a dollar-quoted body
+/// (PostgreSQL functions) or a `CREATE TRIGGER … BEGIN … END` (SQLite triggers).
+pub fn statements(script: &str) -> Vec<&str> {
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut in_dollar_quote = false;
+    let mut rest = script.char_indices().peekable();
+    while let Some((index, c)) = rest.next() {
+        if c == '$' && rest.peek().is_some_and(|(_, next)| *next == '$') {
+            rest.next();
+            in_dollar_quote = !in_dollar_quote;
+            continue;
+        }
+        if c != ';' || in_dollar_quote {
+            continue;
+        }
+        let statement = script[start..index].trim();
+        let upper = statement.to_ascii_uppercase();
+        let open_trigger_body = upper.starts_with("CREATE TRIGGER")
+            && upper.split_whitespace().any(|word| word == "BEGIN")
+            && !upper.ends_with("END");
+        if open_trigger_body {
+            continue;
+        }
+        if !statement.is_empty() {
+            statements.push(statement);
+        }
+        start = index + 1;
+    }
+    let last = script[start..].trim();
+    if !last.is_empty() {
+        statements.push(last);
+    }
+    statements
+}
+
+#[cfg(test)]
+mod statement_tests {
+    use super::statements;
+
+    #[test]
+    fn scripts_split_at_semicolons_but_not_inside_function_or_trigger_bodies() {
+        let script = "CREATE TABLE a (x TEXT);
+            CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$;
+            CREATE TRIGGER t BEFORE DELETE ON a BEGIN SELECT RAISE(ABORT, 'no'); END;
+            CREATE TRIGGER u BEFORE DELETE ON a FOR EACH ROW EXECUTE FUNCTION f();
+            CREATE INDEX a_x ON a (x)";
+        let split = statements(script);
+        assert_eq!(split.len(), 5, "{split:#?}");
+        assert!(split[1].ends_with("END $$"));
+        assert!(split[2].ends_with("SELECT RAISE(ABORT, 'no'); END"));
+        assert_eq!(split[4], "CREATE INDEX a_x ON a (x)");
+    }
 }

@@ -25,7 +25,18 @@ pub enum AuditCommand {
         page: PageArgs,
     },
     /// Walk the hash chain and prove it intact, or name the first broken link (exit 1)
-    Verify,
+    Verify {
+        /// Also check the signed checkpoints: finds a chain cut short or rewritten with
+        /// recomputed hashes (exit 1)
+        #[arg(long)]
+        checkpoints: bool,
+        /// Also check a checkpoint you kept: the last line of an earlier `latch audit export`
+        /// (implies --checkpoints)
+        #[arg(long, value_name = "FILE")]
+        checkpoint_file: Option<std::path::PathBuf>,
+    },
+    /// The Ed25519 public key audit checkpoints are signed with, to verify them outside Latch
+    PublicKey,
     /// Stream every matching event as JSON lines or CSV, for your own storage
     Export {
         #[command(flatten)]
@@ -161,6 +172,89 @@ struct VerifyView {
     head_hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_broken: Option<BrokenView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoints: Option<CheckpointsView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckpointsView {
+    verified: i64,
+    latest_sequence: i64,
+    key_id: String,
+    public_key: String,
+    problems: Vec<ProblemView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProblemView {
+    sequence: i64,
+    kind: &'static str,
+    reason: String,
+}
+
+fn problem_kind(kind: i32) -> &'static str {
+    match pb::CheckpointProblemKind::try_from(kind) {
+        Ok(pb::CheckpointProblemKind::BadSignature) => "bad_signature",
+        Ok(pb::CheckpointProblemKind::OtherKey) => "other_key",
+        Ok(pb::CheckpointProblemKind::HeadMismatch) => "head_mismatch",
+        Ok(pb::CheckpointProblemKind::Truncated) => "truncated",
+        _ => "unknown",
+    }
+}
+
+fn checkpoints_view(report: &pb::VerifyAuditLogResponse) -> Option<CheckpointsView> {
+    report.checkpoints_checked.then(|| {
+        let key = report.signing_key.clone().unwrap_or_default();
+        CheckpointsView {
+            verified: report.checkpoints_verified,
+            latest_sequence: report.latest_checkpoint_sequence,
+            key_id: key.key_id,
+            public_key: key.public_key,
+            problems: report
+                .checkpoint_problems
+                .iter()
+                .map(|p| ProblemView {
+                    sequence: p.sequence,
+                    kind: problem_kind(p.kind),
+                    reason: p.reason.clone(),
+                })
+                .collect(),
+        }
+    })
+}
+
+fn verify_text(report: &pb::VerifyAuditLogResponse, checkpoints: Option<&CheckpointsView>) -> String {
+    let chain_intact = report.first_broken_id.is_empty() && report.first_broken_sequence == 0;
+    let mut text = if chain_intact {
+        format!(
+            "chain intact: {} event(s) verified, {} waiting to be sealed\nhead hash: {}",
+            report.verified, report.pending, report.head_hash
+        )
+    } else {
+        format!(
+            "BROKEN at sequence {} (event {}): {}\n{} event(s) before it verified",
+            report.first_broken_sequence, report.first_broken_id, report.reason, report.verified
+        )
+    };
+    if let Some(checkpoints) = checkpoints {
+        text.push_str(&format!(
+            "\ncheckpoints: {} verified, the latest at sequence {}; signing key {} (ed25519, public key {})",
+            checkpoints.verified, checkpoints.latest_sequence, checkpoints.key_id, checkpoints.public_key
+        ));
+        for problem in &checkpoints.problems {
+            text.push_str(&format!(
+                "\nCHECKPOINT {} at sequence {}: {}",
+                problem.kind.to_uppercase().replace('_', " "),
+                problem.sequence,
+                problem.reason
+            ));
+        }
+    }
+    if report.intact {
+        format!("intact: {}", text.trim_start_matches("chain intact: "))
+    } else {
+        text
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -205,43 +299,69 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        AuditCommand::Verify => {
+        AuditCommand::Verify {
+            checkpoints,
+            checkpoint_file,
+        } => {
+            let kept_checkpoints = match &checkpoint_file {
+                Some(path) => vec![super::audit_checkpoint_file::read(path)?],
+                None => Vec::new(),
+            };
             let report = client
-                .verify_audit_log(pb::VerifyAuditLogRequest {})
+                .verify_audit_log(pb::VerifyAuditLogRequest {
+                    checkpoints: checkpoints || checkpoint_file.is_some(),
+                    kept_checkpoints,
+                })
                 .await?
                 .into_inner();
+            let chain_intact = report.first_broken_id.is_empty() && report.first_broken_sequence == 0;
             let view = VerifyView {
                 intact: report.intact,
                 verified: report.verified,
                 pending: report.pending,
                 head_hash: report.head_hash.clone(),
-                first_broken: (!report.intact).then(|| BrokenView {
+                first_broken: (!chain_intact).then(|| BrokenView {
                     sequence: report.first_broken_sequence,
                     id: report.first_broken_id.clone(),
                     reason: report.reason.clone(),
                 }),
+                checkpoints: checkpoints_view(&report),
             };
-            output::emit(ctx.output, &view, || {
-                if report.intact {
-                    format!(
-                        "intact: {} event(s) verified, {} waiting to be sealed\nhead hash: {}",
-                        report.verified, report.pending, report.head_hash
-                    )
-                } else {
-                    format!(
-                        "BROKEN at sequence {} (event {}): {}\n{} event(s) before it verified",
-                        report.first_broken_sequence, report.first_broken_id, report.reason, report.verified
-                    )
-                }
-            })?;
+            output::emit(ctx.output, &view, || verify_text(&report, view.checkpoints.as_ref()))?;
             if report.intact {
                 Ok(())
-            } else {
+            } else if !chain_intact {
                 Err(CliError::Other(format!(
                     "the audit log is broken at sequence {}",
                     report.first_broken_sequence
                 )))
+            } else {
+                Err(CliError::Other(format!(
+                    "the audit log fails {} checkpoint check(s)",
+                    report.checkpoint_problems.len()
+                )))
             }
+        }
+        AuditCommand::PublicKey => {
+            let key = client
+                .get_audit_signing_key(pb::GetAuditSigningKeyRequest {})
+                .await?
+                .into_inner();
+            #[derive(Serialize)]
+            struct KeyView {
+                algorithm: String,
+                key_id: String,
+                public_key: String,
+            }
+            let view = KeyView {
+                algorithm: key.algorithm.clone(),
+                key_id: key.key_id.clone(),
+                public_key: key.public_key.clone(),
+            };
+            output::emit(ctx.output, &view, || {
+                format!("{} key {}: {}", key.algorithm, key.key_id, key.public_key)
+            })?;
+            Ok(())
         }
         AuditCommand::Export { filter, format, file } => {
             let mut stream = client

@@ -1,6 +1,7 @@
 //! One module per command group; `run` dispatches the parsed command line.
 
 pub mod audit;
+mod audit_checkpoint_file;
 pub mod bundles;
 pub mod connectors;
 mod flow_evaluate;

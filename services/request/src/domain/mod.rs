@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod audit;
 pub mod backoff;
+pub mod checkpoint;
 pub mod drift;
 pub mod expiry;
 pub mod holders;

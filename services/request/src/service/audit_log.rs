@@ -12,7 +12,8 @@ use latch_runtime::database::statement;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
-use super::RequestService;
+use super::audit_checkpoints::{CheckpointOptions, CheckpointVerification};
+use super::{RequestService, Tx};
 use crate::domain::audit::{AuditEvent, Broken, GENESIS, Verifier, seal};
 use crate::ports::DirectoryChange;
 use crate::store::audit::{self, AuditFilter};
@@ -33,6 +34,8 @@ pub struct AuditVerification {
     pub pending: i64,
     pub head_hash: String,
     pub broken: Option<Broken>,
+    /// When asked for: what the signed checkpoints say.
+    pub checkpoints: Option<CheckpointVerification>,
 }
 
 fn json_state(state: &str) -> String {
@@ -133,32 +136,39 @@ impl RequestService {
         Ok(())
     }
 
-    /// Chains every appended event; one sealer at a time (the SQLite writer's turn, or a
-    /// transaction-scoped advisory lock on PostgreSQL). Returns how many it sealed.
+    /// Begins the sealer's transaction: one sealer at a time (the SQLite writer's turn, or a
+    /// transaction-scoped advisory lock on PostgreSQL).
+    pub(super) async fn begin_sealing(&self) -> ServiceResult<Tx> {
+        let guard = self.writer_turn().await;
+        let tx = self.db().begin().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(statement(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(7072, 0)",
+                vec![],
+            ))
+            .await?;
+        }
+        Ok(Tx { tx, _guard: guard })
+    }
+
+    /// Chains every appended event, one sealer at a time, and in the same transaction signs a
+    /// checkpoint of the head when one is due. Returns how many it sealed.
     pub async fn seal_audit(&self) -> ServiceResult<usize> {
         let mut sealed = 0;
         loop {
-            let _turn = self.writer_turn().await;
-            let tx = self.db().begin().await?;
-            if tx.get_database_backend() == DbBackend::Postgres {
-                tx.execute_raw(statement(
-                    DbBackend::Postgres,
-                    "SELECT pg_advisory_xact_lock(7072, 0)",
-                    vec![],
-                ))
-                .await?;
+            let tx = self.begin_sealing().await?;
+            let batch = audit::unsealed(&*tx, SEAL_BATCH).await?;
+            if !batch.is_empty() {
+                let (mut sequence, mut hash) = audit::head(&*tx).await?.unwrap_or((0, GENESIS.to_string()));
+                for mut event in batch.iter().cloned() {
+                    seal(&mut event, sequence, &hash);
+                    audit::seal(&*tx, &event).await?;
+                    sequence = event.sequence.unwrap_or(sequence);
+                    hash = event.hash;
+                }
             }
-            let batch = audit::unsealed(&tx, SEAL_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(sealed);
-            }
-            let (mut sequence, mut hash) = audit::head(&tx).await?.unwrap_or((0, GENESIS.to_string()));
-            for mut event in batch.iter().cloned() {
-                seal(&mut event, sequence, &hash);
-                audit::seal(&tx, &event).await?;
-                sequence = event.sequence.unwrap_or(sequence);
-                hash = event.hash;
-            }
+            self.checkpoint_if_due(&tx, !batch.is_empty()).await?;
             tx.commit().await?;
             sealed += batch.len();
             if batch.len() < SEAL_BATCH as usize {
@@ -257,7 +267,18 @@ impl RequestService {
 
     /// Walks the whole chain and names the first broken link, if any.
     pub async fn verify_audit(&self, caller: &Caller) -> ServiceResult<AuditVerification> {
+        self.verify_audit_with(caller, CheckpointOptions::default()).await
+    }
+
+    /// Walks the whole chain and names the first broken link, and with `options.check` checks
+    /// every stored and kept checkpoint against it (truncation, rewrites, forged checkpoints).
+    pub async fn verify_audit_with(
+        &self,
+        caller: &Caller,
+        options: CheckpointOptions,
+    ) -> ServiceResult<AuditVerification> {
         caller.require_auditor()?;
+        let mut checks = self.checkpoint_check(&options).await?;
         let mut verifier = Verifier::default();
         let mut broken = None;
         'walk: loop {
@@ -270,13 +291,25 @@ impl RequestService {
                     broken = Some(error);
                     break 'walk;
                 }
+                if let Some(checks) = checks.as_mut() {
+                    checks.observe(verifier.sequence, &verifier.hash);
+                }
             }
         }
+        let checkpoints = checks.map(|checks| {
+            let checks = checks.finish(verifier.sequence, broken.is_none());
+            CheckpointVerification {
+                verified: checks.verified,
+                latest_sequence: checks.latest,
+                problems: checks.problems,
+            }
+        });
         Ok(AuditVerification {
             verified: verifier.sequence,
             pending: audit::count_unsealed(self.db()).await?,
             head_hash: verifier.hash,
             broken,
+            checkpoints,
         })
     }
 }

@@ -6,6 +6,8 @@
 //! serialised: by a transaction-scoped advisory lock on PostgreSQL (so replicas can run side by
 //! side), by one writer lock on SQLite (which has one writer per file anyway).
 
+mod audit_checkpoints;
+pub mod audit_key;
 mod audit_log;
 mod decide;
 mod drift;
@@ -31,6 +33,7 @@ use latch_runtime::database::statement;
 use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
+pub use audit_checkpoints::{CheckpointOptions, CheckpointVerification};
 pub use audit_log::{AUDIT_FEED, AuditVerification, RequestAuditSink};
 pub use drift::IntegrationDrift;
 pub use flow_status::{DriftEntry, FlowStatus, Holder};
@@ -69,6 +72,12 @@ pub struct RequestConfig {
     pub expiry_lead: TimeDelta,
     /// Unreviewed break-glass uses are brought up again this often.
     pub review_reminder: TimeDelta,
+    /// Signs checkpoints of the audit chain's head; none are written without it.
+    pub audit_key: Option<crate::domain::checkpoint::AuditSigningKey>,
+    /// The sealer signs a checkpoint once this many events were sealed since the last one…
+    pub checkpoint_every_events: i64,
+    /// …or once this long has passed since the last one and events were sealed since.
+    pub checkpoint_every: TimeDelta,
 }
 
 impl Default for RequestConfig {
@@ -83,6 +92,9 @@ impl Default for RequestConfig {
             webhooks: Vec::new(),
             expiry_lead: TimeDelta::minutes(15),
             review_reminder: TimeDelta::hours(24),
+            audit_key: None,
+            checkpoint_every_events: 1000,
+            checkpoint_every: TimeDelta::minutes(10),
         }
     }
 }

@@ -89,6 +89,18 @@ pub async fn head(connection: &impl ConnectionTrait) -> Result<Option<(i64, Stri
         .transpose()
 }
 
+/// The hash of the sealed event at `sequence`, if there is one.
+pub async fn hash_at(connection: &impl ConnectionTrait, sequence: i64) -> Result<Option<String>, DbErr> {
+    let row = connection
+        .query_one_raw(statement(
+            connection.get_database_backend(),
+            "SELECT hash FROM audit_events WHERE sequence = ?",
+            vec![sequence.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get("", "hash")).transpose()
+}
+
 pub async fn seal(connection: &impl ConnectionTrait, e: &AuditEvent) -> Result<(), DbErr> {
     connection
         .execute_raw(statement(
@@ -155,6 +167,8 @@ pub struct AuditFilter {
     /// Sealed events only, in chain order, after this sequence (exports page this way, so an
     /// event stamped earlier but sealed later is never skipped).
     pub after_sequence: Option<i64>,
+    /// Sealed events up to this sequence only (an export ends at the checkpoint it carries).
+    pub up_to_sequence: Option<i64>,
 }
 
 pub async fn list(
@@ -209,6 +223,10 @@ pub async fn list(
         values.push(format_time(*at).into());
         values.push(format_time(*at).into());
         values.push(id.clone().into());
+    }
+    if let Some(sequence) = filter.up_to_sequence {
+        sql.push_str(" AND sequence <= ?");
+        values.push(sequence.into());
     }
     match filter.after_sequence {
         Some(sequence) => {

@@ -191,6 +191,79 @@ const SCHEMA_V7: &str = r#"
     CREATE INDEX reviews_state ON reviews (state, created_at)
 "#;
 
+/// Signed checkpoints of the audit chain's head, and both audit tables append-only: a sealed
+/// event is never updated or deleted, an unsealed one only sealed (its sequence and hashes set,
+/// nothing else changed), a checkpoint never changed. Triggers rather than grants, because the
+/// service's role may own the tables.
+const SCHEMA_V8_POSTGRES: &str = r#"
+    CREATE TABLE audit_checkpoints (
+        sequence BIGINT NOT NULL,
+        head_hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (sequence, key_id)
+    );
+    CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events' THEN
+            IF OLD.sequence IS NULL AND NEW.sequence IS NOT NULL
+               AND (NEW.id, NEW.at, NEW.actor, NEW.action, NEW.subject, NEW.source, NEW.grantee,
+                    NEW.flow, NEW.resources, NEW.before_state, NEW.after_state, NEW.detail)
+                   IS NOT DISTINCT FROM
+                   (OLD.id, OLD.at, OLD.actor, OLD.action, OLD.subject, OLD.source, OLD.grantee,
+                    OLD.flow, OLD.resources, OLD.before_state, OLD.after_state, OLD.detail) THEN
+                RETURN NEW;
+            END IF;
+        END IF;
+        RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END
+    $$;
+    CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+    CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()
+"#;
+
+const SCHEMA_V8_SQLITE: &str = r#"
+    CREATE TABLE audit_checkpoints (
+        sequence BIGINT NOT NULL,
+        head_hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (sequence, key_id)
+    );
+    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_events is append-only: DELETE refused');
+    END;
+    CREATE TRIGGER audit_events_seal_only BEFORE UPDATE ON audit_events
+    WHEN OLD.sequence IS NOT NULL OR NEW.sequence IS NULL
+        OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+        OR NEW.action IS NOT OLD.action OR NEW.subject IS NOT OLD.subject
+        OR NEW.source IS NOT OLD.source OR NEW.grantee IS NOT OLD.grantee
+        OR NEW.flow IS NOT OLD.flow OR NEW.resources IS NOT OLD.resources
+        OR NEW.before_state IS NOT OLD.before_state OR NEW.after_state IS NOT OLD.after_state
+        OR NEW.detail IS NOT OLD.detail
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE refused');
+    END;
+    CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_checkpoints is append-only: UPDATE refused');
+    END;
+    CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_checkpoints is append-only: DELETE refused');
+    END
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -233,5 +306,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "post-use reviews",
         sqlite: SCHEMA_V7,
         postgres: SCHEMA_V7,
+    },
+    Migration {
+        version: 8,
+        name: "signed audit checkpoints; audit tables append-only",
+        sqlite: SCHEMA_V8_SQLITE,
+        postgres: SCHEMA_V8_POSTGRES,
     },
 ];

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod automatic;
+pub mod checkpoints;
 pub mod deliveries;
 pub mod holds;
 pub mod jobs;

@@ -357,9 +357,10 @@ async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
 
     let mut requests =
         pb::request_service_client::RequestServiceClient::with_interceptor(channel(grpc), bearer(ADMIN_TOKEN));
+    let reader = requests.clone();
     let settle = |wanted: &'static [&'static str]| {
         let ids = ids.clone();
-        let mut requests = requests.clone();
+        let mut requests = reader.clone();
         async move {
             loop {
                 let mut states = BTreeMap::new();

@@ -225,6 +225,7 @@ pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<DataDirLock> {
     file.rewind()?;
     write!(file, "{}", std::process::id())?;
     Ok(DataDirLock { _file: file })
+}
 
 /// The statements of a migration script, split at `;` except inside a dollar-quoted body
 /// (PostgreSQL functions) or a `CREATE TRIGGER … BEGIN … END` (SQLite triggers).

@@ -104,7 +104,7 @@ async fn totp_enrolment_verification_replay_and_lockout() {
     let status = client
         .verify_mfa(verify(code_at_step(&secret, time_step(server.clock.now())).unwrap()))
         .await
-        .unwrap_err().unwrap();
+        .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "no enrolment after a reset");
     let status = client
         .reset_mfa(pb::ResetMfaRequest { user_id: "bob".into() })

@@ -273,13 +273,16 @@ async fn on_call_at_the_end_of_time_answers_decodable_timestamps() {
         .unwrap()
         .into_inner();
     assert_eq!(answer.user.unwrap().id, ada.id);
-    for (name, ts) in [("shift_start", answer.shift_start), ("shift_end", answer.shift_end)] {
-        let ts = ts.unwrap_or_else(|| panic!("{name} is set"));
-        assert!(
-            latch_proto::time::to_datetime(&ts).is_some(),
-            "{name} {ts:?} is outside the range a protobuf Timestamp may hold"
-        );
-    }
+    let shift_end = answer.shift_end.expect("shift_end is set");
+    assert!(
+        latch_proto::time::to_datetime(&shift_end).is_some(),
+        "shift_end {shift_end:?} is outside the range a protobuf Timestamp may hold"
+    );
+    assert_eq!(
+        (shift_end.seconds, shift_end.nanos),
+        (latch_proto::time::MAX_SECONDS, latch_proto::time::MAX_NANOS),
+        "a shift that ends after the end of time ends at its last instant"
+    );
 
     for (seconds, nanos) in [(latch_proto::time::MAX_SECONDS + 1, 0), (i64::MAX, 0), (0, -1)] {
         let status = admin

@@ -468,21 +468,48 @@ async fn attributes_outside_the_schema_are_refused_and_never_shown() {
     let user_path = format!("/Users/{}", eve["id"].as_str().unwrap());
 
     for (operations, scim_type) in [
-        (json!([{ "op": "add", "path": "nonexistent", "value": "x" }]), "invalidPath"),
-        (json!([{ "op": "add", "path": "members", "value": [{ "value": "g1" }] }]), "invalidPath"),
-        (json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }]), "invalidPath"),
-        (json!([{ "op": "add", "value": { "roles": [{ "value": "admin" }] } }]), "invalidPath"),
-        (json!([{ "op": "replace", "value": { "active": true, "isAdmin": true } }]), "invalidPath"),
-        (json!([{ "op": "replace", "path": "roles[primary eq \"True\"].value", "value": "admin" }]), "invalidPath"),
-        (json!([{ "op": "add", "path": "name", "value": { "givenName": "Eve", "role": "admin" } }]), "invalidValue"),
-        (json!([{ "op": "add", "path": "groups", "value": [{ "value": "latch-admins" }] }]), "mutability"),
+        (
+            json!([{ "op": "add", "path": "nonexistent", "value": "x" }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "members", "value": [{ "value": "g1" }] }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "value": { "roles": [{ "value": "admin" }] } }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "value": { "active": true, "isAdmin": true } }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "path": "roles[primary eq \"True\"].value", "value": "admin" }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "name", "value": { "givenName": "Eve", "role": "admin" } }]),
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "add", "path": "groups", "value": [{ "value": "latch-admins" }] }]),
+            "mutability",
+        ),
     ] {
         let (status, error) = scim.patch(&user_path, operations.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{operations}: {error}");
         assert_eq!(error["scimType"], scim_type, "{operations}: {error}");
     }
     let (_, shown) = scim.get(&user_path).await;
-    assert_eq!(shown["meta"]["version"], eve["meta"]["version"], "a refused PATCH changes nothing");
+    assert_eq!(
+        shown["meta"]["version"], eve["meta"]["version"],
+        "a refused PATCH changes nothing"
+    );
     for absent in ["roles", "nonexistent", "members", "isAdmin", "groups"] {
         assert!(shown.get(absent).is_none(), "{absent} shown: {shown}");
     }
@@ -529,8 +556,14 @@ async fn attributes_outside_the_schema_are_refused_and_never_shown() {
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let group_path = format!("/Groups/{}", group["id"].as_str().unwrap());
     for (operations, scim_type) in [
-        (json!([{ "op": "add", "path": "members", "value": [{ "value": eve["id"], "role": "owner" }] }]), "invalidValue"),
-        (json!([{ "op": "add", "path": "emails", "value": [{ "value": "ops@x.io" }] }]), "invalidPath"),
+        (
+            json!([{ "op": "add", "path": "members", "value": [{ "value": eve["id"], "role": "owner" }] }]),
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "add", "path": "emails", "value": [{ "value": "ops@x.io" }] }]),
+            "invalidPath",
+        ),
         (json!([{ "op": "add", "value": { "nonexistent": 1 } }]), "invalidPath"),
     ] {
         let (status, error) = scim.patch(&group_path, operations.clone()).await;

@@ -139,7 +139,12 @@ impl Attribute {
             "uniqueness": if self.unique { "server" } else { "none" },
         });
         if self.kind == AttributeType::Complex {
-            attribute["subAttributes"] = self.sub_attributes.iter().map(|a| a.to_json()).collect::<Vec<_>>().into();
+            attribute["subAttributes"] = self
+                .sub_attributes
+                .iter()
+                .map(|a| a.to_json())
+                .collect::<Vec<_>>()
+                .into();
         }
         attribute
     }
@@ -248,11 +253,8 @@ const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[
     ),
 ];
 
-const LATCH_ATTRIBUTES: &[Attribute] = &[Attribute::complex(
-    "attributes",
-    &[Attribute::string("name"), Attribute::string("value")],
-)
-.multi()];
+const LATCH_ATTRIBUTES: &[Attribute] =
+    &[Attribute::complex("attributes", &[Attribute::string("name"), Attribute::string("value")]).multi()];
 
 const GROUP_ATTRIBUTES: &[Attribute] = &[
     Attribute::string("displayName").required_unique(),

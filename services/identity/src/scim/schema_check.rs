@@ -259,9 +259,8 @@ fn check_operation(kind: ResourceKind, operation: &PatchOperation) -> Result<(),
         }
         return Ok(());
     };
-    let parsed = parse_patch_path(path).map_err(|e| {
-        PatchError::new("invalidPath", format!("invalid path {}: {e}", quoted(path)))
-    })?;
+    let parsed = parse_patch_path(path)
+        .map_err(|e| PatchError::new("invalidPath", format!("invalid path {}: {e}", quoted(path))))?;
     match parsed {
         PatchPath::Attr(attr) => {
             let target = resolve_path(kind, &attr)?;
@@ -303,7 +302,11 @@ fn check_operation(kind: ResourceKind, operation: &PatchOperation) -> Result<(),
             if !(attribute.multi_valued && attribute.kind == AttributeType::Complex) {
                 return Err(PatchError::new(
                     "invalidPath",
-                    format!("{}: {} is not a multi-valued complex attribute", quoted(path), attribute.name),
+                    format!(
+                        "{}: {} is not a multi-valued complex attribute",
+                        quoted(path),
+                        attribute.name
+                    ),
                 ));
             }
             check_filter(attribute, &filter)?;
@@ -312,7 +315,12 @@ fn check_operation(kind: ResourceKind, operation: &PatchOperation) -> Result<(),
             {
                 return Err(PatchError::new(
                     "invalidPath",
-                    format!("{}: {} has no sub-attribute {}", quoted(path), attribute.name, quoted(sub)),
+                    format!(
+                        "{}: {} has no sub-attribute {}",
+                        quoted(path),
+                        attribute.name,
+                        quoted(sub)
+                    ),
                 ));
             }
             Ok(())

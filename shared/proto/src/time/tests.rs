@@ -35,8 +35,20 @@ fn timestamps_outside_the_range_are_refused() {
     ] {
         assert_eq!(to_datetime(&Timestamp { seconds, nanos }), None, "{seconds}s {nanos}ns");
     }
-    assert!(to_datetime(&Timestamp { seconds: MAX_SECONDS, nanos: MAX_NANOS }).is_some());
-    assert!(to_datetime(&Timestamp { seconds: MIN_SECONDS, nanos: 0 }).is_some());
+    assert!(
+        to_datetime(&Timestamp {
+            seconds: MAX_SECONDS,
+            nanos: MAX_NANOS
+        })
+        .is_some()
+    );
+    assert!(
+        to_datetime(&Timestamp {
+            seconds: MIN_SECONDS,
+            nanos: 0
+        })
+        .is_some()
+    );
 }
 
 fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {

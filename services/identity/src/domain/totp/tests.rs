@@ -63,7 +63,10 @@ fn codes_far_in_the_future_do_not_overflow() {
     let end_of_time = DateTime::<Utc>::MAX_UTC;
     let step = time_step(end_of_time);
     let now = code_of(&secret, step);
-    assert_eq!(verify(&secret, &now, end_of_time, None), Verification::Accepted { step });
+    assert_eq!(
+        verify(&secret, &now, end_of_time, None),
+        Verification::Accepted { step }
+    );
 }
 
 #[test]

@@ -158,11 +158,23 @@ fn what_okta_and_entra_send_is_accepted() {
 fn group_patches_are_checked_against_the_group_schema() {
     let group = group();
     for (operations, scim_type) in [
-        (json!([{"op": "add", "path": "emails", "value": [{"value": "a@x"}]}]), "invalidPath"),
+        (
+            json!([{"op": "add", "path": "emails", "value": [{"value": "a@x"}]}]),
+            "invalidPath",
+        ),
         (json!([{"op": "add", "value": {"owners": ["u1"]}}]), "invalidPath"),
-        (json!([{"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"department": "x"}}]), "invalidPath"),
-        (json!([{"op": "add", "path": "members", "value": [{"value": "u2", "role": "owner"}]}]), "invalidValue"),
-        (json!([{"op": "add", "path": "members", "value": ["u2"]}]), "invalidValue"),
+        (
+            json!([{"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"department": "x"}}]),
+            "invalidPath",
+        ),
+        (
+            json!([{"op": "add", "path": "members", "value": [{"value": "u2", "role": "owner"}]}]),
+            "invalidValue",
+        ),
+        (
+            json!([{"op": "add", "path": "members", "value": ["u2"]}]),
+            "invalidValue",
+        ),
     ] {
         let error = refused(ResourceKind::Group, &group, operations.clone());
         assert_eq!(error.scim_type, scim_type, "{operations}: {error}");
@@ -174,7 +186,9 @@ fn group_patches_are_checked_against_the_group_schema() {
     ]}))
     .unwrap();
     assert_eq!(
-        check_operations(ResourceKind::Group, &operations).unwrap_err().scim_type,
+        check_operations(ResourceKind::Group, &operations)
+            .unwrap_err()
+            .scim_type,
         "invalidValue"
     );
 }
@@ -185,7 +199,11 @@ fn post_and_put_bodies_outside_the_schema_are_refused_naming_the_attribute() {
     body["roles"] = json!([{"value": "admin"}]);
     let error = check_resource(ResourceKind::User, &body).unwrap_err();
     assert_eq!(error.scim_type, Some("invalidValue"));
-    assert!(error.detail.starts_with("\"roles\": is not an attribute"), "{}", error.detail);
+    assert!(
+        error.detail.starts_with("\"roles\": is not an attribute"),
+        "{}",
+        error.detail
+    );
 
     for (key, value, named) in [
         ("members", json!([{"value": "g1"}]), "\"members\""),
@@ -193,7 +211,11 @@ fn post_and_put_bodies_outside_the_schema_are_refused_naming_the_attribute() {
         ("name", json!({"givenName": "Ada", "nick": "A"}), "\"name.nick\""),
         ("emails", json!([{"value": "a@x", "label": "x"}]), "\"emails[0].label\""),
         ("displayName", json!(["Ada"]), "\"displayName\""),
-        ("urn:example:acme:2.0:User", json!({"level": "9"}), "\"urn:example:acme:2.0:User\""),
+        (
+            "urn:example:acme:2.0:User",
+            json!({"level": "9"}),
+            "\"urn:example:acme:2.0:User\"",
+        ),
         (ENTERPRISE_SCHEMA, json!({"clearance": "top"}), "clearance"),
         (ENTERPRISE_SCHEMA, json!({"employeeNumber": 42}), "employeeNumber"),
         ("schemas", json!([USER_SCHEMA, "urn:example:acme:2.0:User"]), "schemas"),
@@ -229,7 +251,11 @@ fn errors_quote_at_most_a_short_prefix_of_a_name() {
     body[&long] = json!(1);
     let error = check_resource(ResourceKind::User, &body).unwrap_err();
     assert!(error.detail.len() < 300, "{} bytes", error.detail.len());
-    let error = refused(ResourceKind::User, &user(), json!([{"op": "add", "path": long, "value": 1}]));
+    let error = refused(
+        ResourceKind::User,
+        &user(),
+        json!([{"op": "add", "path": long, "value": 1}]),
+    );
     assert!(error.message.len() < 300, "{} bytes", error.message.len());
 }
 

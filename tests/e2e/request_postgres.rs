@@ -125,7 +125,7 @@ async fn read_access_to_a_table_with_approval_mfa_extension_and_expiry_through_t
 
     // MFA by the grantee.
     server.clock.advance(TimeDelta::seconds(30));
-    let code = code_at_step(&secret, time_step(server.clock.now()));
+    let code = code_at_step(&secret, time_step(server.clock.now())).unwrap();
     let verified = json(
         &cli.run(ada, &["-o", "json", "requests", "verify", &id, "--code", &code])
             .await,

@@ -72,7 +72,7 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
 
     // Only the grantee verifies, with a right code.
     server.clock.advance(TimeDelta::seconds(30));
-    let code = code_at_step(&secret, time_step(server.clock.now()));
+    let code = code_at_step(&secret, time_step(server.clock.now())).unwrap();
     let verify = |code: &str| pb::VerifyMfaRequest {
         id: id.clone(),
         code: code.into(),

@@ -237,3 +237,62 @@ async fn invalid_schedules_name_each_bad_field() {
         .into_inner();
     assert!(list.schedules.is_empty());
 }
+
+/// A shift that starts near the end of what a protobuf Timestamp may hold ends beyond it; the
+/// answer must still be a Timestamp every client can decode (seconds ≤ 9999-12-31T23:59:59Z,
+/// nanos < 10^9), and an `at` outside that range is refused with the field named.
+#[tokio::test]
+async fn on_call_at_the_end_of_time_answers_decodable_timestamps() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    let ada = create_user(&mut admin, "ada", &[], "").await;
+    admin
+        .create_schedule(pb::CreateScheduleRequest {
+            schedule: Some(pb::Schedule {
+                display_name: "far-future".into(),
+                time_zone: "Pacific/Kiritimati".into(),
+                rotation: Some(pb::Rotation {
+                    members: vec!["ada".into()],
+                    shift_hours: 168,
+                    handoff_time: "09:00".into(),
+                    start_date: "2026-11-02".into(),
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let end_of_time = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+    let answer = admin
+        .get_on_call(pb::GetOnCallRequest {
+            schedule_id: "far-future".into(),
+            at: Some(timestamp(end_of_time)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.user.unwrap().id, ada.id);
+    let shift_end = answer.shift_end.expect("shift_end is set");
+    assert!(
+        latch_proto::time::to_datetime(&shift_end).is_some(),
+        "shift_end {shift_end:?} is outside the range a protobuf Timestamp may hold"
+    );
+    assert_eq!(
+        (shift_end.seconds, shift_end.nanos),
+        (latch_proto::time::MAX_SECONDS, latch_proto::time::MAX_NANOS),
+        "a shift that ends after the end of time ends at its last instant"
+    );
+
+    for (seconds, nanos) in [(latch_proto::time::MAX_SECONDS + 1, 0), (i64::MAX, 0), (0, -1)] {
+        let status = admin
+            .get_on_call(pb::GetOnCallRequest {
+                schedule_id: "far-future".into(),
+                at: Some(prost_types::Timestamp { seconds, nanos }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{seconds}s {nanos}ns");
+        assert_eq!(violated_fields(&status), ["at"], "{seconds}s {nanos}ns");
+    }
+}

@@ -456,3 +456,120 @@ async fn a_scim_token_stops_working_when_its_owner_is_no_longer_admin() {
     let (status, _) = scim.post("/Users", okta_user("second@x.io", "S", "S")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Attributes outside the published schemas are refused with the RFC 7644 scimType and change
+/// nothing; above all a `roles` claim never makes a user look like an admin.
+#[tokio::test]
+async fn attributes_outside_the_schema_are_refused_and_never_shown() {
+    let server = TestServer::start().await;
+    let scim = Scim::new(&server).await;
+    let (status, eve) = scim.post("/Users", okta_user("eve@x.io", "Eve", "E")).await;
+    assert_eq!(status, StatusCode::CREATED, "{eve}");
+    let user_path = format!("/Users/{}", eve["id"].as_str().unwrap());
+
+    for (operations, scim_type) in [
+        (
+            json!([{ "op": "add", "path": "nonexistent", "value": "x" }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "members", "value": [{ "value": "g1" }] }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "value": { "roles": [{ "value": "admin" }] } }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "value": { "active": true, "isAdmin": true } }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "path": "roles[primary eq \"True\"].value", "value": "admin" }]),
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "add", "path": "name", "value": { "givenName": "Eve", "role": "admin" } }]),
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "add", "path": "groups", "value": [{ "value": "latch-admins" }] }]),
+            "mutability",
+        ),
+    ] {
+        let (status, error) = scim.patch(&user_path, operations.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{operations}: {error}");
+        assert_eq!(error["scimType"], scim_type, "{operations}: {error}");
+    }
+    let (_, shown) = scim.get(&user_path).await;
+    assert_eq!(
+        shown["meta"]["version"], eve["meta"]["version"],
+        "a refused PATCH changes nothing"
+    );
+    for absent in ["roles", "nonexistent", "members", "isAdmin", "groups"] {
+        assert!(shown.get(absent).is_none(), "{absent} shown: {shown}");
+    }
+    assert!(shown["name"].get("role").is_none(), "{shown}");
+
+    // POST and PUT: the same schema.
+    let mut body = okta_user("mallory@x.io", "Mal", "Lory");
+    body["roles"] = json!([{ "value": "admin", "primary": true }]);
+    let (status, error) = scim.post("/Users", body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+    assert!(error["detail"].as_str().unwrap().contains("roles"), "{error}");
+    let (_, found) = scim
+        .get(&format!("/Users?filter={}", urlencode(r#"userName eq "mallory@x.io""#)))
+        .await;
+    assert_eq!(found["totalResults"], 0, "nothing was created");
+    let (status, error) = scim.send(reqwest::Method::PUT, &user_path, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+    let mut body = okta_user("eve@x.io", "Eve", "E");
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["clearance"] = json!("top");
+    let (status, error) = scim.send(reqwest::Method::PUT, &user_path, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(error["detail"].as_str().unwrap().contains("clearance"), "{error}");
+    let (_, shown) = scim.get(&user_path).await;
+    assert_eq!(shown["meta"]["version"], eve["meta"]["version"]);
+
+    // Latch's own view: eve is an ordinary user.
+    let mut admin = server.admin().await;
+    let user = admin
+        .get_user(pb::GetUserRequest { id: "eve@x.io".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(user.roles, [latch_proto::common::v1::Role::User as i32]);
+
+    // Groups: the core Group schema, also for the member-only PATCHes applied as deltas.
+    let (status, error) = scim
+        .post("/Groups", json!({ "displayName": "ops", "owners": [{ "value": "x" }] }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["scimType"], "invalidValue");
+    let (status, group) = scim.post("/Groups", json!({ "displayName": "ops" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    for (operations, scim_type) in [
+        (
+            json!([{ "op": "add", "path": "members", "value": [{ "value": eve["id"], "role": "owner" }] }]),
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "add", "path": "emails", "value": [{ "value": "ops@x.io" }] }]),
+            "invalidPath",
+        ),
+        (json!([{ "op": "add", "value": { "nonexistent": 1 } }]), "invalidPath"),
+    ] {
+        let (status, error) = scim.patch(&group_path, operations.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{operations}: {error}");
+        assert_eq!(error["scimType"], scim_type, "{operations}: {error}");
+    }
+    let (_, shown) = scim.get(&group_path).await;
+    assert_eq!(shown["members"], json!([]), "{shown}");
+}

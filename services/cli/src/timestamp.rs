@@ -4,10 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use prost_types::Timestamp;
 
 pub fn to_proto(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
+    latch_proto::time::timestamp(time)
 }
 
 /// A clap value parser for `--at`, `--start` and `--end`.
@@ -30,8 +27,7 @@ pub fn format_optional(time: Option<&Timestamp>) -> Option<String> {
 }
 
 fn to_chrono(time: Option<&Timestamp>) -> Option<DateTime<Utc>> {
-    let time = time?;
-    DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?)
+    latch_proto::time::to_datetime(time?)
 }
 
 #[cfg(test)]

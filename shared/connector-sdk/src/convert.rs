@@ -18,17 +18,20 @@ pub fn config_to_proto(config: &Config) -> std::collections::HashMap<String, Str
     config.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// `at` on the wire, clamped into the range a protobuf `Timestamp` may hold.
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
+    latch_proto::time::timestamp(at)
 }
 
+/// An optional timestamp field; one outside the range a `Timestamp` may hold is refused.
 pub fn instant(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<Option<DateTime<Utc>>, ConnectorError> {
     ts.map(|ts| {
-        DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-            .ok_or_else(|| ConnectorError::invalid(field, "is not a valid timestamp"))
+        latch_proto::time::to_datetime(ts).ok_or_else(|| {
+            ConnectorError::invalid(
+                field,
+                format!("is not a valid timestamp (it must lie in {})", latch_proto::time::RANGE),
+            )
+        })
     })
     .transpose()
 }

@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
 
+pub mod time;
+
 /// The encoded `FileDescriptorSet` of every Latch package, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/latch_descriptor.bin"));
 

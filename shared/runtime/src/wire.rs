@@ -4,17 +4,20 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{ServiceError, ServiceResult};
 
+/// `at` on the wire, clamped into the range a protobuf `Timestamp` may hold (see
+/// [`latch_proto::time`]): every gRPC adapter builds its timestamps here.
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
+    latch_proto::time::timestamp(at)
 }
 
-/// A required timestamp field.
+/// A required timestamp field; one outside the range a `Timestamp` may hold is refused.
 pub fn from_timestamp(field: &str, ts: &prost_types::Timestamp) -> ServiceResult<DateTime<Utc>> {
-    DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-        .ok_or_else(|| ServiceError::invalid(field, "is not a valid timestamp"))
+    latch_proto::time::to_datetime(ts).ok_or_else(|| {
+        ServiceError::invalid(
+            field,
+            format!("is not a valid timestamp (it must lie in {})", latch_proto::time::RANGE),
+        )
+    })
 }
 
 /// An optional timestamp field.

@@ -59,10 +59,7 @@ pub enum ExportFormat {
 fn parse_time(text: &str) -> Result<Timestamp, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         let at = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
-        return Ok(Timestamp {
-            seconds: at.timestamp(),
-            nanos: 0,
-        });
+        return Ok(crate::timestamp::to_proto(at));
     }
     parse_rfc3339(text)
 }

@@ -1,14 +1,17 @@
 //! RFC 6238 time-based one-time passwords (HMAC-SHA1, 6 digits, 30 s step)
 //! and the failure counter that locks an account out after repeated misses.
 //!
+//! The code arithmetic (HOTP, dynamic truncation, constant-time comparison) is
+//! the `totp-rs` crate's; Latch's rules are here: the ±1 step window, refusing a
+//! step at or before the last accepted one (replay), the lock-out, and keeping
+//! secrets out of `Debug` output.
+//!
 //! Everything here is pure: the caller supplies the current instant and the
 //! persisted state (last accepted step, failure counter), and stores what
 //! comes back.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha1::Sha1;
 
 /// Width of one TOTP time step, in seconds.
 pub const STEP_SECONDS: i64 = 30;
@@ -117,35 +120,31 @@ pub fn time_step(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(STEP_SECONDS)
 }
 
-/// The code of one time step: HOTP (RFC 4226) with the step as counter,
-/// dynamically truncated and zero-padded to [`DIGITS`] digits. A negative
-/// step is fed to HMAC as its two's-complement 64-bit big-endian bytes,
-/// which is what `(u64) T` means in the RFC's reference code.
-pub fn code_at_step(secret: &TotpSecret, step: i64) -> String {
-    format!("{:0width$}", code_value(secret, step), width = DIGITS as usize)
+/// The code of one time step (RFC 6238: HOTP with the step as counter), or `None` for a step
+/// before the Unix epoch, which has no code (RFC 6238 counts `T` from 1970-01-01).
+pub fn code_at_step(secret: &TotpSecret, step: i64) -> Option<String> {
+    Some(generator(secret).generate(step_start(step)?).to_string())
 }
 
-fn code_value(secret: &TotpSecret, step: i64) -> u32 {
-    let mut mac = hmac_sha1(&secret.0);
-    mac.update(&step.to_be_bytes());
-    let digest = mac.finalize().into_bytes();
-    // RFC 4226 §5.3 dynamic truncation: the low nibble of the last byte picks
-    // where to read 31 bits from. SHA-1 output is 20 bytes, so offset + 3 <= 18.
-    let offset = usize::from(digest[digest.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        digest[offset] & 0x7f,
-        digest[offset + 1],
-        digest[offset + 2],
-        digest[offset + 3],
-    ]);
-    binary % 10u32.pow(DIGITS)
+/// The first Unix second of `step`, as the library counts time.
+fn step_start(step: i64) -> Option<u64> {
+    u64::try_from(step).ok()?.checked_mul(STEP_SECONDS as u64)
 }
 
-#[allow(clippy::expect_used)]
-fn hmac_sha1(key: &[u8]) -> Hmac<Sha1> {
-    // HMAC is defined for keys of any length (long keys are hashed, short
-    // ones zero-padded), so `new_from_slice` cannot fail for `Hmac<Sha1>`.
-    Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length")
+/// The RFC 6238 arithmetic, from `totp-rs`: HMAC-SHA1, [`DIGITS`] digits, [`STEP_SECONDS`]-second
+/// steps. Its skew is 0 because Latch checks each step of its window itself (see [`verify`]):
+/// the library's own window would pick the earliest matching step, and Latch's replay rule
+/// needs the latest. Built without the library's compliance check, which refuses keys under
+/// 128 bits: the key length is Latch's rule ([`SECRET_LEN`]), and a stored key that predates it
+/// must keep working.
+fn generator(secret: &TotpSecret) -> totp_rs::Totp {
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(DIGITS as u8)
+        .with_step_duration(STEP_SECONDS as u64)
+        .with_skew(0)
+        .with_secret(secret.0.clone())
+        .build_noncompliant()
 }
 
 /// Outcome of checking a code.
@@ -178,14 +177,18 @@ pub fn verify(secret: &TotpSecret, code: &str, at: DateTime<Utc>, last_used_step
     let Some(submitted) = normalize_code(code) else {
         return Verification::Invalid;
     };
+    let generator = generator(secret);
     let current = time_step(at);
     let mut matched: Option<i64> = None;
     for delta in -WINDOW_STEPS..=WINDOW_STEPS {
         // `at` comes from a DateTime, whose timestamp divided by 30 is far
         // from the i64 limits, but saturate anyway rather than trust that.
         let step = current.saturating_add(delta);
-        let expected = code_at_step(secret, step);
-        if constant_time_eq(expected.as_bytes(), &submitted) {
+        // The library parses the code and compares it in constant time.
+        let Some(start) = step_start(step) else {
+            continue;
+        };
+        if generator.check(&submitted, start).is_some() {
             matched = Some(step);
         }
     }
@@ -196,19 +199,10 @@ pub fn verify(secret: &TotpSecret, code: &str, at: DateTime<Utc>, last_used_step
     }
 }
 
-/// Strips spaces and returns the digits if exactly [`DIGITS`] ASCII digits remain.
-fn normalize_code(code: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = code.bytes().filter(|b| *b != b' ').collect();
-    (digits.len() == DIGITS as usize && digits.iter().all(u8::is_ascii_digit)).then_some(digits)
-}
-
-/// Compares without an early exit, so timing depends only on the lengths
-/// (which are public: always [`DIGITS`] here).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Strips spaces and returns the code if exactly [`DIGITS`] ASCII digits remain.
+fn normalize_code(code: &str) -> Option<String> {
+    let digits: String = code.chars().filter(|c| *c != ' ').collect();
+    (digits.len() == DIGITS as usize && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
 /// The persisted failure counter of one user's TOTP factor.
@@ -257,284 +251,4 @@ impl FailureState {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn rfc_secret() -> TotpSecret {
-        TotpSecret::from_bytes(b"12345678901234567890".to_vec())
-    }
-
-    fn instant(unix_seconds: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(unix_seconds, 0).unwrap()
-    }
-
-    #[test]
-    fn rfc6238_appendix_b_sha1_vectors() {
-        let vectors = [
-            (59, "287082"),
-            (1_111_111_109, "081804"),
-            (1_111_111_111, "050471"),
-            (1_234_567_890, "005924"),
-            (2_000_000_000, "279037"),
-            (20_000_000_000, "353130"),
-        ];
-        let secret = rfc_secret();
-        for (unix_seconds, expected) in vectors {
-            let step = time_step(instant(unix_seconds));
-            assert_eq!(code_at_step(&secret, step), expected, "T = {unix_seconds}");
-            assert_eq!(
-                verify(&secret, expected, instant(unix_seconds), None),
-                Verification::Accepted { step }
-            );
-        }
-    }
-
-    #[test]
-    fn time_step_floors_negative_instants() {
-        assert_eq!(time_step(instant(0)), 0);
-        assert_eq!(time_step(instant(29)), 0);
-        assert_eq!(time_step(instant(30)), 1);
-        assert_eq!(time_step(instant(-1)), -1);
-        assert_eq!(time_step(instant(-30)), -1);
-        assert_eq!(time_step(instant(-31)), -2);
-    }
-
-    #[test]
-    fn generated_secret_has_20_bytes_and_differs() {
-        let a = TotpSecret::generate();
-        let b = TotpSecret::generate();
-        assert_eq!(a.as_bytes().len(), SECRET_LEN);
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn debug_hides_secret_bytes() {
-        assert_eq!(format!("{:?}", rfc_secret()), "TotpSecret(..)");
-    }
-
-    #[test]
-    fn base32_round_trip() {
-        let secret = rfc_secret();
-        let encoded = secret.to_base32();
-        assert_eq!(encoded, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_eq!(TotpSecret::from_base32(&encoded), Some(secret.clone()));
-        let generated = TotpSecret::generate();
-        assert_eq!(TotpSecret::from_base32(&generated.to_base32()), Some(generated));
-    }
-
-    #[test]
-    fn base32_parsing_is_lenient_about_format_not_content() {
-        let secret = TotpSecret::from_bytes(vec![1, 2, 3]);
-        assert_eq!(secret.to_base32(), "AEBAG");
-        assert_eq!(TotpSecret::from_base32("aebag"), Some(secret.clone()));
-        assert_eq!(TotpSecret::from_base32("AEBAG==="), Some(secret.clone()));
-        assert_eq!(TotpSecret::from_base32("AEB AG"), Some(secret));
-        assert_eq!(TotpSecret::from_base32(""), None);
-        assert_eq!(TotpSecret::from_base32("===="), None);
-        assert_eq!(TotpSecret::from_base32("AEBA1"), None);
-        assert_eq!(TotpSecret::from_base32("not base32!"), None);
-    }
-
-    #[test]
-    fn otpauth_uri_format() {
-        let uri = otpauth_uri(&rfc_secret(), "alice@example.com", "Acme Latch");
-        assert_eq!(
-            uri,
-            "otpauth://totp/Acme%20Latch:alice%40example.com\
-             ?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Latch\
-             &algorithm=SHA1&digits=6&period=30"
-        );
-    }
-
-    #[test]
-    fn otpauth_uri_encodes_colons_and_unicode() {
-        let uri = otpauth_uri(&rfc_secret(), "a:b", "Läbel&x=y");
-        assert!(uri.starts_with("otpauth://totp/L%C3%A4bel%26x%3Dy:a%3Ab?"));
-        assert!(uri.contains("&issuer=L%C3%A4bel%26x%3Dy&"));
-    }
-
-    #[test]
-    fn accepts_adjacent_steps_and_rejects_further_ones() {
-        let secret = rfc_secret();
-        let at = instant(1_234_567_890);
-        let t = time_step(at);
-        for delta in -1..=1 {
-            let code = code_at_step(&secret, t + delta);
-            assert_eq!(
-                verify(&secret, &code, at, None),
-                Verification::Accepted { step: t + delta }
-            );
-        }
-        for delta in [-3, -2, 2, 3] {
-            let code = code_at_step(&secret, t + delta);
-            assert_eq!(verify(&secret, &code, at, None), Verification::Invalid);
-        }
-    }
-
-    #[test]
-    fn input_normalization() {
-        let secret = rfc_secret();
-        let at = instant(59);
-        let accepted = Verification::Accepted { step: 1 };
-        assert_eq!(verify(&secret, " 287082 ", at, None), accepted);
-        assert_eq!(verify(&secret, "287 082", at, None), accepted);
-        for bad in ["", "28708", "2870820", "28708a", "２８７０８２", "287-082", "\t287082"] {
-            assert_eq!(verify(&secret, bad, at, None), Verification::Invalid, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn replay_is_refused() {
-        let secret = rfc_secret();
-        let at = instant(1_111_111_109);
-        let code = code_at_step(&secret, time_step(at));
-        let Verification::Accepted { step } = verify(&secret, &code, at, None) else {
-            panic!("first use must be accepted");
-        };
-        assert_eq!(verify(&secret, &code, at, Some(step)), Verification::Replayed);
-        // An older code after a newer one is refused too.
-        let older = code_at_step(&secret, step - 1);
-        assert_eq!(verify(&secret, &older, at, Some(step)), Verification::Replayed);
-        // A newer one is fine.
-        let newer = code_at_step(&secret, step + 1);
-        assert_eq!(
-            verify(&secret, &newer, at, Some(step)),
-            Verification::Accepted { step: step + 1 }
-        );
-        // A wrong code stays Invalid whatever the last step.
-        assert_eq!(verify(&secret, "000000", at, Some(step)), Verification::Invalid);
-    }
-
-    #[test]
-    fn lockout_after_exactly_five_failures_and_release_after_fifteen_minutes() {
-        let now = instant(1_700_000_000);
-        let mut state = FailureState::new();
-        for attempt in 1..MAX_FAILURES {
-            state = state.after_failure(now);
-            assert_eq!(state.failures_in_a_row, attempt);
-            assert!(!state.is_locked(now), "locked after only {attempt} failures");
-        }
-        state = state.after_failure(now);
-        assert_eq!(
-            state,
-            FailureState {
-                failures_in_a_row: 0,
-                locked_until: Some(now + TimeDelta::minutes(15)),
-            }
-        );
-        assert!(state.is_locked(now));
-        assert!(state.is_locked(now + TimeDelta::minutes(15) - TimeDelta::seconds(1)));
-        assert!(!state.is_locked(now + TimeDelta::minutes(15)));
-        assert_eq!(lockout_duration(), TimeDelta::minutes(15));
-    }
-
-    #[test]
-    fn success_resets_the_counter() {
-        let now = instant(1_700_000_000);
-        let state = FailureState::new()
-            .after_failure(now)
-            .after_failure(now)
-            .after_failure(now)
-            .after_success();
-        assert_eq!(state, FailureState::new());
-        // The count starts over: four more failures do not lock.
-        let state = (0..4).fold(state, |s, _| s.after_failure(now));
-        assert!(!state.is_locked(now));
-    }
-
-    #[test]
-    fn expired_lock_is_dropped_on_the_next_failure() {
-        let now = instant(1_700_000_000);
-        let locked = (0..MAX_FAILURES).fold(FailureState::new(), |s, _| s.after_failure(now));
-        let later = now + LOCKOUT + TimeDelta::seconds(1);
-        assert_eq!(
-            locked.after_failure(later),
-            FailureState {
-                failures_in_a_row: 1,
-                locked_until: None,
-            }
-        );
-    }
-
-    #[test]
-    fn lockout_at_the_end_of_time_saturates() {
-        let end = DateTime::<Utc>::MAX_UTC;
-        let locked = (0..MAX_FAILURES).fold(FailureState::new(), |s, _| s.after_failure(end));
-        assert_eq!(locked.locked_until, Some(end));
-    }
-
-    fn arb_secret() -> impl Strategy<Value = TotpSecret> {
-        proptest::collection::vec(any::<u8>(), 1..64).prop_map(TotpSecret::from_bytes)
-    }
-
-    /// Unix seconds from year 1900 to year 2200.
-    fn arb_unix_seconds() -> impl Strategy<Value = i64> {
-        -2_208_988_800i64..7_258_118_400i64
-    }
-
-    proptest! {
-        #[test]
-        fn code_accepted_within_window_only(
-            secret in arb_secret(),
-            issued_at in arb_unix_seconds(),
-            delta in -5i64..=5,
-            offset_in_step in 0i64..STEP_SECONDS,
-        ) {
-            let s = time_step(instant(issued_at));
-            let code = code_at_step(&secret, s);
-            let t = s + delta;
-            let at = instant(t * STEP_SECONDS + offset_in_step);
-            prop_assert_eq!(time_step(at), t);
-            let result = verify(&secret, &code, at, None);
-            if delta.abs() <= 1 {
-                // Another window step may share the code; the latest wins,
-                // which is never earlier than s.
-                match result {
-                    Verification::Accepted { step } => prop_assert!(step >= s && step <= t + 1),
-                    other => prop_assert!(false, "expected Accepted, got {:?}", other),
-                }
-            } else {
-                let collides = (t - 1..=t + 1).any(|w| code_at_step(&secret, w) == code);
-                if !collides {
-                    prop_assert_eq!(result, Verification::Invalid);
-                }
-            }
-        }
-
-        #[test]
-        fn time_step_is_monotonic_and_30s_wide(a in arb_unix_seconds(), b in arb_unix_seconds()) {
-            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-            prop_assert!(time_step(instant(lo)) <= time_step(instant(hi)));
-            let step = time_step(instant(a));
-            prop_assert!(step * STEP_SECONDS <= a && a < (step + 1) * STEP_SECONDS);
-            prop_assert_eq!(time_step(instant(step * STEP_SECONDS)), step);
-            prop_assert_eq!(time_step(instant(step * STEP_SECONDS - 1)), step - 1);
-            prop_assert_eq!(time_step(instant(a + STEP_SECONDS)), step + 1);
-        }
-
-        #[test]
-        fn never_accepts_a_step_at_or_before_the_last_used(
-            secret in arb_secret(),
-            at in arb_unix_seconds(),
-            last_delta in -3i64..=3,
-            code_delta in -2i64..=2,
-            random_code in "[0-9]{6}",
-            use_random in any::<bool>(),
-        ) {
-            let at = instant(at);
-            let t = time_step(at);
-            let last = t + last_delta;
-            let code = if use_random { random_code } else { code_at_step(&secret, t + code_delta) };
-            match verify(&secret, &code, at, Some(last)) {
-                Verification::Accepted { step } => {
-                    prop_assert!(step > last);
-                    prop_assert!((t - 1..=t + 1).contains(&step));
-                    prop_assert_eq!(code_at_step(&secret, step), code);
-                }
-                Verification::Replayed | Verification::Invalid => {}
-            }
-        }
-    }
-}
+mod tests;

@@ -2,11 +2,8 @@
 
 use serde_json::{Value, json};
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// Latch's extension for custom identity attributes: `{"attributes": {"key": ["v1", "v2"]}}`.
-pub const LATCH_SCHEMA: &str = "urn:latch:params:scim:schemas:extension:2.0:User";
+use super::schema;
+pub use super::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, LATCH_SCHEMA, USER_SCHEMA};
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub const MAX_RESULTS: usize = 1000;
@@ -52,128 +49,7 @@ pub fn resource_types(base: &str) -> Vec<Value> {
     ]
 }
 
-fn attribute(name: &str, kind: &str, multi: bool, required: bool, uniqueness: &str, mutability: &str) -> Value {
-    json!({
-        "name": name, "type": kind, "multiValued": multi, "required": required,
-        "caseExact": false, "mutability": mutability, "returned": "default", "uniqueness": uniqueness
-    })
-}
-
-fn complex(name: &str, multi: bool, sub: Vec<Value>) -> Value {
-    json!({
-        "name": name, "type": "complex", "multiValued": multi, "required": false,
-        "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": sub
-    })
-}
-
-fn read_only(mut attribute: Value) -> Value {
-    attribute["mutability"] = "readOnly".into();
-    attribute
-}
-
-fn string(name: &str) -> Value {
-    attribute(name, "string", false, false, "none", "readWrite")
-}
-
+/// The `/Schemas` documents, rendered from the definitions every request is checked against.
 pub fn schemas(base: &str) -> Vec<Value> {
-    let schema = |id: &str, name: &str, attributes: Vec<Value>| {
-        json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-            "id": id, "name": name, "attributes": attributes,
-            "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{id}") }
-        })
-    };
-    let multi_value = |name: &str| {
-        complex(
-            name,
-            true,
-            vec![
-                string("value"),
-                string("display"),
-                string("type"),
-                attribute("primary", "boolean", false, false, "none", "readWrite"),
-            ],
-        )
-    };
-    vec![
-        schema(
-            USER_SCHEMA,
-            "User",
-            vec![
-                attribute("userName", "string", false, true, "server", "readWrite"),
-                complex(
-                    "name",
-                    false,
-                    vec![
-                        string("formatted"),
-                        string("familyName"),
-                        string("givenName"),
-                        string("middleName"),
-                        string("honorificPrefix"),
-                        string("honorificSuffix"),
-                    ],
-                ),
-                string("displayName"),
-                string("nickName"),
-                string("profileUrl"),
-                string("title"),
-                string("userType"),
-                string("preferredLanguage"),
-                string("locale"),
-                string("timezone"),
-                attribute("active", "boolean", false, false, "none", "readWrite"),
-                multi_value("emails"),
-                multi_value("phoneNumbers"),
-                multi_value("ims"),
-                multi_value("photos"),
-                complex(
-                    "addresses",
-                    true,
-                    vec![
-                        string("formatted"),
-                        string("streetAddress"),
-                        string("locality"),
-                        string("region"),
-                        string("postalCode"),
-                        string("country"),
-                        string("type"),
-                    ],
-                ),
-                read_only(complex(
-                    "groups",
-                    true,
-                    vec![string("value"), string("display"), string("type")],
-                )),
-            ],
-        ),
-        schema(
-            ENTERPRISE_SCHEMA,
-            "EnterpriseUser",
-            vec![
-                string("employeeNumber"),
-                string("costCenter"),
-                string("organization"),
-                string("division"),
-                string("department"),
-                complex("manager", false, vec![string("value"), string("displayName")]),
-            ],
-        ),
-        schema(
-            LATCH_SCHEMA,
-            "LatchUser",
-            vec![complex("attributes", true, vec![string("name"), string("value")])],
-        ),
-        schema(
-            GROUP_SCHEMA,
-            "Group",
-            vec![
-                attribute("displayName", "string", false, true, "server", "readWrite"),
-                complex(
-                    "members",
-                    true,
-                    vec![string("value"), string("display"), string("type")],
-                ),
-            ],
-        ),
-    ]
+    schema::schemas_json(base)
 }

@@ -13,8 +13,10 @@ use super::discovery::{self, LIST_SCHEMA};
 use super::error::{CONTENT_TYPE, ScimError};
 use super::listing::{ListQuery, list_resources, project_one};
 use super::member_patch::member_changes;
-use super::patch::{apply_operations, parse_operations};
+use super::patch::parse_operations;
 use super::resources::{group_draft, group_json, user_draft, user_json};
+use super::schema::ResourceKind;
+use super::schema_check::{apply_patch, check_operations};
 use crate::service::{SCIM_ACTOR, parse_etag};
 
 type ScimResult = Result<Response, ScimError>;
@@ -278,7 +280,8 @@ pub async fn patch_user(
                 .ok_or_else(|| ScimError::not_found(format!("user {id:?}")))?;
             (user_json(user, &directory, &base), user.version)
         };
-        apply_operations(&mut resource, &operations).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
+        apply_patch(ResourceKind::User, &mut resource, &operations)
+            .map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
         let draft = user_draft(&resource, &state.service.directory())?;
         match state
             .service
@@ -426,6 +429,7 @@ pub async fn patch_group(
     let operations =
         parse_operations(&parse_body(&body)?).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     let base = base_url(&state, &headers);
+    check_operations(ResourceKind::Group, &operations).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
     if expected.is_none() {
         let changes = member_changes(&operations, &state.service.directory());
         if let Some(changes) = changes {
@@ -447,7 +451,8 @@ pub async fn patch_group(
                 .ok_or_else(|| ScimError::not_found(format!("group {id:?}")))?;
             (group_json(group, &directory, &base, true), group.version)
         };
-        apply_operations(&mut resource, &operations).map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
+        apply_patch(ResourceKind::Group, &mut resource, &operations)
+            .map_err(|e| ScimError::bad_request(e.scim_type, e.message))?;
         let draft = group_draft(&resource, &state.service.directory())?;
         match state
             .service

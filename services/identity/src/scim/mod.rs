@@ -9,6 +9,8 @@ mod listing;
 mod member_patch;
 pub mod patch;
 mod resources;
+pub mod schema;
+pub mod schema_check;
 
 use axum::Router;
 use axum::routing::{get, post};

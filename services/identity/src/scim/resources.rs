@@ -5,6 +5,8 @@ use serde_json::{Map, Value, json};
 use super::discovery::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, LATCH_SCHEMA, USER_SCHEMA};
 use super::error::ScimError;
 use super::filter::get_ignore_case;
+use super::schema::ResourceKind;
+use super::schema_check::{check_resource, retain_known};
 use crate::domain::directory::Directory;
 use crate::domain::group::{Group, Member, MemberKind};
 use crate::domain::user::{self as user_attr, Attributes, User, UserDraft};
@@ -19,7 +21,8 @@ const ENTERPRISE_FIELDS: &[(&str, &str)] = &[
     ("department", user_attr::DEPARTMENT),
 ];
 
-/// Core attributes Latch models itself (everything else is kept verbatim in `scim_extra`).
+/// Core attributes Latch models itself (the schema's other core attributes are kept verbatim
+/// in `scim_extra`; attributes outside the schema are refused by `check_resource`).
 /// `password` is deliberately absent from both: Latch never stores one.
 const MODELLED_USER_KEYS: &[&str] = &[
     "schemas",
@@ -48,6 +51,8 @@ fn single(attributes: &Attributes, key: &str) -> Option<Value> {
 
 pub fn user_json(user: &User, directory: &Directory, base: &str) -> Value {
     let mut object: Map<String, Value> = user.scim_extra.clone();
+    // Only what the schema defines is shown, whatever an older version stored.
+    retain_known(ResourceKind::User, &mut object);
     let mut schemas = vec![Value::from(USER_SCHEMA)];
     object.insert("id".into(), user.id.clone().into());
     if let Some(external_id) = &user.external_id {
@@ -179,12 +184,7 @@ fn primary<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
 
 /// Reads a SCIM User as sent by a client (POST, PUT, or the result of a PATCH).
 pub fn user_draft(body: &Value, directory: &Directory) -> Result<UserDraft, ScimError> {
-    if !body.is_object() {
-        return Err(ScimError::bad_request(
-            "invalidSyntax",
-            "the body must be a JSON object",
-        ));
-    }
+    check_resource(ResourceKind::User, body)?;
     let user_name = string_at(body, "userName")
         .ok_or_else(|| ScimError::bad_request("invalidValue", "userName is required"))?
         .to_string();
@@ -325,12 +325,7 @@ pub fn group_json(group: &Group, directory: &Directory, base: &str, with_members
 
 /// Reads a SCIM Group. Members without a `type` are looked up as users, then as groups.
 pub fn group_draft(body: &Value, directory: &Directory) -> Result<GroupDraft, ScimError> {
-    if !body.is_object() {
-        return Err(ScimError::bad_request(
-            "invalidSyntax",
-            "the body must be a JSON object",
-        ));
-    }
+    check_resource(ResourceKind::Group, body)?;
     let display_name = string_at(body, "displayName")
         .ok_or_else(|| ScimError::bad_request("invalidValue", "displayName is required"))?
         .to_string();

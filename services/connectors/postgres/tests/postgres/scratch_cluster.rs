@@ -172,6 +172,8 @@ fn start(bin: &Path, dir: &Path, lock_path: &Path, runner: u32) -> ScratchCluste
         }
         panic!("the scratch cluster did not start on port {port}:\n{}", tail(&log));
     }
+    // The shell outlives this process in the usual case; reaped here if it ends first.
+    std::thread::spawn(move || shell.wait());
     ScratchCluster { port, password }
 }
 

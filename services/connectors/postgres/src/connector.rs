@@ -6,6 +6,7 @@ use latch_connector_sdk::{
 };
 
 use crate::config::PostgresConfig;
+use crate::conflict_retry::retrying_conflicts;
 use crate::connection::{close, connect};
 use crate::{describe, grant, resources, revoke, roles, validate};
 
@@ -37,15 +38,18 @@ impl Connector for PostgresConnector {
     async fn grant(&self, config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
         // The permission is checked before the config so a bad request is named as such.
         latch_connector_sdk::check_permission(&describe::description(), &request.resource_type, &request.permission)?;
-        grant::grant(&PostgresConfig::from_config(config)?, request).await
+        let config = PostgresConfig::from_config(config)?;
+        retrying_conflicts("grant", || grant::grant(&config, request)).await
     }
 
     async fn extend(&self, config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
-        grant::extend(&PostgresConfig::from_config(config)?, grant_id, expires_at).await
+        let config = PostgresConfig::from_config(config)?;
+        retrying_conflicts("extend", || grant::extend(&config, grant_id, expires_at)).await
     }
 
     async fn revoke(&self, config: &Config, grant_id: &str) -> ConnectorResult<()> {
-        revoke::revoke(&PostgresConfig::from_config(config)?, grant_id).await
+        let config = PostgresConfig::from_config(config)?;
+        retrying_conflicts("revoke", || revoke::revoke(&config, grant_id)).await
     }
 
     async fn list_grants(&self, config: &Config) -> ConnectorResult<Vec<GrantRecord>> {

@@ -20,6 +20,7 @@ use crate::describe::description;
 use crate::metadata::RoleMetadata;
 use crate::naming::role_name;
 use crate::password::{generate_password, scram_verifier};
+use crate::privilege_lock::lock_privilege_changes;
 use crate::privileges::{GrantTarget, grant_statements, probe_privilege};
 use crate::resource_id::ResourceId;
 use crate::roles::{RoleLookup, create_role, find_role, set_expiry, set_password};
@@ -56,8 +57,12 @@ async fn grant_with(
             "database {database} does not exist"
         )));
     }
+    // The SCRAM verifier costs thousands of HMACs: computed before waiting for the lock.
+    let password = generate_password();
+    let verifier = scram_verifier(&password)?;
     let mut target_connection = connect(config, database).await?;
     let result = async {
+        lock_privilege_changes(&mut target_connection).await?;
         let target = resolve_target(&mut target_connection, resource).await?;
         let role = role_name(&request.grant_id);
         let wanted = RoleMetadata::new(
@@ -69,7 +74,7 @@ async fn grant_with(
             &request.grantee.user_name,
             request.expires_at,
         );
-        let password = ensure_role(maintenance, &role, &wanted).await?;
+        ensure_role(maintenance, &role, &verifier, &wanted).await?;
         apply_privileges(&mut target_connection, &target, &request.permission, &role).await?;
         tracing::info!(
             grant_id = %request.grant_id,
@@ -133,17 +138,16 @@ async fn resolve_target(connection: &mut PgConnection, resource: &ResourceId) ->
     })
 }
 
-/// Creates the grant's role, or finds it from an earlier call and resets its password; returns
-/// the password the grantee now uses.
+/// Creates the grant's role, or finds it from an earlier call and resets its password to the
+/// one `verifier` is for.
 async fn ensure_role(
     maintenance: &mut PgConnection,
     role: &str,
+    verifier: &str,
     wanted: &RoleMetadata,
-) -> Result<String, ConnectorError> {
-    let password = generate_password();
-    let verifier = scram_verifier(&password)?;
+) -> Result<(), ConnectorError> {
     match find_role(maintenance, role).await? {
-        RoleLookup::Missing => match create_role(maintenance, role, &verifier, wanted).await {
+        RoleLookup::Missing => match create_role(maintenance, role, verifier, wanted).await {
             Ok(()) => {}
             Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(sqlstate::DUPLICATE_OBJECT) => {
                 return Err(ConnectorError::Aborted(format!(
@@ -152,9 +156,7 @@ async fn ensure_role(
             }
             Err(error) => return Err(map_sqlx_error(&format!("creating role {role}"), error)),
         },
-        RoleLookup::Latch(existing) if existing.same_grant(wanted) => {
-            set_password(maintenance, role, &verifier).await?
-        }
+        RoleLookup::Latch(existing) if existing.same_grant(wanted) => set_password(maintenance, role, verifier).await?,
         RoleLookup::Latch(existing) => {
             return Err(ConnectorError::FailedPrecondition(format!(
                 "grant {} already holds {} on {}; a grant id names one resource and permission",
@@ -167,7 +169,7 @@ async fn ensure_role(
             )));
         }
     }
-    Ok(password)
+    Ok(())
 }
 
 /// Runs the GRANTs as one transaction, then checks they took: a GRANT by a role without grant

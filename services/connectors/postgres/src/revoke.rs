@@ -3,7 +3,8 @@
 //! Order matters: NOLOGIN first so no new session slips in, then the live sessions end, then
 //! `REASSIGN OWNED` (objects an admin grant created pass to the connector's admin role rather
 //! than vanish) and `DROP OWNED` (every privilege in that database and on shared objects) in each
-//! database the role touched, then `DROP ROLE`.
+//! database the role touched, then `DROP ROLE`. Everything after ending the sessions runs under
+//! the target database's privilege lock (see `privilege_lock`).
 
 use latch_connector_sdk::ConnectorError;
 use sqlx::PgConnection;
@@ -12,6 +13,7 @@ use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::connection::{close, connect};
 use crate::naming::role_name;
+use crate::privilege_lock::lock_privilege_changes;
 use crate::roles::{RoleLookup, find_role};
 use crate::sql::quote_ident;
 use crate::sql_errors::{map_sqlx_error, sqlstate};
@@ -47,32 +49,58 @@ async fn revoke_with(
     take_membership_if_needed(maintenance, &quoted).await;
     let terminated = terminate_sessions(maintenance, role).await?;
 
-    let mut databases = vec![metadata.database.clone()];
-    if metadata.database != config.maintenance_database {
-        databases.push(config.maintenance_database.clone());
+    // A database dropped since the grant took the role's privileges in it along.
+    let mut target = if catalog::database_exists(maintenance, &metadata.database).await? {
+        Some(connect(config, &metadata.database).await?)
+    } else {
+        None
+    };
+    let result = drop_privileges_and_role(config, maintenance, target.as_mut(), &metadata.database, role).await;
+    if let Some(target) = target {
+        close(target).await;
     }
-    for database in &databases {
-        // A database dropped since the grant took the role's privileges in it along.
-        if catalog::database_exists(maintenance, database).await? {
-            drop_owned_in(config, database, &quoted).await?;
+    result?;
+    tracing::info!(grant_id = %grant_id, role = %role, terminated_sessions = terminated, "revoked postgres access");
+    Ok(())
+}
+
+/// Under the target database's privilege lock: what the role holds in the target database, in
+/// the maintenance database and on shared objects (the target database's CONNECT among them),
+/// then the role.
+async fn drop_privileges_and_role(
+    config: &PostgresConfig,
+    maintenance: &mut PgConnection,
+    target: Option<&mut PgConnection>,
+    target_database: &str,
+    role: &str,
+) -> Result<(), ConnectorError> {
+    let quoted = quote_ident(role)?;
+    let mut cleaned = vec![config.maintenance_database.clone()];
+    if let Some(target) = target {
+        lock_privilege_changes(target).await?;
+        if target_database != config.maintenance_database {
+            drop_owned(target, target_database, &quoted).await?;
+            cleaned.push(target_database.to_string());
         }
     }
+    drop_owned(maintenance, &config.maintenance_database, &quoted).await?;
     match drop_role(maintenance, &quoted).await {
         Err(error) if is_dependency_error(&error) => {
             // The role owns or holds something in a database it was never granted on (an admin
             // grant can reach further): sweep them all, then try once more.
             let all = catalog::databases(maintenance).await?;
-            for database in all.iter().filter(|d| !databases.contains(&d.name)) {
-                drop_owned_in(config, &database.name, &quoted).await?;
+            for database in all.iter().filter(|d| !cleaned.contains(&d.name)) {
+                let mut connection = connect(config, &database.name).await?;
+                let result = drop_owned(&mut connection, &database.name, &quoted).await;
+                close(connection).await;
+                result?;
             }
             drop_role(maintenance, &quoted)
                 .await
-                .map_err(|e| map_sqlx_error(&format!("dropping role {role}"), e))?;
+                .map_err(|e| map_sqlx_error(&format!("dropping role {role}"), e))
         }
-        other => other.map_err(|e| map_sqlx_error(&format!("dropping role {role}"), e))?,
+        other => other.map_err(|e| map_sqlx_error(&format!("dropping role {role}"), e)),
     }
-    tracing::info!(grant_id = %grant_id, role = %role, terminated_sessions = terminated, "revoked postgres access");
-    Ok(())
 }
 
 /// A non-superuser admin needs the role's privileges for REASSIGN OWNED and DROP OWNED;
@@ -105,18 +133,10 @@ async fn terminate_sessions(maintenance: &mut PgConnection, role: &str) -> Resul
     .map_err(|e| map_sqlx_error(&format!("terminating sessions of {role}"), e))
 }
 
-/// REASSIGN OWNED and DROP OWNED for the role in `database`.
-async fn drop_owned_in(config: &PostgresConfig, database: &str, quoted_role: &str) -> Result<(), ConnectorError> {
-    let mut connection = connect(config, database).await?;
+/// REASSIGN OWNED and DROP OWNED for the role in `connection`'s database, `database`.
+async fn drop_owned(connection: &mut PgConnection, database: &str, quoted_role: &str) -> Result<(), ConnectorError> {
     let sql = format!("REASSIGN OWNED BY {quoted_role} TO CURRENT_USER; DROP OWNED BY {quoted_role}");
-    let result = execute(
-        &mut connection,
-        sql,
-        &format!("dropping what the role owns in {database}"),
-    )
-    .await;
-    close(connection).await;
-    result
+    execute(connection, sql, &format!("dropping what the role owns in {database}")).await
 }
 
 async fn drop_role(maintenance: &mut PgConnection, quoted_role: &str) -> Result<(), sqlx::Error> {

@@ -12,8 +12,9 @@ pub mod sqlstate {
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
-    /// Concurrent catalog updates, e.g. two GRANTs on one object at once.
-    pub const TUPLE_CONCURRENTLY_UPDATED: &str = "XX000";
+    /// An internal error; with "tuple concurrently updated" (or "deleted") as its message, two
+    /// sessions changed one catalog row at once, e.g. two GRANTs on one object.
+    pub const INTERNAL_ERROR: &str = "XX000";
 }
 
 /// `context` says what was being done, e.g. "granting on app/public/orders".
@@ -21,8 +22,9 @@ pub fn map_sqlx_error(context: &str, error: sqlx::Error) -> ConnectorError {
     match &error {
         sqlx::Error::Database(database_error) => {
             let code = database_error.code().map(|c| c.into_owned()).unwrap_or_default();
+            let concurrent_catalog_change = database_error.message().contains("concurrently");
             let message = format!("{context}: {} (sqlstate {code})", database_error.message());
-            classify_sqlstate(&code, message)
+            classify_sqlstate(&code, concurrent_catalog_change, message)
         }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -34,12 +36,16 @@ pub fn map_sqlx_error(context: &str, error: sqlx::Error) -> ConnectorError {
     }
 }
 
-fn classify_sqlstate(code: &str, message: String) -> ConnectorError {
+/// Aborted is kept for conflicts with a concurrent change: the connector retries those at once
+/// (`conflict_retry`).
+fn classify_sqlstate(code: &str, concurrent_catalog_change: bool, message: String) -> ConnectorError {
     match code {
-        sqlstate::SERIALIZATION_FAILURE
-        | sqlstate::DEADLOCK_DETECTED
-        | sqlstate::LOCK_NOT_AVAILABLE
-        | sqlstate::TUPLE_CONCURRENTLY_UPDATED => ConnectorError::Aborted(message),
+        sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED | sqlstate::LOCK_NOT_AVAILABLE => {
+            ConnectorError::Aborted(message)
+        }
+        sqlstate::INTERNAL_ERROR if concurrent_catalog_change => ConnectorError::Aborted(message),
+        // Any other internal error: retrying later may help, retrying at once is not known to.
+        sqlstate::INTERNAL_ERROR => ConnectorError::Unavailable(message),
         // Connection exceptions, insufficient resources, operator intervention (shutdown,
         // cannot connect now), system errors.
         _ if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code.starts_with("58") => {
@@ -58,23 +64,35 @@ mod tests {
     #[test]
     fn retryable_states() {
         assert!(matches!(
-            classify_sqlstate("40001", "x".into()),
+            classify_sqlstate("40001", false, "x".into()),
             ConnectorError::Aborted(_)
         ));
         assert!(matches!(
-            classify_sqlstate("40P01", "x".into()),
+            classify_sqlstate("40P01", false, "x".into()),
             ConnectorError::Aborted(_)
         ));
         assert!(matches!(
-            classify_sqlstate("08006", "x".into()),
+            classify_sqlstate("08006", false, "x".into()),
             ConnectorError::Unavailable(_)
         ));
         assert!(matches!(
-            classify_sqlstate("57P03", "x".into()),
+            classify_sqlstate("57P03", false, "x".into()),
             ConnectorError::Unavailable(_)
         ));
         assert!(matches!(
-            classify_sqlstate("53300", "x".into()),
+            classify_sqlstate("53300", false, "x".into()),
+            ConnectorError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn a_concurrently_updated_catalog_row_is_a_conflict_and_other_internal_errors_are_not() {
+        assert!(matches!(
+            classify_sqlstate("XX000", true, "x".into()),
+            ConnectorError::Aborted(_)
+        ));
+        assert!(matches!(
+            classify_sqlstate("XX000", false, "x".into()),
             ConnectorError::Unavailable(_)
         ));
     }
@@ -84,7 +102,7 @@ mod tests {
         for code in ["42501", "3D000", "42P01", "28P01", "3F000"] {
             assert!(
                 matches!(
-                    classify_sqlstate(code, "x".into()),
+                    classify_sqlstate(code, false, "x".into()),
                     ConnectorError::FailedPrecondition(_)
                 ),
                 "{code}"

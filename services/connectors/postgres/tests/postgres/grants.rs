@@ -1,194 +1,14 @@
-//! Against a real PostgreSQL: `LATCH_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`) names a superuser. Every test makes its own
-//! database and limits the connector to it (`databases`), so tests run in parallel without
-//! seeing each other, and drops it (and the roles granted on it) when done, even on failure.
-//!
-//! The test server trusts local connections: a role connects without its password being
-//! checked, so these tests prove what the role may do, not that the password is right. The
-//! password verifier is checked against an independent computation in the unit tests.
+//! Grants, revokes, extends, resources and validation against a real server.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use latch_connector_postgres::PostgresConnector;
 use latch_connector_sdk::client::RemoteConnector;
 use latch_connector_sdk::conformance::{self, ConformanceCase};
-use latch_connector_sdk::{Config, Connector, ConnectorError, GrantOutcome, GrantRequest, Grantee};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection};
+use latch_connector_sdk::{Connector, ConnectorError};
+use sqlx::Connection;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("LATCH_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
-}
-
-fn admin_options() -> PgConnectOptions {
-    PgConnectOptions::from_str(&admin_url()).expect("LATCH_TEST_POSTGRES_URL is a postgres url")
-}
-
-/// The password in the url, if any: PgConnectOptions has no getter for it.
-fn admin_password() -> Option<String> {
-    let url = admin_url();
-    let authority = url.split_once("://")?.1.split('/').next()?.to_string();
-    let (credentials, _) = authority.rsplit_once('@')?;
-    credentials.split_once(':').map(|(_, password)| password.to_string())
-}
-
-async fn admin_connection(database: &str) -> PgConnection {
-    PgConnection::connect_with(&admin_options().database(database))
-        .await
-        .expect("connect as the test superuser")
-}
-
-async fn execute(connection: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(connection)
-        .await
-        .map(|_| ())
-}
-
-/// A fresh database with `public.orders` (serial id, one row), `public.customers` and
-/// `sales.invoices` (identity id).
-struct TestDatabase {
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let name = format!("latch_conn_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = admin_connection(&maintenance_database()).await;
-        execute(&mut admin, &format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create database");
-        admin.close().await.ok();
-
-        let mut connection = admin_connection(&name).await;
-        execute(
-            &mut connection,
-            "CREATE TABLE public.orders (id serial PRIMARY KEY, item text NOT NULL); \
-             INSERT INTO public.orders (item) VALUES ('apple'); \
-             CREATE TABLE public.customers (id int PRIMARY KEY, name text); \
-             CREATE SCHEMA sales; \
-             CREATE TABLE sales.invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, total numeric)",
-        )
-        .await
-        .expect("create tables");
-        connection.close().await.ok();
-        Self { name }
-    }
-
-    /// The connector's config: the test server, limited to this database.
-    fn config(&self) -> Config {
-        let options = admin_options();
-        let mut config = Config::from([
-            ("host".to_string(), options.get_host().to_string()),
-            ("port".to_string(), options.get_port().to_string()),
-            ("user".to_string(), options.get_username().to_string()),
-            ("database".to_string(), maintenance_database()),
-            ("databases".to_string(), self.name.clone()),
-        ]);
-        if let Some(password) = admin_password() {
-            config.insert("password".to_string(), password);
-        }
-        config
-    }
-
-    fn grant_request(&self, grant_id: &str, resource_type: &str, resource_id: &str, permission: &str) -> GrantRequest {
-        GrantRequest {
-            grant_id: grant_id.to_string(),
-            grantee: Grantee {
-                user_id: "u-1".into(),
-                user_name: "ada".into(),
-                email: "ada@example.com".into(),
-                attributes: Default::default(),
-            },
-            resource_type: resource_type.to_string(),
-            resource_id: resource_id.to_string(),
-            permission: permission.to_string(),
-            expires_at: Some(Utc::now() + TimeDelta::hours(1)),
-            context: Default::default(),
-        }
-    }
-
-    fn table_id(&self, schema: &str, table: &str) -> String {
-        format!("table:{}/{schema}/{table}", self.name)
-    }
-}
-
-impl Drop for TestDatabase {
-    /// Drops the database and every role granted on it, on a thread of its own because Drop
-    /// cannot await; failures are ignored.
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            runtime.block_on(async move {
-                let Ok(mut admin) =
-                    PgConnection::connect_with(&admin_options().database(&maintenance_database())).await
-                else {
-                    return;
-                };
-                let _ = execute(&mut admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                let roles: Vec<String> = sqlx::query_scalar(
-                    "SELECT rolname FROM pg_roles WHERE rolname LIKE 'latch\\_%' \
-                     AND shobj_description(oid, 'pg_authid') LIKE '%' || $1 || '%'",
-                )
-                .bind(format!("\"database\":\"{name}\""))
-                .fetch_all(&mut admin)
-                .await
-                .unwrap_or_default();
-                for role in roles {
-                    let _ = execute(&mut admin, &format!("DROP ROLE IF EXISTS \"{role}\"")).await;
-                }
-                admin.close().await.ok();
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
-fn maintenance_database() -> String {
-    admin_options().get_database().unwrap_or("postgres").to_string()
-}
-
-/// A session as the granted role, with the credentials the grant returned.
-async fn connect_as(outcome: &GrantOutcome) -> Result<PgConnection, sqlx::Error> {
-    let credentials = &outcome.credentials;
-    let options = PgConnectOptions::new_without_pgpass()
-        .host(&credentials["host"])
-        .port(credentials["port"].parse().expect("port is a number"))
-        .username(&credentials["user"])
-        .password(&credentials["password"])
-        .database(&credentials["database"]);
-    PgConnection::connect_with(&options).await
-}
-
-fn sqlstate(error: &sqlx::Error) -> Option<String> {
-    match error {
-        sqlx::Error::Database(error) => error.code().map(|code| code.into_owned()),
-        _ => None,
-    }
-}
-
-const INSUFFICIENT_PRIVILEGE: &str = "42501";
-
-async fn valid_until_epoch(role: &str) -> Option<f64> {
-    let mut admin = admin_connection(&maintenance_database()).await;
-    let epoch = sqlx::query_scalar("SELECT extract(epoch FROM rolvaliduntil)::float8 FROM pg_roles WHERE rolname = $1")
-        .bind(role)
-        .fetch_optional(&mut admin)
-        .await
-        .expect("read rolvaliduntil");
-    admin.close().await.ok();
-    epoch.flatten()
-}
-
-fn epoch(instant: DateTime<Utc>) -> f64 {
-    instant.timestamp_micros() as f64 / 1e6
-}
+use crate::scratch_cluster::SUPERUSER;
+use crate::support::*;
 
 #[tokio::test]
 async fn conformance_kit_passes() {
@@ -357,7 +177,7 @@ async fn revoke_ends_live_sessions_and_login() {
         "the role must not connect after revoke"
     );
     assert_eq!(valid_until_epoch(&outcome.account).await, None);
-    let mut admin = admin_connection(&maintenance_database()).await;
+    let mut admin = admin_connection(MAINTENANCE_DATABASE).await;
     let role_left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
         .bind(&outcome.account)
         .fetch_one(&mut admin)
@@ -402,7 +222,7 @@ async fn revoking_an_admin_grant_keeps_what_the_role_created() {
             .fetch_one(&mut admin)
             .await
             .expect("the table survives");
-    assert_eq!(owner, admin_options().get_username());
+    assert_eq!(owner, SUPERUSER);
     admin.close().await.ok();
 }
 
@@ -517,13 +337,16 @@ async fn validate_reports_a_wrong_port_and_a_role_without_createrole() {
     assert!(problems[0].contains(":1/"), "{problems:?}");
 
     let weak_role = format!("latch_test_weak_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = admin_connection(&maintenance_database()).await;
-    execute(&mut admin, &format!("CREATE ROLE \"{weak_role}\" LOGIN NOCREATEROLE"))
-        .await
-        .expect("create role");
+    let mut admin = admin_connection(MAINTENANCE_DATABASE).await;
+    execute(
+        &mut admin,
+        &format!("CREATE ROLE \"{weak_role}\" LOGIN NOCREATEROLE PASSWORD 'weak-password'"),
+    )
+    .await
+    .expect("create role");
     let mut weak = database.config();
     weak.insert("user".into(), weak_role.clone());
-    weak.remove("password");
+    weak.insert("password".into(), "weak-password".into());
     let problems = connector.validate_config(&weak).await;
     let _ = execute(&mut admin, &format!("DROP ROLE IF EXISTS \"{weak_role}\"")).await;
     admin.close().await.ok();
@@ -623,7 +446,7 @@ async fn an_admin_with_createrole_but_not_superuser_can_grant_and_revoke() {
     execute(
         &mut superuser,
         &format!(
-            "CREATE ROLE \"{admin_role}\" LOGIN CREATEROLE; \
+            "CREATE ROLE \"{admin_role}\" LOGIN CREATEROLE PASSWORD 'createrole-password'; \
              GRANT pg_signal_backend TO \"{admin_role}\"; \
              GRANT CONNECT ON DATABASE \"{db}\" TO \"{admin_role}\" WITH GRANT OPTION; \
              GRANT USAGE ON SCHEMA public TO \"{admin_role}\" WITH GRANT OPTION; \
@@ -635,7 +458,7 @@ async fn an_admin_with_createrole_but_not_superuser_can_grant_and_revoke() {
     .expect("set up a createrole admin");
     let mut config = database.config();
     config.insert("user".into(), admin_role.clone());
-    config.remove("password");
+    config.insert("password".into(), "createrole-password".into());
 
     let case = ConformanceCase::new(config.clone(), "table", &database.table_id("public", "orders"), "read");
     let result = conformance::check(&PostgresConnector::new(), &case).await;
@@ -652,7 +475,7 @@ async fn an_admin_with_createrole_but_not_superuser_can_grant_and_revoke() {
 
     superuser.close().await.ok();
     drop(database);
-    let mut maintenance = admin_connection(&maintenance_database()).await;
+    let mut maintenance = admin_connection(MAINTENANCE_DATABASE).await;
     let _ = execute(&mut maintenance, &format!("DROP ROLE IF EXISTS \"{admin_role}\"")).await;
     maintenance.close().await.ok();
 

@@ -137,6 +137,7 @@ impl Latchd {
             .arg(self.data_dir.path())
             .env("LATCH_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
             .env("LATCH_ENCRYPTION_KEY", ENCRYPTION_KEY)
+            .env("LATCH_AUDIT__SIGNING_KEY", crate::harness::AUDIT_SIGNING_KEY)
             .env("LATCH_REQUEST__POLL_MS", "20")
             .env("LATCH_TELEMETRY__LOG_LEVEL", "warn")
             .stdin(Stdio::null())
@@ -256,7 +257,15 @@ async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
         )
     };
     let mut admin = identity_client();
-    retried!("start", deadline, admin.who_am_i(identity::WhoAmIRequest {})).expect("answered");
+    let started = Instant::now() + Duration::from_secs(60);
+    while let Err(status) = admin.who_am_i(identity::WhoAmIRequest {}).await {
+        assert!(
+            Instant::now() < started,
+            "latchd did not start: {status:?}\n{}",
+            latchd.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The world: a remote integration on the flaky target, a flow that approves at once.
     let mut catalog_client =

@@ -287,7 +287,11 @@ async fn prove_login(requests: &RequestService, user_id: &str, user_name: &str) 
         tokio::time::sleep(POLL).await;
     };
     let mut read = 0;
-    for view in requests.credentials(&caller, &request.id).await.expect("credentials") {
+    for view in requests
+        .credentials(&caller, &request.request.id)
+        .await
+        .expect("credentials")
+    {
         let credentials = &view.credentials;
         let options = PgConnectOptions::new_without_pgpass()
             .host(&credentials["host"])

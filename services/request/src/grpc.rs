@@ -221,11 +221,9 @@ impl RequestApi for RequestGrpc {
         };
         let rows = self.service.list(&caller, request.all, states, size, after).await?;
         let next_page_token = match rows.last() {
-            Some(last) if rows.len() as u32 == size => scope.seal(&format!(
-                "{}|{}",
-                last.request.created_at.to_rfc3339(),
-                last.request.id
-            )),
+            Some(last) if rows.len() as u32 == size => {
+                scope.seal(&format!("{}|{}", last.request.created_at.to_rfc3339(), last.request.id))
+            }
             _ => String::new(),
         };
         Ok(Response::new(pb::ListRequestsResponse {

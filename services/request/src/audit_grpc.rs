@@ -7,7 +7,7 @@ use latch_proto::request::v1 as pb;
 use latch_proto::request::v1::audit_service_server::AuditService as AuditApi;
 use latch_runtime::auth::caller;
 use latch_runtime::database::{format_time, parse_time};
-use latch_runtime::pagination::PageScope;
+use latch_runtime::pagination::{MAX_PAGE_BYTES, PageScope};
 use latch_runtime::wire::{instant, timestamp};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
@@ -174,12 +174,24 @@ impl AuditApi for AuditGrpc {
         let mut filter = filter(request.filter)?;
         filter.after = after_token(&scope, &request.page_token)?;
         let events = self.service.audit_events(&caller, filter, size).await?;
-        let next_page_token = match events.last() {
-            Some(last) if events.len() as u32 == size => page_token(&scope, last),
+        // At most MAX_PAGE_BYTES of messages: a page cut short continues after its last event.
+        let mut shown = Vec::with_capacity(events.len());
+        let mut bytes = 0usize;
+        for found in &events {
+            let message = event(found);
+            let grown = bytes + prost::Message::encoded_len(&message) + 8;
+            if !shown.is_empty() && grown > MAX_PAGE_BYTES {
+                break;
+            }
+            bytes = grown;
+            shown.push(message);
+        }
+        let next_page_token = match events.get(shown.len().wrapping_sub(1)) {
+            Some(last) if events.len() as u32 == size || shown.len() < events.len() => page_token(&scope, last),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: events.iter().map(event).collect(),
+            events: shown,
             next_page_token,
         }))
     }
@@ -277,7 +289,21 @@ impl AuditApi for AuditGrpc {
                     header = false;
                 }
                 for e in &page {
-                    data.push_str(&if csv { csv_line(e) } else { json_line(e) });
+                    let line = if csv { csv_line(e) } else { json_line(e) };
+                    // Chunks stay within MAX_PAGE_BYTES (a line is never split).
+                    if !data.is_empty() && data.len() + line.len() > MAX_PAGE_BYTES {
+                        let full = std::mem::take(&mut data);
+                        if sender
+                            .send(Ok(pb::ExportChunk {
+                                data: full.into_bytes(),
+                            }))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    data.push_str(&line);
                 }
                 if !data.is_empty()
                     && sender

@@ -179,9 +179,12 @@ mod tests {
         let status: Status = ServiceError::NotFound(format!("flow {id}")).into();
         assert_eq!(status.code(), Code::NotFound);
         assert!(status.message().len() < 4 * MAX_MESSAGE_CHARS);
-        let status: Status =
-            ServiceError::InvalidArgument((0..100).map(|_| FieldViolation::new(id.clone(), id.clone())).collect())
-                .into();
+        let status: Status = ServiceError::InvalidArgument(
+            (0..100)
+                .map(|i| FieldViolation::new(format!("{i}{id}"), id.clone()))
+                .collect(),
+        )
+        .into();
         // Details travel in the grpc-status-details-bin header, under the 8 KiB metadata default.
         let details = status.get_details_bad_request().unwrap();
         assert_eq!(details.field_violations.len(), MAX_VIOLATIONS);

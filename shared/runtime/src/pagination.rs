@@ -14,6 +14,9 @@ use crate::error::{ServiceError, ServiceResult};
 
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
+/// A page stops early rather than grow past this many bytes of messages: every answer fits
+/// well inside a client's 4 MiB default, whatever the items hold.
+pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// The longest position a token may carry (keyset cursors are a time and an id).
 const MAX_POSITION_BYTES: usize = 512;
 const TAG_BYTES: usize = 16;
@@ -118,6 +121,38 @@ impl Page {
         }
     }
 
+    /// This page's items as messages, stopping early when the next one would take the page past
+    /// [`MAX_PAGE_BYTES`] (always at least one), and the token for what follows.
+    pub fn fill<T, M: prost::Message>(
+        &self,
+        items: &[T],
+        scope: &PageScope,
+        convert: impl Fn(&T) -> M,
+    ) -> (Vec<M>, String) {
+        let mut page = Vec::new();
+        let mut bytes = 0usize;
+        for item in self.slice(items) {
+            let message = convert(item);
+            let size = message.encoded_len() + 8;
+            if !page.is_empty() && bytes + size > MAX_PAGE_BYTES {
+                break;
+            }
+            bytes += size;
+            page.push(message);
+        }
+        let shown = Page {
+            offset: self.offset,
+            size: page.len(),
+        };
+        let next = if page.len() < self.size {
+            // Cut short by bytes (or the end of the list): continue right after what was shown.
+            shown.next_token(items.len(), scope)
+        } else {
+            self.next_token(items.len(), scope)
+        };
+        (page, next)
+    }
+
     /// The items of this page.
     pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
         let start = self.offset.min(items.len());
@@ -181,6 +216,19 @@ mod tests {
         let far = Page::parse(10, &honest, &scope()).unwrap();
         assert_eq!(far.next_token(usize::MAX, &scope()), "");
         assert!(far.slice(&[1, 2, 3]).is_empty());
+    }
+
+    #[test]
+    fn pages_stop_early_when_their_messages_grow_large() {
+        let big: Vec<String> = (0..10).map(|_| "x".repeat(MAX_PAGE_BYTES / 3)).collect();
+        let first = Page::parse(10, "", &scope()).unwrap();
+        let (page, token) = first.fill(&big, &scope(), |s| s.clone());
+        assert_eq!(page.len(), 2, "two third-of-a-page items fit, the third would not");
+        let second = Page::parse(10, &token, &scope()).unwrap();
+        assert_eq!(second.offset, 2);
+        let small: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+        let (page, token) = first.fill(&small, &scope(), |s| s.clone());
+        assert_eq!((page.len(), token.as_str()), (3, ""));
     }
 
     #[test]

@@ -217,14 +217,10 @@ impl CatalogApi for CatalogGrpc {
             include_missing: request.include_missing,
         };
         let found = self.service.list_resources(&filter)?;
+        let (resources, next_page_token) = page.fill(&found, &scope, |r| convert::resource(r));
         ok(pb::ListResourcesResponse {
-            resources: found
-                .iter()
-                .skip(page.offset)
-                .take(page.size)
-                .map(|r| convert::resource(r))
-                .collect(),
-            next_page_token: page.next_token(found.len(), &scope),
+            resources,
+            next_page_token,
             total_size: found.len() as i64,
         })
     }

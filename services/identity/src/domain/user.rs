@@ -78,6 +78,7 @@ pub fn is_valid_attribute_key(key: &str) -> bool {
 pub const MAX_ATTRIBUTES: usize = 64;
 pub const MAX_ATTRIBUTE_VALUES: usize = 100;
 pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1024;
+pub const MAX_ATTRIBUTE_BYTES: usize = 16 * 1024;
 
 impl UserDraft {
     /// Checks the draft on its own (references to other users are checked by the caller, who
@@ -120,6 +121,13 @@ impl UserDraft {
             if let Err(violation) = text::check_name(&field(name), value, text::MAX_NAME_CHARS) {
                 violations.push(violation);
             }
+        }
+        let total: usize = self.attributes.values().flatten().map(String::len).sum();
+        if total > MAX_ATTRIBUTE_BYTES {
+            violations.push(FieldViolation::new(
+                field("attributes"),
+                format!("at most {MAX_ATTRIBUTE_BYTES} bytes of values in all"),
+            ));
         }
         if self.attributes.len() > MAX_ATTRIBUTES {
             violations.push(FieldViolation::new(

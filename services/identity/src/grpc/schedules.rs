@@ -127,14 +127,10 @@ impl IdentityGrpc {
         let scope = PageScope::new("identity.schedules", &caller.user_id, ());
         let page = Page::parse(request.page_size, &request.page_token, &scope)?;
         let all = self.service.directory().schedules_sorted();
+        let (schedules, next_page_token) = page.fill(&all, &scope, |s| convert::schedule(s));
         Ok(pb::ListSchedulesResponse {
-            schedules: all
-                .iter()
-                .skip(page.offset)
-                .take(page.size)
-                .map(|s| convert::schedule(s))
-                .collect(),
-            next_page_token: page.next_token(all.len(), &scope),
+            schedules,
+            next_page_token,
         })
     }
 

@@ -153,15 +153,10 @@ impl IdentityGrpc {
             })
             .filter(|u| attribute.is_none_or(|(key, value)| u.attribute(key.trim()).iter().any(|v| v == value.trim())))
             .collect();
-        let users = matching
-            .iter()
-            .skip(page.offset)
-            .take(page.size)
-            .map(|u| convert::user(u, &directory))
-            .collect();
+        let (users, next_page_token) = page.fill(&matching, &scope, |u| convert::user(u, &directory));
         Ok(pb::ListUsersResponse {
             users,
-            next_page_token: page.next_token(matching.len(), &scope),
+            next_page_token,
             total_size: matching.len() as i64,
         })
     }
@@ -212,15 +207,10 @@ impl IdentityGrpc {
             .into_iter()
             .filter(|g| query.is_empty() || g.display_name.to_lowercase().contains(&query))
             .collect();
-        let groups = matching
-            .iter()
-            .skip(page.offset)
-            .take(page.size)
-            .map(|g| convert::group(g, &directory))
-            .collect();
+        let (groups, next_page_token) = page.fill(&matching, &scope, |g| convert::group(g, &directory));
         Ok(pb::ListGroupsResponse {
             groups,
-            next_page_token: page.next_token(matching.len(), &scope),
+            next_page_token,
             total_size: matching.len() as i64,
         })
     }

@@ -25,63 +25,34 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latch_connector_demo::DemoConnector;
-use latch_connector_sdk::{
-    Config, Connector, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest, Resource,
-};
-use latch_proto::common::v1::Role;
-use latch_runtime::{Caller, LatchConfig, TokenScope};
+use latch_connector_sdk::GrantRequest;
+use latch_runtime::LatchConfig;
 use latchd::{App, AppOptions};
-use support::{Setup, setup};
+use support::scim::Scim;
+use support::watched::{Watch, Watched};
+use support::{Setup, admin_caller, report, serve, setup};
 
-const ADMIN: &str = "latch_bench_admin_token_0123456789abcdef";
+/// The demo connector, described as `timed`, noting when each grantee's grant calls come.
+type Timed = Watched<DemoConnector, GrantTimes>;
 
-/// The demo connector, noting when each grantee's grant calls come.
+/// When each grantee's grant calls came.
 #[derive(Default)]
-struct Timed {
-    inner: DemoConnector,
+struct GrantTimes {
     calls: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
-#[async_trait::async_trait]
-impl Connector for Timed {
-    fn describe(&self) -> Description {
-        Description {
-            name: "timed".into(),
-            ..self.inner.describe()
-        }
-    }
-    async fn validate_config(&self, config: &Config) -> ConnectorResult<Vec<String>> {
-        self.inner.validate_config(config).await
-    }
-    async fn list_resources(&self, config: &Config) -> ConnectorResult<Vec<Resource>> {
-        self.inner.list_resources(config).await
-    }
-    async fn grant(&self, config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
+impl Watch for GrantTimes {
+    fn granting(&self, request: &GrantRequest) {
         self.calls
             .lock()
             .unwrap()
             .entry(request.grantee.user_name.clone())
             .or_default()
             .push(Instant::now());
-        self.inner.grant(config, request).await
-    }
-    async fn extend(
-        &self,
-        config: &Config,
-        grant_id: &str,
-        expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> ConnectorResult<()> {
-        self.inner.extend(config, grant_id, expires_at).await
-    }
-    async fn revoke(&self, config: &Config, grant_id: &str) -> ConnectorResult<()> {
-        self.inner.revoke(config, grant_id).await
-    }
-    async fn list_grants(&self, config: &Config) -> ConnectorResult<Vec<GrantRecord>> {
-        self.inner.list_grants(config).await
     }
 }
 
-impl Timed {
+impl GrantTimes {
     /// When `user`'s `n`th grant call came, if it has.
     fn nth_call(&self, user: &str, n: usize) -> Option<Instant> {
         self.calls.lock().unwrap().get(user).and_then(|c| c.get(n - 1).copied())
@@ -90,17 +61,8 @@ impl Timed {
 
 async fn start(setup: &Setup, connector: Arc<Timed>, no_workers: bool) -> App {
     let config = LatchConfig {
-        data_dir: setup.dir.path().to_path_buf(),
-        database_url: setup.database_url.clone(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        bootstrap_token: ADMIN.into(),
-        encryption_key: "bGF0Y2gtYmVuY2gta2V5LTAxMjM0NTY3ODkwMTIzNDU=".into(),
-        audit: latch_runtime::config::AuditSettings {
-            signing_key: "bGF0Y2gtYmVuY2gtYXVkaXQtc2lnbmluZy1rZXktMDE=".into(),
-            ..Default::default()
-        },
-        ..LatchConfig::default()
+        audit: support::signed_audit(),
+        ..support::config(setup)
     };
     let options = AppOptions {
         connectors: vec![connector],
@@ -108,18 +70,6 @@ async fn start(setup: &Setup, connector: Arc<Timed>, no_workers: bool) -> App {
         ..AppOptions::default()
     };
     App::build(config, options).await.expect("latch starts")
-}
-
-fn admin_caller(app: &App) -> Caller {
-    let admin = app.identity().directory().find_user("admin").cloned().expect("admin");
-    Caller {
-        user_id: admin.id.clone(),
-        user_name: admin.user_name.clone(),
-        token_id: String::new(),
-        roles: vec![Role::User, Role::Admin],
-        scope: TokenScope::Api,
-        source: "bench".into(),
-    }
 }
 
 async fn integration(app: &App, resource_count: Option<usize>) {
@@ -146,22 +96,6 @@ async fn integration(app: &App, resource_count: Option<usize>) {
     catalog.sync_integration(&actor, "demo").await.expect("sync");
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn report(label: &str, mut latencies: Vec<Duration>) {
-    latencies.sort();
-    println!(
-        "{label}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
-        latencies.len(),
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
-
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -185,70 +119,22 @@ grant_for: indefinite
 
 async fn scim_bench() {
     let setup = setup().await;
-    let connector = Arc::new(Timed::default());
+    let connector = Arc::new(Timed::new("timed"));
     let app = start(&setup, connector.clone(), false).await;
-    let http = format!("http://{}/scim/v2", app.http_addr());
     integration(&app, None).await;
     let flow = app.flow().expect("flow").clone();
     let caller = admin_caller(&app);
-    let scim_token = app
-        .identity()
-        .create_token(&caller.user_id, "bench idp", "scim", None)
-        .await
-        .expect("scim token")
-        .secret;
-    let (stop, task) = {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = app
-                .run_until_stopped(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        (stop, task)
-    };
-    let client = reqwest::Client::new();
-    let send = |method: reqwest::Method, path: String, body: serde_json::Value| {
-        let request = client
-            .request(method, format!("{http}{path}"))
-            .bearer_auth(&scim_token)
-            .header("content-type", "application/scim+json")
-            .body(body.to_string());
-        async move {
-            let response = request.send().await.expect("scim");
-            assert!(response.status().is_success(), "{}", response.status());
-            response.json::<serde_json::Value>().await.unwrap_or_default()
-        }
-    };
+    let scim = Scim::new(&app, &caller).await;
+    let (stop, task) = serve(app);
     let total = 600;
-    let mut ids = Vec::with_capacity(total);
-    for n in 0..total {
-        let user = send(
-            reqwest::Method::POST,
-            "/Users".into(),
-            serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("u{n}@bench.example"),
-                "active": true,
-            }),
-        )
-        .await;
-        ids.push(user["id"].as_str().unwrap().to_string());
-    }
-    let group = send(
-        reqwest::Method::POST,
-        "/Groups".into(),
-        serde_json::json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call" }),
-    )
-    .await;
-    let group_id = group["id"].as_str().unwrap().to_string();
+    let ids = scim.create_users(total).await;
+    let group_id = scim.create_group("on-call").await;
     flow.create(&caller, ONCALL_FLOW, "").await.expect("flow");
     let wait_granted = |user: String, from: Instant| {
         let connector = connector.clone();
         async move {
             loop {
-                if let Some(at) = connector.nth_call(&user, 3) {
+                if let Some(at) = connector.watch.nth_call(&user, 3) {
                     return at.duration_since(from);
                 }
                 tokio::time::sleep(Duration::from_micros(500)).await;
@@ -259,13 +145,9 @@ async fn scim_bench() {
     let mut one_by_one = Vec::new();
     for (n, id) in ids.iter().enumerate().take(total / 2) {
         let sent = Instant::now();
-        send(
-            reqwest::Method::PATCH,
-            format!("/Groups/{group_id}"),
-            serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{ "op": "add", "path": "members", "value": [{ "value": id }] }],
-            }),
+        scim.patch_group(
+            &group_id,
+            serde_json::json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }]),
         )
         .await;
         one_by_one.push(wait_granted(format!("u{n}@bench.example"), sent).await);
@@ -276,13 +158,9 @@ async fn scim_bench() {
         .map(|id| serde_json::json!({ "value": id }))
         .collect();
     let sent = Instant::now();
-    send(
-        reqwest::Method::PATCH,
-        format!("/Groups/{group_id}"),
-        serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{ "op": "add", "path": "members", "value": burst }],
-        }),
+    scim.patch_group(
+        &group_id,
+        serde_json::json!([{ "op": "add", "path": "members", "value": burst }]),
     )
     .await;
     let mut burst_latency = Vec::new();
@@ -302,7 +180,7 @@ async fn reconcile_bench() {
     const FLOWS: usize = 1_000;
     const DEPARTMENTS: usize = 10_000;
     let setup = setup().await;
-    let connector = Arc::new(Timed::default());
+    let connector = Arc::new(Timed::new("timed"));
     let app = start(&setup, connector, true).await;
     integration(&app, Some(FLOWS)).await;
     let caller = admin_caller(&app);

@@ -27,73 +27,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use latch_connector_postgres::PostgresConnector;
-use latch_connector_sdk::{
-    Config, Connector, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest, Resource,
-};
+use latch_connector_sdk::ConnectorResult;
 use latch_proto::common::v1::Role;
 use latch_request::RequestService;
 use latch_request::domain::lifecycle::State;
-use latch_runtime::{Caller, LatchConfig, TokenScope};
+use latch_runtime::{Caller, TokenScope};
 use latchd::{App, AppOptions};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
-use support::{Setup, setup};
-
-const ADMIN: &str = "latch_bench_admin_token_0123456789abcdef";
+use support::scim::Scim;
+use support::watched::{Watch, Watched};
+use support::{Setup, admin_caller, report, serve, setup};
 const DEFAULT_TARGET_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Tables the flow grants: one request of this many items per user.
 const TABLES: usize = 4;
 const POLL: Duration = Duration::from_millis(2);
 
-/// The real PostgreSQL connector, counting the calls that failed.
+/// The real PostgreSQL connector, described as `postgres-counted`, counting the calls that
+/// failed.
+type Counted = Watched<PostgresConnector, Calls>;
+
+/// How many grant, extend and revoke calls there were, and how many failed.
 #[derive(Default)]
-struct Counted {
-    inner: PostgresConnector,
+struct Calls {
     failed: AtomicU64,
     calls: AtomicU64,
 }
 
-impl Counted {
-    fn note<T>(&self, result: ConnectorResult<T>) -> ConnectorResult<T> {
+impl Watch for Calls {
+    fn answered<T>(&self, result: ConnectorResult<T>) -> ConnectorResult<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = &result {
             self.failed.fetch_add(1, Ordering::Relaxed);
             eprintln!("  connector call failed: {error}");
         }
         result
-    }
-}
-
-#[async_trait::async_trait]
-impl Connector for Counted {
-    fn describe(&self) -> Description {
-        Description {
-            name: "postgres-counted".into(),
-            ..self.inner.describe()
-        }
-    }
-    async fn validate_config(&self, config: &Config) -> ConnectorResult<Vec<String>> {
-        self.inner.validate_config(config).await
-    }
-    async fn list_resources(&self, config: &Config) -> ConnectorResult<Vec<Resource>> {
-        self.inner.list_resources(config).await
-    }
-    async fn grant(&self, config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
-        self.note(self.inner.grant(config, request).await)
-    }
-    async fn extend(
-        &self,
-        config: &Config,
-        grant_id: &str,
-        expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> ConnectorResult<()> {
-        self.note(self.inner.extend(config, grant_id, expires_at).await)
-    }
-    async fn revoke(&self, config: &Config, grant_id: &str) -> ConnectorResult<()> {
-        self.note(self.inner.revoke(config, grant_id).await)
-    }
-    async fn list_grants(&self, config: &Config) -> ConnectorResult<Vec<GrantRecord>> {
-        self.inner.list_grants(config).await
     }
 }
 
@@ -201,32 +169,12 @@ async fn execute(connection: &mut PgConnection, sql: &str) {
 }
 
 async fn start(setup: &Setup, connector: Arc<Counted>) -> App {
-    let config = LatchConfig {
-        data_dir: setup.dir.path().to_path_buf(),
-        database_url: setup.database_url.clone(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        bootstrap_token: ADMIN.into(),
-        encryption_key: "bGF0Y2gtYmVuY2gta2V5LTAxMjM0NTY3ODkwMTIzNDU=".into(),
-        ..LatchConfig::default()
-    };
+    let config = support::config(setup);
     let options = AppOptions {
         connectors: vec![connector],
         ..AppOptions::default()
     };
     App::build(config, options).await.expect("latch starts")
-}
-
-fn admin_caller(app: &App) -> Caller {
-    let admin = app.identity().directory().find_user("admin").cloned().expect("admin");
-    Caller {
-        user_id: admin.id.clone(),
-        user_name: admin.user_name.clone(),
-        token_id: String::new(),
-        roles: vec![Role::User, Role::Admin],
-        scope: TokenScope::Api,
-        source: "bench".into(),
-    }
 }
 
 async fn integration(app: &App, target: &Target) {
@@ -319,83 +267,19 @@ async fn prove_login(requests: &RequestService, user_id: &str, user_name: &str) 
     read
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn report(label: &str, mut latencies: Vec<Duration>) {
-    latencies.sort();
-    println!(
-        "{label}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
-        latencies.len(),
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
-
 async fn bench(users: usize) {
     let setup = setup().await;
     let target = Target::create().await;
-    let connector = Arc::new(Counted::default());
+    let connector = Arc::new(Counted::new("postgres-counted"));
     let app = start(&setup, connector.clone()).await;
-    let http = format!("http://{}/scim/v2", app.http_addr());
     integration(&app, &target).await;
     let flow = app.flow().expect("flow").clone();
     let requests = app.request().expect("request").clone();
     let caller = admin_caller(&app);
-    let scim_token = app
-        .identity()
-        .create_token(&caller.user_id, "bench idp", "scim", None)
-        .await
-        .expect("scim token")
-        .secret;
-    let (stop, task) = {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = app
-                .run_until_stopped(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        (stop, task)
-    };
-    let client = reqwest::Client::new();
-    let send = |method: reqwest::Method, path: String, body: serde_json::Value| {
-        let request = client
-            .request(method, format!("{http}{path}"))
-            .bearer_auth(&scim_token)
-            .header("content-type", "application/scim+json")
-            .body(body.to_string());
-        async move {
-            let response = request.send().await.expect("scim");
-            assert!(response.status().is_success(), "{}", response.status());
-            response.json::<serde_json::Value>().await.unwrap_or_default()
-        }
-    };
-    let mut ids = Vec::with_capacity(users);
-    for n in 0..users {
-        let user = send(
-            reqwest::Method::POST,
-            "/Users".into(),
-            serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("u{n}@bench.example"),
-                "active": true,
-            }),
-        )
-        .await;
-        ids.push(user["id"].as_str().unwrap().to_string());
-    }
-    let group = send(
-        reqwest::Method::POST,
-        "/Groups".into(),
-        serde_json::json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "on-call" }),
-    )
-    .await;
-    let group_id = group["id"].as_str().unwrap().to_string();
+    let scim = Scim::new(&app, &caller).await;
+    let (stop, task) = serve(app);
+    let ids = scim.create_users(users).await;
+    let group_id = scim.create_group("on-call").await;
     let document = format!(
         "name: on-call reads the bench tables\nkind: automatic\n\
          requestors: {{ rows: [ {{ attribute: group, operator: is, values: [on-call] }} ] }}\n\
@@ -413,11 +297,8 @@ async fn bench(users: usize) {
     for (n, id) in ids.iter().enumerate() {
         let user = format!("u{n}@bench.example");
         let sent = Instant::now();
-        let add = serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{ "op": "add", "path": "members", "value": [{ "value": id }] }],
-        });
-        send(reqwest::Method::PATCH, format!("/Groups/{group_id}"), add).await;
+        let add = serde_json::json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }]);
+        scim.patch_group(&group_id, add).await;
         loop {
             if target.access(&mut watcher, &user).await.0 == TABLES as i64 {
                 break;
@@ -427,11 +308,8 @@ async fn bench(users: usize) {
         granted.push(sent.elapsed());
         proven += prove_login(&requests, id, &user).await;
         let sent = Instant::now();
-        let remove = serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }],
-        });
-        send(reqwest::Method::PATCH, format!("/Groups/{group_id}"), remove).await;
+        let remove = serde_json::json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }]);
+        scim.patch_group(&group_id, remove).await;
         loop {
             if !target.access(&mut watcher, &user).await.1 {
                 break;
@@ -448,8 +326,8 @@ async fn bench(users: usize) {
     );
     println!(
         "  connector calls: {}, failed (sent back to the job queue): {}",
-        connector.calls.load(Ordering::Relaxed),
-        connector.failed.load(Ordering::Relaxed)
+        connector.watch.calls.load(Ordering::Relaxed),
+        connector.watch.failed.load(Ordering::Relaxed)
     );
     watcher.close().await.ok();
     let _ = stop.send(());

@@ -38,12 +38,11 @@ use latch_proto::request::v1::request_service_client::RequestServiceClient;
 use latch_runtime::{Caller, LatchConfig, TokenScope};
 use latchd::{App, AppOptions};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use support::{Setup, setup};
+use support::{ADMIN, Setup, serve, setup};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-const ADMIN: &str = "latch_bench_admin_token_0123456789abcdef";
 const TABLES: usize = 1_000;
 
 #[derive(Clone)]
@@ -82,36 +81,14 @@ settings: { require_justification: false }
 
 async fn start(setup: &Setup) -> App {
     let config = LatchConfig {
-        data_dir: setup.dir.path().to_path_buf(),
-        database_url: setup.database_url.clone(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        bootstrap_token: ADMIN.into(),
-        encryption_key: "bGF0Y2gtYmVuY2gta2V5LTAxMjM0NTY3ODkwMTIzNDU=".into(),
-        audit: latch_runtime::config::AuditSettings {
-            signing_key: "bGF0Y2gtYmVuY2gtYXVkaXQtc2lnbmluZy1rZXktMDE=".into(),
-            ..Default::default()
-        },
-        ..LatchConfig::default()
+        audit: support::signed_audit(),
+        ..support::config(setup)
     };
     let options = AppOptions {
         no_workers: std::env::var("BENCH_NO_WORKERS").is_ok(),
         ..AppOptions::default()
     };
     App::build(config, options).await.expect("latch starts")
-}
-
-/// Serves `app` in the background; the returned sender stops it, aborting the task kills it.
-fn serve(app: App) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = app
-            .run_until_stopped(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    (stop, task)
 }
 
 /// The integration, the flow and `users` Engineering users with tokens: (id, name, token).

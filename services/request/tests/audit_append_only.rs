@@ -2,36 +2,17 @@
 //! a fresh PostgreSQL database: an appended event may be sealed once and then never changed or
 //! deleted; an unsealed event's content cannot be changed either; checkpoints are append-only.
 
+mod support;
+
 use chrono::{TimeZone, Utc};
 use latch_request::domain::audit::{AuditEvent, GENESIS, seal};
 use latch_request::domain::checkpoint::AuditSigningKey;
 use latch_request::store::{audit, checkpoints};
-use latch_runtime::LatchConfig;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 /// A fresh database: a SQLite file in a temp dir, or a new PostgreSQL database.
 async fn fresh() -> (DatabaseConnection, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = LatchConfig {
-        data_dir: dir.path().to_path_buf(),
-        ..LatchConfig::default()
-    };
-    if let Ok(base) = std::env::var("LATCH_TEST_DATABASE_URL").map(|u| u.trim().to_string())
-        && !base.is_empty()
-    {
-        let name = format!("latch_audit_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (prefix, _) = base.rsplit_once('/').unwrap();
-        config.database_url = format!("{prefix}/{name}");
-    }
-    let db = latch_runtime::database::connect_context(&config, "request", latch_request::store::MIGRATIONS)
-        .await
-        .unwrap();
-    (db, dir)
+    support::fresh("latch_audit").await
 }
 
 fn event(id: &str) -> AuditEvent {

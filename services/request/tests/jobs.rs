@@ -2,13 +2,14 @@
 //! PostgreSQL database: leases, take-over after a lost lease, overdue work after a restart, and
 //! concurrent claimers never taking the same job.
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use latch_request::store::jobs::{self, NewJob};
-use latch_runtime::LatchConfig;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap()
@@ -16,27 +17,7 @@ fn t0() -> DateTime<Utc> {
 
 /// A fresh database: a SQLite file in a temp dir, or a new PostgreSQL database.
 async fn fresh() -> (DatabaseConnection, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = LatchConfig {
-        data_dir: dir.path().to_path_buf(),
-        ..LatchConfig::default()
-    };
-    if let Ok(base) = std::env::var("LATCH_TEST_DATABASE_URL").map(|u| u.trim().to_string())
-        && !base.is_empty()
-    {
-        let name = format!("latch_jobs_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (prefix, _) = base.rsplit_once('/').unwrap();
-        config.database_url = format!("{prefix}/{name}");
-    }
-    let db = latch_runtime::database::connect_context(&config, "request", latch_request::store::MIGRATIONS)
-        .await
-        .unwrap();
-    (db, dir)
+    support::fresh("latch_jobs").await
 }
 
 fn job(id: &str, due: DateTime<Utc>) -> NewJob {

@@ -325,17 +325,23 @@ impl RequestService {
             .await
     }
 
-    /// The connector refused for good: every request waiting on this grant fails, and what
-    /// they were already granted is rolled back.
-    async fn grant_failed(&self, job: &Job, hold_id: &str, reason: &str) -> ServiceResult<Attempt> {
+    /// Locks the grantee of grant `hold_id` (no one's if the grant is gone) and reads the grant
+    /// inside the lock: `None` unless it is still in `state`.
+    pub(super) async fn lock_hold(&self, hold_id: &str, state: HoldState) -> ServiceResult<(Tx, Option<HoldRow>)> {
         let grantee = holds::get(self.db(), hold_id)
             .await?
             .map(|h| h.grantee_id)
             .unwrap_or_default();
         let tx = self.begin(&grantee).await?;
-        if let Some(mut hold) = holds::get(&*tx, hold_id).await?
-            && hold.state == HoldState::Granting
-        {
+        let hold = holds::get(&*tx, hold_id).await?.filter(|h| h.state == state);
+        Ok((tx, hold))
+    }
+
+    /// The connector refused for good: every request waiting on this grant fails, and what
+    /// they were already granted is rolled back.
+    async fn grant_failed(&self, job: &Job, hold_id: &str, reason: &str) -> ServiceResult<Attempt> {
+        let (tx, hold) = self.lock_hold(hold_id, HoldState::Granting).await?;
+        if let Some(mut hold) = hold {
             // An attempt may have half-granted (or granted with its answer lost): revoke the
             // grant id all the same; connectors treat revoking nothing as done.
             hold.state = HoldState::Revoking;

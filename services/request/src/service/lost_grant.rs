@@ -136,14 +136,8 @@ impl RequestService {
     /// A lost grant cannot be given again: every request holding it ends (revoked) with the
     /// reason, and the grant id is revoked all the same (an attempt may have half-granted).
     async fn lost_for_good(&self, job: &Job, hold_id: &str, reason: &str) -> ServiceResult<Attempt> {
-        let grantee = holds::get(self.db(), hold_id)
-            .await?
-            .map(|h| h.grantee_id)
-            .unwrap_or_default();
-        let tx = self.begin(&grantee).await?;
-        if let Some(mut hold) = holds::get(&*tx, hold_id).await?
-            && hold.state == HoldState::Granted
-        {
+        let (tx, hold) = self.lock_hold(hold_id, HoldState::Granted).await?;
+        if let Some(mut hold) = hold {
             tracing::warn!(grant_id = %hold_id, reason, "a lost grant could not be given again; its requests end");
             hold.error = reason.to_string();
             holds::update(&*tx, &hold).await?;

@@ -46,6 +46,11 @@ impl Limits {
 pub fn parse<T: DeserializeOwned>(field: &str, text: &str, limits: Limits) -> ServiceResult<T> {
     check_size(field, text, limits)?;
     check_flow_depth(field, text, limits)?;
+    parse_checked(field, text, limits)
+}
+
+/// The parse proper, once the cheap bounds have held.
+fn parse_checked<T: DeserializeOwned>(field: &str, text: &str, limits: Limits) -> ServiceResult<T> {
     let value = strict::read(field, text, limits.max_depth)?;
     strict::into_typed(field, value)
 }
@@ -64,7 +69,7 @@ where
         .await
         .map_err(|_| ServiceError::Unavailable("shutting down".into()))?;
     let field_owned = field.to_string();
-    tokio::task::spawn_blocking(move || parse::<T>(&field_owned, &text, limits))
+    tokio::task::spawn_blocking(move || parse_checked::<T>(&field_owned, &text, limits))
         .await
         .map_err(|error| ServiceError::Internal(format!("document parser stopped: {error}")))?
 }

@@ -12,10 +12,13 @@ use latch_identity::service::{BootstrapOutcome, LocalAuthenticator, parse_import
 use latch_identity::{IdentityService, IdentityStore};
 use latch_runtime::crypto::SecretBox;
 use latch_runtime::server::GrpcRoutes;
+use latch_runtime::service_identity::ServiceName;
 use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
 mod demo;
+#[allow(dead_code)] // Until every context calls its peers through a link.
+mod links;
 mod local_directory;
 mod local_flow_ports;
 mod local_request_ports;
@@ -65,6 +68,11 @@ impl std::fmt::Debug for AppOptions {
             .field("no_workers", &self.no_workers)
             .finish()
     }
+}
+
+/// The key services sign their calls to each other with, derived from the encryption key.
+fn secrets_key(config: &LatchConfig) -> anyhow::Result<[u8; 32]> {
+    Ok(SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?.derive_key("service identity"))
 }
 
 pub struct App {
@@ -176,8 +184,15 @@ impl App {
         };
         let mut background = vec![identity.spawn_follower(follow_every)];
 
+        let authenticator: latch_runtime::auth::SharedAuthenticator =
+            Arc::new(LocalAuthenticator::new(identity.clone()));
+        // Services prove themselves to each other with a key every process derives alike.
+        let service_key = latch_runtime::service_identity::ServiceKey::new(secrets_key(&config)?);
+        let mut links = links::Links::new(service_key.clone(), config.peers.clone());
         let mut routes = GrpcRoutes::new();
+        routes.set_service_key(service_key);
         routes.add(IdentityGrpc::new(identity.clone()).into_server());
+        background.push(links.serve(ServiceName::Identity, &routes, authenticator.clone()));
         let catalog = if services.iter().any(|s| s == "catalog") {
             let db = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
                 .await
@@ -193,6 +208,7 @@ impl App {
             let sync_every = Duration::from_secs(config.catalog.sync_interval_secs.max(10));
             background.extend(catalog.spawn_background(follow_every, sync_every));
             routes.add(latch_catalog::grpc::CatalogGrpc::new(catalog.clone()).into_server());
+            background.push(links.serve(ServiceName::Catalog, &routes, authenticator.clone()));
             Some(catalog)
         } else {
             None
@@ -211,6 +227,7 @@ impl App {
                 .await?;
                 background.push(flow.spawn_follower(follow_every));
                 routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
+                background.push(links.serve(ServiceName::Flow, &routes, authenticator.clone()));
                 Some(flow)
             }
             (None, true) => {
@@ -303,7 +320,7 @@ impl App {
             http_listener,
             routes,
             http,
-            authenticator: Arc::new(LocalAuthenticator::new(identity.clone())),
+            authenticator,
             identity,
             catalog,
             flow,

@@ -1,8 +1,8 @@
 //! The gRPC adapter of the request context.
 
-use latch_flow::domain::duration::Span;
 use latch_flow::domain::evaluate::Item;
 use latch_flow::service::queries_public::Asked;
+use latch_policy::duration::Span;
 use latch_proto::request::v1 as pb;
 use latch_proto::request::v1::request_service_server::RequestService as RequestApi;
 use latch_runtime::auth::caller;

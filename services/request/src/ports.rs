@@ -7,12 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use latch_connector_sdk::{Config, Connector};
-use latch_flow::domain::conditions::Facts;
-use latch_flow::domain::duration::Span;
 use latch_flow::domain::model::FlowSpec;
 use latch_flow::service::queries_public::Asked;
 use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
 use latch_flow::store::StoredFlow;
+use latch_policy::conditions::Facts;
+use latch_policy::duration::Span;
 use latch_runtime::{Caller, ServiceResult};
 
 #[async_trait::async_trait]

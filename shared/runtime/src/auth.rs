@@ -2,6 +2,7 @@
 //! configured [`Authenticator`] who it belongs to, and hands the [`Caller`] to the handler in the
 //! request extensions. Identity always comes from the token, never from a request field.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -11,6 +12,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::service_identity::{SERVICE_HEADER, ServiceKey, ServiceName, internal_service_of};
 
 /// What a token may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum TokenScope {
     Api,
     /// Only the SCIM endpoint, for an identity provider.
     Scim,
+    /// Another Latch service, on internal RPCs only.
+    Service(ServiceName),
 }
 
 /// The authenticated caller of an RPC.
@@ -34,6 +38,26 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A Latch service calling an internal RPC: no user, no roles.
+    pub fn service(name: ServiceName, source: String) -> Self {
+        Self {
+            user_id: String::new(),
+            user_name: format!("service/{name}"),
+            token_id: String::new(),
+            roles: Vec::new(),
+            scope: TokenScope::Service(name),
+            source,
+        }
+    }
+
+    /// The service behind this call, when it is one.
+    pub fn service_name(&self) -> Option<ServiceName> {
+        match self.scope {
+            TokenScope::Service(name) => Some(name),
+            _ => None,
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -118,14 +142,73 @@ fn is_public_path(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
+/// Who may call each internal service of this process, and the key that proves a service.
+#[derive(Debug, Clone)]
+pub struct ServiceGate {
+    key: ServiceKey,
+    internal: HashMap<&'static str, Vec<ServiceName>>,
+}
+
+impl ServiceGate {
+    pub fn new(key: ServiceKey) -> Self {
+        Self {
+            key,
+            internal: HashMap::new(),
+        }
+    }
+
+    /// Lets `callers` (and only them) call the internal service `name`.
+    pub fn allow(&mut self, name: &'static str, callers: &[ServiceName]) {
+        self.internal.entry(name).or_default().extend_from_slice(callers);
+    }
+
+    /// The caller of an internal RPC, or the status that refuses it.
+    fn admit(&self, service: &str, headers: &http::HeaderMap, source: String) -> Result<Caller, Status> {
+        let Some(credential) = headers.get(SERVICE_HEADER).and_then(|v| v.to_str().ok()) else {
+            return Err(if bearer_token(headers).is_some() {
+                Status::permission_denied(format!("{service} is internal to Latch: a user's token cannot call it"))
+            } else {
+                Status::unauthenticated(format!("{service} is internal to Latch and needs a service credential"))
+            });
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let name = self.key.verify(credential, now).map_err(|error| {
+            tracing::warn!(%error, %source, service, "refused a service credential");
+            Status::unauthenticated("invalid service credential")
+        })?;
+        let allowed = self.internal.get(service).map(Vec::as_slice).unwrap_or_default();
+        if !allowed.contains(&name) {
+            tracing::warn!(caller = %name, %source, service, "a service called an internal RPC it may not");
+            return Err(Status::permission_denied(format!(
+                "{service} accepts only the {} service; {name} may not call it",
+                allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(Caller::service(name, source))
+    }
+}
+
 #[derive(Clone)]
 pub struct AuthLayer {
     authenticator: SharedAuthenticator,
+    gate: Option<Arc<ServiceGate>>,
 }
 
 impl AuthLayer {
     pub fn new(authenticator: SharedAuthenticator) -> Self {
-        Self { authenticator }
+        Self {
+            authenticator,
+            gate: None,
+        }
+    }
+
+    /// Also admits Latch services to the internal RPCs the gate allows them.
+    pub fn with_gate(mut self, gate: Option<Arc<ServiceGate>>) -> Self {
+        self.gate = gate;
+        self
     }
 }
 
@@ -136,6 +219,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             authenticator: self.authenticator.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -144,6 +228,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     authenticator: SharedAuthenticator,
+    gate: Option<Arc<ServiceGate>>,
 }
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for AuthService<S>
@@ -166,9 +251,26 @@ where
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let authenticator = self.authenticator.clone();
+        let gate = self.gate.clone();
         Box::pin(async move {
             if is_public_path(request.uri().path()) {
                 return inner.call(request).await;
+            }
+            if let Some(service) = internal_service_of(request.uri().path()) {
+                let admitted = match &gate {
+                    Some(gate) => gate.admit(service, request.headers(), source(&request)),
+                    None => Err(Status::permission_denied(format!(
+                        "{service} is internal to Latch and not served to callers of this address"
+                    ))),
+                };
+                return match admitted {
+                    Ok(caller) => {
+                        let from = caller.source.clone();
+                        request.extensions_mut().insert(caller);
+                        crate::audit::CALL_SOURCE.scope(from, inner.call(request)).await
+                    }
+                    Err(status) => Ok(status.into_http()),
+                };
             }
             let Some(token) = bearer_token(request.headers()).map(str::to_owned) else {
                 let status = Status::unauthenticated(
@@ -177,6 +279,9 @@ where
                 return Ok(status.into_http());
             };
             match authenticator.authenticate(&token).await {
+                Ok(caller) if matches!(caller.scope, TokenScope::Service(_)) => {
+                    Ok(Status::permission_denied("a service identity calls internal RPCs only").into_http())
+                }
                 Ok(caller) if caller.scope != TokenScope::Api => Ok(Status::permission_denied(
                     "this token is scoped to SCIM provisioning and cannot call the gRPC API",
                 )

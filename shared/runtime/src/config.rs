@@ -31,6 +31,64 @@ pub struct LatchConfig {
     pub audit: AuditSettings,
     pub notifications: NotificationSettings,
     pub telemetry: TelemetryConfig,
+    /// Where the services this process does not run live (split deployments).
+    pub peers: PeersConfig,
+}
+
+/// The address of each context that runs in another process: `http://host:port` of its gRPC
+/// port. Empty: the context runs in this process (or is not needed by what runs here).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeersConfig {
+    pub identity: String,
+    pub catalog: String,
+    pub flow: String,
+    pub request: String,
+}
+
+impl PeersConfig {
+    /// The configured address of `service`, when there is one.
+    pub fn of(&self, service: crate::service_identity::ServiceName) -> Option<&str> {
+        use crate::service_identity::ServiceName;
+        let url = match service {
+            ServiceName::Identity => &self.identity,
+            ServiceName::Catalog => &self.catalog,
+            ServiceName::Flow => &self.flow,
+            ServiceName::Request => &self.request,
+            ServiceName::Gateway => return None,
+        };
+        Some(url.trim()).filter(|u| !u.is_empty())
+    }
+
+    /// Each address set is an `http://` or `https://` URL with a host and a port.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("identity", &self.identity),
+            ("catalog", &self.catalog),
+            ("flow", &self.flow),
+            ("request", &self.request),
+        ] {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let rule = format!(
+                "peers.{key}: must be http(s)://host:port (LATCH_PEERS__{})",
+                key.to_uppercase()
+            );
+            let url = url::Url::parse(value).map_err(|_| rule.clone())?;
+            if !matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || url.port_or_known_default().is_none()
+            {
+                return Err(rule);
+            }
+            if !url.path().trim_matches('/').is_empty() || url.query().is_some() || !url.username().is_empty() {
+                return Err(format!("{rule}, without a path, query or credentials"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Webhook notifications about requests.
@@ -286,6 +344,7 @@ impl Default for LatchConfig {
             audit: AuditSettings::default(),
             notifications: NotificationSettings::default(),
             telemetry: TelemetryConfig::default(),
+            peers: PeersConfig::default(),
         }
     }
 }
@@ -328,6 +387,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("notifications", &self.notifications)
             .field("request", &self.request)
             .field("telemetry", &self.telemetry)
+            .field("peers", &self.peers)
             .finish()
     }
 }
@@ -361,6 +421,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "audit",
     "notifications",
     "telemetry",
+    "peers",
 ];
 
 /// Whether an environment key (prefix stripped, `__` possibly already turned into `.`) names one
@@ -448,6 +509,7 @@ impl LatchConfig {
             ));
         }
         self.audit.check()?;
+        self.peers.check()?;
         self.notifications.check()
     }
 

@@ -8,14 +8,18 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 
-use crate::auth::{AuthLayer, SharedAuthenticator};
+use crate::auth::{AuthLayer, ServiceGate, SharedAuthenticator};
 use crate::input_guard::InputGuardLayer;
+use crate::peer::{MemoryConnector, memory_transport};
+use crate::service_identity::{ServiceKey, ServiceName};
 use crate::telemetry::TraceContextLayer;
 
 /// The services one process serves, plus the health reporter that marks them serving.
 pub struct GrpcRoutes {
     routes: tonic::service::RoutesBuilder,
     service_names: Vec<&'static str>,
+    internal: Vec<(&'static str, Vec<ServiceName>)>,
+    service_key: Option<ServiceKey>,
 }
 
 impl Default for GrpcRoutes {
@@ -29,7 +33,66 @@ impl GrpcRoutes {
         Self {
             routes: Routes::builder(),
             service_names: Vec::new(),
+            internal: Vec::new(),
+            service_key: None,
         }
+    }
+
+    /// The key that proves Latch services to each other; without it internal RPCs refuse all.
+    pub fn set_service_key(&mut self, key: ServiceKey) -> &mut Self {
+        self.service_key = Some(key);
+        self
+    }
+
+    /// Adds an internal service (its proto name ends in `Internal`) that only `callers` may call.
+    pub fn add_internal<S>(&mut self, service: S, callers: &[ServiceName]) -> &mut Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Error = std::convert::Infallible,
+                Response = http::Response<tonic::body::Body>,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        debug_assert!(S::NAME.ends_with("Internal"), "{} is not named as internal", S::NAME);
+        self.internal.push((S::NAME, callers.to_vec()));
+        self.add(service)
+    }
+
+    fn gate(&self) -> Option<std::sync::Arc<ServiceGate>> {
+        self.service_key.clone().map(|key| {
+            let mut gate = ServiceGate::new(key);
+            for (name, callers) in &self.internal {
+                gate.allow(name, callers);
+            }
+            std::sync::Arc::new(gate)
+        })
+    }
+
+    /// Serves the services added so far to the other services of this process, over memory,
+    /// through the same layers as TCP, until the returned task is aborted. Call it once a
+    /// context is added and before the contexts that call it are built; connect
+    /// [`crate::peer::Peer::in_process`] clients to the connector.
+    pub fn spawn_in_process(
+        &self,
+        authenticator: SharedAuthenticator,
+    ) -> (MemoryConnector, tokio::task::JoinHandle<()>) {
+        let (connector, listener) = memory_transport();
+        let server = Server::builder()
+            .layer(TraceContextLayer)
+            .layer(AuthLayer::new(authenticator).with_gate(self.gate()))
+            .layer(InputGuardLayer)
+            .add_routes(self.routes.clone().routes());
+        let task = tokio::spawn(async move {
+            if let Err(error) = server.serve_with_incoming(listener.into_stream()).await {
+                tracing::error!(%error, "the in-process transport stopped");
+            }
+        });
+        (connector, task)
     }
 
     pub fn add<S>(&mut self, service: S) -> &mut Self
@@ -82,9 +145,10 @@ impl GrpcRoutes {
                     .await;
             }
         };
+        let gate = self.gate();
         Server::builder()
             .layer(TraceContextLayer)
-            .layer(AuthLayer::new(authenticator))
+            .layer(AuthLayer::new(authenticator).with_gate(gate))
             .layer(InputGuardLayer)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -1,11 +1,11 @@
 //! Pure types and rules of the flow context: no I/O.
 
 pub mod compiled;
-pub mod conditions;
-pub mod duration;
 pub mod evaluate;
 pub mod model;
 pub mod templates;
-pub mod unmet;
 pub mod validate;
 pub mod window;
+
+/// Shared with the request context through `latch-policy`.
+pub use latch_policy::{conditions, duration, unmet};

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use latch_flow::domain::conditions::{Combine, Condition, Facts};
-use latch_flow::domain::model::{AcrossGroups, ApproverGroup, ApproverRow};
 use latch_flow::domain::validate::MAX_APPROVER_REASON;
+use latch_policy::approval::{AcrossGroups, ApproverGroup, ApproverRow};
+use latch_policy::conditions::{Combine, Condition, Facts};
 
 /// What eligibility depends on besides the approver.
 #[derive(Debug, Clone, Default)]
@@ -127,7 +127,7 @@ pub fn check_reason(required: bool, reason: &str) -> Result<(), String> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use latch_flow::domain::conditions::{Attribute, Operator};
+    use latch_policy::conditions::{Attribute, Operator};
     use proptest::prelude::*;
 
     use super::*;

@@ -76,7 +76,7 @@ impl RequestService {
             ..FlowStatus::default()
         };
         let holding = requests::of_flow(self.db(), &spec_flow.id, &[State::Granting, State::Active]).await?;
-        let name_of = |facts: Option<latch_flow::domain::conditions::Facts>, id: &str| {
+        let name_of = |facts: Option<latch_policy::conditions::Facts>, id: &str| {
             facts.map(|f| f.user_name).unwrap_or_else(|| id.to_string())
         };
         let mut hold_ids = BTreeSet::new();

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_flow::domain::conditions::Facts;
 use latch_flow::domain::model::{Approval, ApproverRow, FlowKind};
+use latch_policy::conditions::Facts;
 use latch_runtime::database::{format_time, statement};
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 use sea_orm::ConnectionTrait;

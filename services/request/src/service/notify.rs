@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use latch_flow::domain::duration::Span;
+use latch_policy::duration::Span;
 use latch_runtime::config::WebhookConfig;
 use latch_runtime::database::format_time;
 use latch_runtime::{ServiceError, ServiceResult};
@@ -196,12 +196,12 @@ impl RequestService {
     /// What the notification about `request` says, and to whom, as things are now.
     async fn notice(&self, request: &RequestRow, event: &str) -> ServiceResult<Notice> {
         let people = &self.ports().people;
-        let name = |facts: Option<latch_flow::domain::conditions::Facts>, id: &str| {
+        let name = |facts: Option<latch_policy::conditions::Facts>, id: &str| {
             facts.map(|f| f.user_name).unwrap_or_else(|| id.to_string())
         };
         let grantee_facts = people.facts(&request.grantee_id).await?;
         let requester_facts = people.facts(&request.requester_id).await?;
-        let recipient = |facts: &Option<latch_flow::domain::conditions::Facts>, id: &str| Recipient {
+        let recipient = |facts: &Option<latch_policy::conditions::Facts>, id: &str| Recipient {
             user_id: id.to_string(),
             user_name: facts
                 .as_ref()

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use latch_flow::domain::conditions::Facts;
-use latch_flow::domain::model::{AcrossGroups, Approval, ApproverGroup, ApproverRow, Settings};
+use latch_policy::approval::{AcrossGroups, Approval, ApproverGroup, ApproverRow, Settings};
+use latch_policy::conditions::Facts;
 use latch_runtime::{ServiceError, ServiceResult};
 use serde::{Deserialize, Serialize};
 

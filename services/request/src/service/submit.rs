@@ -1,9 +1,9 @@
 //! Making a request: the flow decides, the request is written with what it needs next.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_flow::domain::duration::Span;
 use latch_flow::domain::evaluate::Item;
 use latch_flow::service::queries_public::Asked;
+use latch_policy::duration::Span;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use super::{Policy, RequestService, Tx};

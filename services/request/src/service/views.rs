@@ -107,8 +107,7 @@ impl RequestService {
         }
         let waiting = self.waiting(&request, &views, &approvals).await?;
         let people = &self.ports().people;
-        let name =
-            |facts: Option<latch_flow::domain::conditions::Facts>| facts.map(|f| f.user_name).unwrap_or_default();
+        let name = |facts: Option<latch_policy::conditions::Facts>| facts.map(|f| f.user_name).unwrap_or_default();
         let requester_name = name(people.facts(&request.requester_id).await?);
         let grantee_name = name(people.facts(&request.grantee_id).await?);
         Ok(RequestView {
@@ -156,8 +155,8 @@ impl RequestService {
                     .await?;
                 if let Progress::Waiting(missing) = policy.progress(approvals) {
                     let mode = match policy.across() {
-                        latch_flow::domain::model::AcrossGroups::AnyOf => "any one of these groups",
-                        latch_flow::domain::model::AcrossGroups::AllOf => "every one of these groups",
+                        latch_policy::approval::AcrossGroups::AnyOf => "any one of these groups",
+                        latch_policy::approval::AcrossGroups::AllOf => "every one of these groups",
                     };
                     out.push(format!("waiting for approval from {mode}:"));
                     for (index, needed) in missing {

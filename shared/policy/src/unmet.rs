@@ -2,7 +2,7 @@
 //! ("department is not Engineering", "not in group sre", "title starts with none of eng, ops"),
 //! grammatical for every operator and for one value or several.
 
-use super::conditions::{Attribute, Condition, Operator};
+use crate::conditions::{Attribute, Condition, Operator};
 
 /// Alternatives in words: "Engineering" or "Engineering, Sales".
 fn listed(values: &[String]) -> String {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::group::{Group, Member};
+use super::group::{Group, Member, MemberKind};
 use super::schedule::ScheduleRecord;
 use super::user::User;
 
@@ -96,6 +96,33 @@ impl Change {
     }
 }
 
+/// Whose facts a change may have changed: the users it names, and whether it may also change
+/// users it does not name (a group renamed, deleted or nested into another changes the facts of
+/// every member, transitively). Consumers read this instead of decoding payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub users: Vec<String>,
+    pub broad: bool,
+}
+
+impl Change {
+    pub fn reach(&self) -> Reach {
+        let mut reach = Reach::default();
+        match self.decode() {
+            Some(ChangePayload::Membership { member, .. }) => match member.kind {
+                MemberKind::User => reach.users.push(member.id),
+                MemberKind::Group => reach.broad = true,
+            },
+            _ => match self.resource.split_once('/') {
+                Some(("users", id)) => reach.users.push(id.to_string()),
+                Some(("groups", _)) => reach.broad = true,
+                _ => {}
+            },
+        }
+        reach
+    }
+}
+
 /// A change about to be written; the store assigns sequence and time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewChange {
@@ -171,4 +198,44 @@ impl NewChange {
 fn to_json(value: &impl Serialize) -> serde_json::Value {
     // Serialising our own plain structs cannot fail.
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(kind: ChangeKind, resource: &str, payload: serde_json::Value) -> Change {
+        Change {
+            sequence: 1,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            kind,
+            resource: resource.into(),
+            actor: "import".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_change_names_the_users_whose_facts_it_may_change() {
+        let member = |kind: &str| serde_json::json!({"group_id": "g1", "member": {"kind": kind, "id": "u2"}});
+        let user_member = change(ChangeKind::MemberAdded, "groups/g1", member("user"));
+        assert_eq!(
+            user_member.reach(),
+            Reach {
+                users: vec!["u2".into()],
+                broad: false
+            }
+        );
+        let nested = change(ChangeKind::MemberRemoved, "groups/g1", member("group"));
+        assert!(nested.reach().broad && nested.reach().users.is_empty());
+        let user = change(ChangeKind::RoleRevoked, "users/u1", serde_json::json!({}));
+        assert_eq!(user.reach().users, vec!["u1".to_string()]);
+        assert!(!user.reach().broad);
+        let renamed = change(ChangeKind::GroupUpserted, "groups/g1", serde_json::json!({}));
+        assert!(renamed.reach().broad);
+        let deleted = change(ChangeKind::GroupDeleted, "groups/g1", serde_json::json!({"id": "g1"}));
+        assert!(deleted.reach().broad);
+        let schedule = change(ChangeKind::ScheduleUpserted, "schedules/s1", serde_json::json!({}));
+        assert_eq!(schedule.reach(), Reach::default());
+    }
 }

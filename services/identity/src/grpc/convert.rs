@@ -213,12 +213,37 @@ pub fn change(change: &Change) -> pb::Change {
         ChangeKind::RoleGranted => Kind::RoleGranted,
         ChangeKind::RoleRevoked => Kind::RoleRevoked,
     };
+    let reach = change.reach();
     pb::Change {
+        affected_users: reach.users,
+        broad: reach.broad,
         sequence: change.sequence,
         time: Some(timestamp(change.at)),
         kind: kind as i32,
         resource: change.resource.clone(),
         actor: change.actor.clone(),
         payload_json: change.payload.to_string(),
+    }
+}
+
+/// What flows and requests know of a person: groups transitive, sorted by id.
+pub fn subject_facts(directory: &Directory, user: &User) -> pb::SubjectFacts {
+    let mut groups: Vec<pb::GroupRef> = directory
+        .transitive_group_ids(&user.id)
+        .into_iter()
+        .filter_map(|id| directory.group(id))
+        .map(|g| pb::GroupRef {
+            id: g.id.clone(),
+            display_name: g.display_name.clone(),
+        })
+        .collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+    pb::SubjectFacts {
+        user_id: user.id.clone(),
+        user_name: user.user_name.clone(),
+        email: user.email.clone(),
+        groups,
+        attributes: attributes_to_proto(&user.attributes),
+        manager_id: user.manager_id.clone().unwrap_or_default(),
     }
 }

@@ -2,6 +2,7 @@
 //! caller the auth layer attached; the service below trusts its callers.
 
 mod convert;
+mod internal;
 mod schedules;
 mod users;
 
@@ -17,6 +18,7 @@ use tonic::{Request, Response, Status};
 use crate::service::{IdentityService, SCOPE_API, SCOPE_SCIM, parse_import_document_blocking};
 
 pub use convert::{from_timestamp, timestamp};
+pub use internal::IdentityInternalGrpc;
 pub use latch_proto::identity::v1::identity_service_server::IdentityServiceServer;
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ mod groups;
 mod import;
 mod mfa;
 mod schedules;
+mod subjects;
 mod tokens;
 mod users;
 

@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod directory;
 pub mod domain;
 pub mod grpc;
+pub mod peers;
 pub mod service;
 pub mod store;
 

@@ -1,0 +1,3 @@
+//! The catalog's ports answered by the other contexts over their gRPC contracts.
+
+pub mod identity;

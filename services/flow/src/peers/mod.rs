@@ -1,0 +1,3 @@
+//! The flow context's ports answered by the other contexts over their gRPC contracts.
+
+pub mod identity;

@@ -1,0 +1,133 @@
+//! People, as the identity context tells them: facts from this process's directory replica,
+//! on-call, MFA (acting for the user) and reviewers over `IdentityInternal`, and identity's
+//! change feed with the users each change affects as identity computed them.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use latch_directory::{DirectoryReplica, facts_from_proto};
+use latch_policy::conditions::Facts;
+use latch_proto::identity::v1 as pb;
+use latch_runtime::{ServiceError, ServiceResult};
+
+use crate::ports::{DirectoryChange, People};
+
+pub struct IdentityPeople {
+    replica: DirectoryReplica,
+}
+
+impl IdentityPeople {
+    pub fn new(replica: DirectoryReplica) -> Self {
+        Self { replica }
+    }
+}
+
+/// A change of identity's feed as the reconciler and the audit log read it.
+fn directory_change(change: pb::Change) -> DirectoryChange {
+    let kind = pb::change::Kind::try_from(change.kind)
+        .map(|k| k.as_str_name().trim_start_matches("KIND_").to_lowercase())
+        .unwrap_or_else(|_| format!("unknown_{}", change.kind));
+    let at = change
+        .time
+        .as_ref()
+        .and_then(latch_proto::time::to_datetime)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let payload = serde_json::from_str(&change.payload_json)
+        .unwrap_or(serde_json::Value::String(change.payload_json));
+    DirectoryChange {
+        sequence: change.sequence,
+        at,
+        kind,
+        resource: change.resource,
+        actor: change.actor,
+        users: change.affected_users,
+        broad: change.broad,
+        payload,
+    }
+}
+
+#[async_trait::async_trait]
+impl People for IdentityPeople {
+    async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
+        self.replica.wait_loaded().await?;
+        Ok(self.replica.facts(user))
+    }
+
+    async fn everyone(&self) -> ServiceResult<Vec<Facts>> {
+        self.replica.wait_loaded().await?;
+        Ok(self.replica.everyone())
+    }
+
+    async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>> {
+        let answer = self
+            .replica
+            .client()
+            .get_schedule_on_call(pb::GetScheduleOnCallRequest {
+                schedule: schedule.to_string(),
+                at: Some(latch_proto::time::timestamp(at)),
+            })
+            .await
+            .map_err(|status| self.replica.peer().error(status))?
+            .into_inner();
+        Ok(answer.user_ids)
+    }
+
+    async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
+        let answer = self
+            .replica
+            .client()
+            .verify_user_mfa(pb::VerifyUserMfaRequest {
+                user_id: user_id.to_string(),
+                code: code.to_string(),
+            })
+            .await
+            .map_err(|status| self.replica.peer().error(status))?
+            .into_inner();
+        Ok(answer.verified)
+    }
+
+    async fn catch_up(&self) -> ServiceResult<()> {
+        self.replica.catch_up().await
+    }
+
+    async fn reviewers(&self) -> ServiceResult<Vec<Facts>> {
+        let answer = self
+            .replica
+            .client()
+            .list_reviewers(pb::ListReviewersRequest {})
+            .await
+            .map_err(|status| self.replica.peer().error(status))?
+            .into_inner();
+        Ok(answer.reviewers.into_iter().map(facts_from_proto).collect())
+    }
+
+    fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>> {
+        let replica = self.replica.clone();
+        let open = async move {
+            let changes = replica
+                .client()
+                .watch_changes(pb::WatchChangesRequest { after_sequence: after })
+                .await
+                .map_err(|status| replica.peer().error(status))?
+                .into_inner();
+            Ok::<_, ServiceError>((replica, changes))
+        };
+        futures::stream::once(open)
+            .map(|opened| match opened {
+                Ok((replica, changes)) => changes
+                    .then(move |change| {
+                        let replica = replica.clone();
+                        async move {
+                            let change = change.map_err(|status| replica.peer().error(status))?;
+                            // Whoever reads this change next reads facts: they must include it.
+                            replica.wait_for(change.sequence).await?;
+                            Ok(directory_change(change))
+                        }
+                    })
+                    .boxed(),
+                Err(error) => futures::stream::once(async move { Err(error) }).boxed(),
+            })
+            .flatten()
+            .boxed()
+    }
+}

@@ -1,0 +1,94 @@
+//! The replica's people: facts by user id, and user names (case-insensitive) to ids.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use latch_policy::conditions::Facts;
+
+fn name_key(user_name: &str) -> String {
+    user_name.trim().to_lowercase()
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct People {
+    by_id: HashMap<String, Arc<Facts>>,
+    ids_by_name: HashMap<String, String>,
+}
+
+impl People {
+    pub(crate) fn from_facts(all: impl IntoIterator<Item = Facts>) -> Self {
+        let mut people = Self::default();
+        for facts in all {
+            people.upsert(facts);
+        }
+        people
+    }
+
+    pub(crate) fn upsert(&mut self, facts: Facts) {
+        self.remove(&facts.user_id.clone());
+        self.ids_by_name
+            .insert(name_key(&facts.user_name), facts.user_id.clone());
+        self.by_id.insert(facts.user_id.clone(), Arc::new(facts));
+    }
+
+    pub(crate) fn remove(&mut self, user_id: &str) {
+        if let Some(old) = self.by_id.remove(user_id) {
+            let key = name_key(&old.user_name);
+            if self.ids_by_name.get(&key).is_some_and(|id| id == user_id) {
+                self.ids_by_name.remove(&key);
+            }
+        }
+    }
+
+    /// By id, or else by user name.
+    pub(crate) fn find(&self, id_or_name: &str) -> Option<&Arc<Facts>> {
+        self.by_id.get(id_or_name).or_else(|| {
+            self.ids_by_name
+                .get(&name_key(id_or_name))
+                .and_then(|id| self.by_id.get(id))
+        })
+    }
+
+    /// Everyone, ordered by user name (then id), as identity lists users.
+    pub(crate) fn everyone(&self) -> Vec<Facts> {
+        let mut all: Vec<Facts> = self.by_id.values().map(|f| Facts::clone(f)).collect();
+        all.sort_by(|a, b| {
+            name_key(&a.user_name)
+                .cmp(&name_key(&b.user_name))
+                .then_with(|| a.user_id.cmp(&b.user_id))
+        });
+        all
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(id: &str, name: &str) -> Facts {
+        Facts {
+            user_id: id.into(),
+            user_name: name.into(),
+            email: String::new(),
+            groups: Vec::new(),
+            attributes: Default::default(),
+            manager_id: None,
+        }
+    }
+
+    #[test]
+    fn a_renamed_user_is_found_by_the_new_name_only() {
+        let mut people = People::from_facts([facts("u1", "Alice"), facts("u2", "bob")]);
+        assert_eq!(people.find("alice").map(|f| f.user_id.as_str()), Some("u1"));
+        people.upsert(facts("u1", "alicia"));
+        assert!(people.find("alice").is_none());
+        assert_eq!(people.find("ALICIA").map(|f| f.user_id.as_str()), Some("u1"));
+        people.remove("u2");
+        assert!(people.find("bob").is_none());
+        assert_eq!(people.everyone().len(), 1);
+    }
+}

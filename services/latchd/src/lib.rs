@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use latch_identity::grpc::IdentityGrpc;
+use latch_identity::grpc::{IdentityGrpc, IdentityInternalGrpc};
 use latch_identity::service::{BootstrapOutcome, LocalAuthenticator, parse_import_document};
 use latch_identity::{IdentityService, IdentityStore};
 use latch_runtime::crypto::SecretBox;
@@ -19,7 +19,6 @@ use tokio::net::TcpListener;
 mod demo;
 #[allow(dead_code)] // Until every context calls its peers through a link.
 mod links;
-mod local_directory;
 mod local_flow_ports;
 mod local_request_ports;
 
@@ -68,6 +67,13 @@ impl std::fmt::Debug for AppOptions {
             .field("no_workers", &self.no_workers)
             .finish()
     }
+}
+
+/// The directory replica built for the contexts that read people.
+fn replica(people: &Option<latch_directory::DirectoryReplica>) -> anyhow::Result<latch_directory::DirectoryReplica> {
+    people
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no directory replica was built for this context"))
 }
 
 /// The key services sign their calls to each other with, derived from the encryption key.
@@ -192,6 +198,15 @@ impl App {
         let mut routes = GrpcRoutes::new();
         routes.set_service_key(service_key);
         routes.add(IdentityGrpc::new(identity.clone()).into_server());
+        routes.add_internal(
+            IdentityInternalGrpc::new(identity.clone()).into_server(),
+            &[
+                ServiceName::Catalog,
+                ServiceName::Flow,
+                ServiceName::Request,
+                ServiceName::Gateway,
+            ],
+        );
         background.push(links.serve(ServiceName::Identity, &routes, authenticator.clone()));
         let catalog = if services.iter().any(|s| s == "catalog") {
             let db = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
@@ -202,7 +217,9 @@ impl App {
                 builtin_connectors(&options.connectors),
                 SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
                 options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
-                Arc::new(local_directory::LocalDirectory::new(identity.clone())),
+                Arc::new(latch_catalog::peers::identity::IdentityDirectory::new(
+                    links.peer(ServiceName::Identity, ServiceName::Catalog)?,
+                )),
             )
             .await?;
             let sync_every = Duration::from_secs(config.catalog.sync_interval_secs.max(10));
@@ -213,6 +230,16 @@ impl App {
         } else {
             None
         };
+        // What identity knows of people, in memory for flow and request (one replica for both).
+        let people = match ["flow", "request"].into_iter().find(|c| services.iter().any(|s| s == c)) {
+            Some(reader) => {
+                let reader = if reader == "flow" { ServiceName::Flow } else { ServiceName::Request };
+                let replica = latch_directory::DirectoryReplica::new(links.peer(ServiceName::Identity, reader)?);
+                background.push(replica.spawn());
+                Some(replica)
+            }
+            None => None,
+        };
         let flow = match (&catalog, services.iter().any(|s| s == "flow")) {
             (Some(catalog), true) => {
                 let db = latch_runtime::database::connect_context(&config, "flow", latch_flow::store::MIGRATIONS)
@@ -220,8 +247,8 @@ impl App {
                     .context("flow database")?;
                 let flow = latch_flow::FlowService::open(
                     latch_flow::store::FlowStore::new(db),
-                    Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
-                    Arc::new(local_flow_ports::LocalCatalog::new(catalog.clone(), identity.clone())),
+                    Arc::new(latch_flow::peers::identity::IdentityPeople::new(replica(&people)?)),
+                    Arc::new(local_flow_ports::LocalCatalog::new(catalog.clone(), replica(&people)?)),
                     options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                 )
                 .await?;
@@ -244,7 +271,10 @@ impl App {
                     db,
                     latch_request::ports::Ports {
                         flows: Arc::new(local_request_ports::LocalFlows(flow.clone())),
-                        people: Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
+                        people: Arc::new(latch_request::peers::identity::IdentityPeople::new(
+                            replica(&people)?,
+                            links.peer(ServiceName::Identity, ServiceName::Request)?,
+                        )),
                         targets: Arc::new(local_request_ports::LocalTargets(catalog.clone())),
                     },
                     options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),

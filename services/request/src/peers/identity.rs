@@ -8,17 +8,27 @@ use futures::stream::BoxStream;
 use latch_directory::{DirectoryReplica, facts_from_proto};
 use latch_policy::conditions::Facts;
 use latch_proto::identity::v1 as pb;
+use latch_proto::identity::v1::identity_internal_client::IdentityInternalClient;
+use latch_runtime::peer::{Peer, PeerChannel};
 use latch_runtime::{ServiceError, ServiceResult};
 
 use crate::ports::{DirectoryChange, People};
 
 pub struct IdentityPeople {
     replica: DirectoryReplica,
+    /// The request service's own link: MFA is verified by the service acting for the user.
+    peer: Peer,
 }
 
 impl IdentityPeople {
-    pub fn new(replica: DirectoryReplica) -> Self {
-        Self { replica }
+    /// `replica` may be shared with other contexts of this process; `peer` is the request
+    /// service's link to identity.
+    pub fn new(replica: DirectoryReplica, peer: Peer) -> Self {
+        Self { replica, peer }
+    }
+
+    fn client(&self) -> IdentityInternalClient<PeerChannel> {
+        IdentityInternalClient::new(self.peer.channel())
     }
 }
 
@@ -60,28 +70,26 @@ impl People for IdentityPeople {
 
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>> {
         let answer = self
-            .replica
             .client()
             .get_schedule_on_call(pb::GetScheduleOnCallRequest {
                 schedule: schedule.to_string(),
                 at: Some(latch_proto::time::timestamp(at)),
             })
             .await
-            .map_err(|status| self.replica.peer().error(status))?
+            .map_err(|status| self.peer.error(status))?
             .into_inner();
         Ok(answer.user_ids)
     }
 
     async fn verify_mfa(&self, user_id: &str, code: &str) -> ServiceResult<bool> {
         let answer = self
-            .replica
             .client()
             .verify_user_mfa(pb::VerifyUserMfaRequest {
                 user_id: user_id.to_string(),
                 code: code.to_string(),
             })
             .await
-            .map_err(|status| self.replica.peer().error(status))?
+            .map_err(|status| self.peer.error(status))?
             .into_inner();
         Ok(answer.verified)
     }
@@ -92,33 +100,33 @@ impl People for IdentityPeople {
 
     async fn reviewers(&self) -> ServiceResult<Vec<Facts>> {
         let answer = self
-            .replica
             .client()
             .list_reviewers(pb::ListReviewersRequest {})
             .await
-            .map_err(|status| self.replica.peer().error(status))?
+            .map_err(|status| self.peer.error(status))?
             .into_inner();
         Ok(answer.reviewers.into_iter().map(facts_from_proto).collect())
     }
 
     fn watch(&self, after: i64) -> BoxStream<'static, ServiceResult<DirectoryChange>> {
         let replica = self.replica.clone();
+        let peer = self.peer.clone();
         let open = async move {
-            let changes = replica
-                .client()
+            let changes = IdentityInternalClient::new(peer.channel())
                 .watch_changes(pb::WatchChangesRequest { after_sequence: after })
                 .await
-                .map_err(|status| replica.peer().error(status))?
+                .map_err(|status| peer.error(status))?
                 .into_inner();
-            Ok::<_, ServiceError>((replica, changes))
+            Ok::<_, ServiceError>((replica, peer, changes))
         };
         futures::stream::once(open)
             .map(|opened| match opened {
-                Ok((replica, changes)) => changes
+                Ok((replica, peer, changes)) => changes
                     .then(move |change| {
                         let replica = replica.clone();
+                        let peer = peer.clone();
                         async move {
-                            let change = change.map_err(|status| replica.peer().error(status))?;
+                            let change = change.map_err(|status| peer.error(status))?;
                             // Whoever reads this change next reads facts: they must include it.
                             replica.wait_for(change.sequence).await?;
                             Ok(directory_change(change))

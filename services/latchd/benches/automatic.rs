@@ -197,7 +197,7 @@ async fn reconcile_bench() {
         ));
     }
     let document = latch_identity::service::parse_import_document(&document).expect("directory");
-    app.identity()
+    app.identity().expect("identity runs here")
         .import_directory("bench", &document, false)
         .await
         .expect("import");

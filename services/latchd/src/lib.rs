@@ -69,6 +69,38 @@ impl std::fmt::Debug for AppOptions {
     }
 }
 
+/// Opens identity's store, bootstraps the admin and loads the demo directory when asked.
+async fn open_identity(
+    config: &LatchConfig,
+    clock: SharedClock,
+    secrets: SecretBox,
+    demo: bool,
+) -> anyhow::Result<(IdentityService, BootstrapOutcome)> {
+    let db = latch_runtime::database::connect_context(config, "identity", latch_identity::store::MIGRATIONS)
+        .await
+        .context("identity database")?;
+    let identity = IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
+    let bootstrap = identity.bootstrap(&config.bootstrap_token).await?;
+    if demo {
+        let document = parse_import_document(DEMO_DIRECTORY)?;
+        let report = identity.import_directory("demo", &document, false).await?;
+        tracing::info!(
+            created = report.created.len(),
+            changed = report.changed.len(),
+            "demo directory loaded"
+        );
+    }
+    Ok((identity, bootstrap))
+}
+
+/// The context a process without identity calls identity as.
+fn first_context(services: &[String]) -> anyhow::Result<ServiceName> {
+    services
+        .iter()
+        .find_map(|s| s.parse::<ServiceName>().ok().filter(|n| *n != ServiceName::Identity))
+        .ok_or_else(|| anyhow::anyhow!("no service to run"))
+}
+
 /// The directory replica built for the contexts that read people.
 fn replica(people: &Option<latch_directory::DirectoryReplica>) -> anyhow::Result<latch_directory::DirectoryReplica> {
     people
@@ -87,7 +119,7 @@ pub struct App {
     routes: GrpcRoutes,
     http: axum::Router,
     authenticator: latch_runtime::auth::SharedAuthenticator,
-    identity: IdentityService,
+    identity: Option<IdentityService>,
     catalog: Option<latch_catalog::CatalogService>,
     flow: Option<latch_flow::FlowService>,
     request: Option<latch_request::RequestService>,
@@ -140,12 +172,6 @@ impl App {
                 );
             }
         }
-        // Every other context authenticates through identity; until they can ask a remote one,
-        // identity runs in each process.
-        anyhow::ensure!(
-            services.iter().any(|s| s == "identity"),
-            "--services must include identity"
-        );
 
         config.check().map_err(|rule| anyhow::anyhow!(rule))?;
         let data_dir_lock = if config.is_postgres() {
@@ -169,45 +195,45 @@ impl App {
             .context("encryption key (LATCH_ENCRYPTION_KEY)")?;
         // Replicas sharing the encryption key accept each other's page tokens.
         latch_runtime::pagination::set_token_key(secrets.derive_key("page tokens"));
-        let db = latch_runtime::database::connect_context(&config, "identity", latch_identity::store::MIGRATIONS)
-            .await
-            .context("identity database")?;
-        let identity = IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
-        let bootstrap = identity.bootstrap(&config.bootstrap_token).await?;
-        if options.demo {
-            let document = parse_import_document(DEMO_DIRECTORY)?;
-            let report = identity.import_directory("demo", &document, false).await?;
-            tracing::info!(
-                created = report.created.len(),
-                changed = report.changed.len(),
-                "demo directory loaded"
-            );
-        }
+        // A process without identity neither opens its database nor bootstraps it.
+        let (identity, bootstrap) = if services.iter().any(|s| s == "identity") {
+            let (identity, bootstrap) = open_identity(&config, clock, secrets, options.demo).await?;
+            (Some(identity), bootstrap)
+        } else {
+            (None, BootstrapOutcome::AlreadyBootstrapped)
+        };
         let follow_every = if config.is_postgres() {
             Duration::from_millis(250)
         } else {
             Duration::from_secs(2)
         };
-        let mut background = vec![identity.spawn_follower(follow_every)];
-
-        let authenticator: latch_runtime::auth::SharedAuthenticator =
-            Arc::new(LocalAuthenticator::new(identity.clone()));
+        let mut background = Vec::new();
         // Services prove themselves to each other with a key every process derives alike.
         let service_key = latch_runtime::service_identity::ServiceKey::new(secrets_key(&config)?);
         let mut links = links::Links::new(service_key.clone(), config.peers.clone());
+        let authenticator: latch_runtime::auth::SharedAuthenticator = match &identity {
+            Some(identity) => Arc::new(LocalAuthenticator::new(identity.clone())),
+            // Asked of the identity service, as the first context this process runs.
+            None => Arc::new(latch_runtime::remote_auth::RemoteAuthenticator::new(
+                links.peer(ServiceName::Identity, first_context(&services)?)?,
+            )),
+        };
         let mut routes = GrpcRoutes::new();
         routes.set_service_key(service_key);
-        routes.add(IdentityGrpc::new(identity.clone()).into_server());
-        routes.add_internal(
-            IdentityInternalGrpc::new(identity.clone()).into_server(),
-            &[
-                ServiceName::Catalog,
-                ServiceName::Flow,
-                ServiceName::Request,
-                ServiceName::Gateway,
-            ],
-        );
-        background.push(links.serve(ServiceName::Identity, &routes, authenticator.clone()));
+        if let Some(identity) = &identity {
+            background.push(identity.spawn_follower(follow_every));
+            routes.add(IdentityGrpc::new(identity.clone()).into_server());
+            routes.add_internal(
+                IdentityInternalGrpc::new(identity.clone()).into_server(),
+                &[
+                    ServiceName::Catalog,
+                    ServiceName::Flow,
+                    ServiceName::Request,
+                    ServiceName::Gateway,
+                ],
+            );
+            background.push(links.serve(ServiceName::Identity, &routes, authenticator.clone()));
+        }
         let catalog = if services.iter().any(|s| s == "catalog") {
             let db = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
                 .await
@@ -309,7 +335,9 @@ impl App {
                 background.push(request.spawn_audit(Duration::from_millis(200)));
                 let sink: Arc<dyn latch_runtime::audit::AuditSink> =
                     Arc::new(latch_request::service::RequestAuditSink::new(&request));
-                identity.audit().connect(sink.clone());
+                if let Some(identity) = &identity {
+                    identity.audit().connect(sink.clone());
+                }
                 catalog.audit().connect(sink.clone());
                 flow.audit().connect(sink);
                 routes.add(latch_request::audit_grpc::AuditGrpc::new(request.clone()).into_server());
@@ -323,20 +351,21 @@ impl App {
             }
             _ => None,
         };
-        let http = axum::Router::new()
-            .route("/healthz", axum::routing::get(|| async { "ok" }))
-            .nest(
+        let mut http = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        if let Some(identity) = &identity {
+            http = http.nest(
                 "/scim/v2",
                 latch_identity::scim::router(
                     identity.clone(),
                     Some(config.public_url.clone()).filter(|u| !u.is_empty()),
                 ),
             );
+        }
 
         if options.demo
-            && let (Some(catalog), Some(flow)) = (&catalog, &flow)
+            && let (Some(identity), Some(catalog), Some(flow)) = (&identity, &catalog, &flow)
         {
-            demo::load_catalog_and_flow(&identity, catalog, flow).await?;
+            demo::load_catalog_and_flow(identity, catalog, flow).await?;
         }
 
         let grpc_listener = TcpListener::bind(config.grpc_addr)
@@ -388,8 +417,9 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    pub fn identity(&self) -> &IdentityService {
-        &self.identity
+    /// The identity service, when this process runs it.
+    pub fn identity(&self) -> Option<&IdentityService> {
+        self.identity.as_ref()
     }
 
     pub fn bootstrap(&self) -> &BootstrapOutcome {
@@ -424,7 +454,9 @@ impl App {
         let signal = async move {
             shutdown.await;
             // Long-lived streams would hold the graceful drain open forever.
-            identity.close_streams();
+            if let Some(identity) = &identity {
+                identity.close_streams();
+            }
             let _ = stop.send(true);
         };
         let (grpc, http, ()) = tokio::join!(grpc, http, signal);

@@ -14,6 +14,7 @@ impl Scim {
     pub async fn new(app: &App, caller: &Caller) -> Self {
         let token = app
             .identity()
+            .expect("identity runs here")
             .create_token(&caller.user_id, "bench idp", "scim", None)
             .await
             .expect("scim token")

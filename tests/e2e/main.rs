@@ -16,6 +16,7 @@ mod feed;
 mod flows;
 mod groups;
 mod hardening;
+mod identity_internal;
 mod import;
 mod insights;
 mod lost_grants;

@@ -137,7 +137,10 @@ async fn through_remote_authentication_a_removed_admin_role_a_deactivated_user_a
         .await
         .expect("revoke role");
     let took = until(async || !auth.authenticate(&dana_secret).await.expect("dana").is_admin()).await;
-    assert!(took < Duration::from_secs(1), "admin role still honoured after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "admin role still honoured after {took:?}"
+    );
 
     admin
         .update_user(pb::UpdateUserRequest {
@@ -153,7 +156,10 @@ async fn through_remote_authentication_a_removed_admin_role_a_deactivated_user_a
         .await
         .expect("deactivate");
     let took = until(async || auth.authenticate(&dana_secret).await.is_err()).await;
-    assert!(took < Duration::from_secs(1), "a deactivated user still authenticated after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "a deactivated user still authenticated after {took:?}"
+    );
     server.clock.advance(TimeDelta::minutes(5));
 
     let erin = auth.authenticate(&erin_secret).await.expect("erin");
@@ -162,7 +168,10 @@ async fn through_remote_authentication_a_removed_admin_role_a_deactivated_user_a
         .await
         .expect("revoke token");
     let took = until(async || auth.authenticate(&erin_secret).await.is_err()).await;
-    assert!(took < Duration::from_secs(1), "a revoked token still worked after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "a revoked token still worked after {took:?}"
+    );
     match auth.authenticate(&erin_secret).await {
         Err(latch_runtime::ServiceError::Unauthenticated(message)) => {
             assert!(!message.contains(&erin_secret))
@@ -192,7 +201,10 @@ async fn a_process_without_identity_authenticates_through_it_and_drops_a_revoked
     let (_, secret) = server.user_secret("fay").await;
     let mut catalog = catalog_only.catalog_with(Some(&secret)).await;
     let list = || latch_proto::catalog::v1::ListIntegrationsRequest::default();
-    catalog.list_integrations(list()).await.expect("fay's token works in the catalog process");
+    catalog
+        .list_integrations(list())
+        .await
+        .expect("fay's token works in the catalog process");
     let mut fay = server.client_with(Some(&secret)).await;
     let token = fay.who_am_i(pb::WhoAmIRequest {}).await.expect("whoami").into_inner();
     server

@@ -197,7 +197,8 @@ async fn reconcile_bench() {
         ));
     }
     let document = latch_identity::service::parse_import_document(&document).expect("directory");
-    app.identity().expect("identity runs here")
+    app.identity()
+        .expect("identity runs here")
         .import_directory("bench", &document, false)
         .await
         .expect("import");

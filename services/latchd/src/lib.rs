@@ -257,9 +257,16 @@ impl App {
             None
         };
         // What identity knows of people, in memory for flow and request (one replica for both).
-        let people = match ["flow", "request"].into_iter().find(|c| services.iter().any(|s| s == c)) {
+        let people = match ["flow", "request"]
+            .into_iter()
+            .find(|c| services.iter().any(|s| s == c))
+        {
             Some(reader) => {
-                let reader = if reader == "flow" { ServiceName::Flow } else { ServiceName::Request };
+                let reader = if reader == "flow" {
+                    ServiceName::Flow
+                } else {
+                    ServiceName::Request
+                };
                 let replica = latch_directory::DirectoryReplica::new(links.peer(ServiceName::Identity, reader)?);
                 background.push(replica.spawn());
                 Some(replica)

@@ -4,9 +4,9 @@ use latch_catalog::CatalogService;
 use latch_catalog::domain::principal::Principal;
 use latch_catalog::domain::tags::TagSelector;
 use latch_catalog::domain::target::{IntegrationTarget, Selection, SelectionMode, Target};
+use latch_directory::DirectoryReplica;
 use latch_flow::domain::evaluate::Item;
 use latch_flow::domain::model::{SelectionModeSpec, TargetSpec};
-use latch_directory::DirectoryReplica;
 use latch_flow::ports::Catalog;
 use latch_runtime::{ServiceError, ServiceResult};
 

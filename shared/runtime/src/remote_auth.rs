@@ -77,7 +77,9 @@ impl RemoteAuthenticator {
     async fn ask(&self, token: &str) -> ServiceResult<Caller> {
         let mut client = IdentityInternalClient::new(self.peer.channel());
         let answer = client
-            .authenticate(pb::AuthenticateRequest { token: token.to_string() })
+            .authenticate(pb::AuthenticateRequest {
+                token: token.to_string(),
+            })
             .await
             .map_err(|status| self.peer.error(status))?
             .into_inner();
@@ -90,7 +92,11 @@ impl RemoteAuthenticator {
             user_id: answer.user_id,
             user_name: answer.user_name,
             token_id: answer.token_id,
-            roles: answer.roles.into_iter().filter_map(|r| Role::try_from(r).ok()).collect(),
+            roles: answer
+                .roles
+                .into_iter()
+                .filter_map(|r| Role::try_from(r).ok())
+                .collect(),
             scope,
             source: String::new(),
         })

@@ -72,6 +72,7 @@ mod tests {
             resource: "groups/g1".into(),
             actor: "users/u1".into(),
             payload_json: r#"{"id":"g1"}"#.into(),
+            ..Default::default()
         }
     }
 

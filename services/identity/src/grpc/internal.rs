@@ -46,7 +46,10 @@ type GrpcResult<T> = Result<Response<T>, Status>;
 fn bounded<'a>(field: &str, value: &'a str, max: usize) -> ServiceResult<&'a str> {
     if value.chars().count() > max {
         // Never echo the value: it may be a secret.
-        return Err(ServiceError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ServiceError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.trim())
 }
@@ -210,7 +213,10 @@ impl IdentityInternal for IdentityInternalGrpc {
         caller(&request)?;
         let reviewers = self.service.reviewers();
         let directory = self.service.directory();
-        let reviewers = reviewers.iter().map(|u| convert::subject_facts(&directory, u)).collect();
+        let reviewers = reviewers
+            .iter()
+            .map(|u| convert::subject_facts(&directory, u))
+            .collect();
         Ok(Response::new(pb::ListReviewersResponse { reviewers }))
     }
 

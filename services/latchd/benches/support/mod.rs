@@ -94,7 +94,13 @@ pub fn serve(app: App) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHa
 
 /// The bootstrapped admin, as a caller of the services.
 pub fn admin_caller(app: &App) -> Caller {
-    let admin = app.identity().expect("identity runs here").directory().find_user("admin").cloned().expect("admin");
+    let admin = app
+        .identity()
+        .expect("identity runs here")
+        .directory()
+        .find_user("admin")
+        .cloned()
+        .expect("admin");
     Caller {
         user_id: admin.id.clone(),
         user_name: admin.user_name.clone(),

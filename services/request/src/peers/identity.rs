@@ -42,8 +42,7 @@ fn directory_change(change: pb::Change) -> DirectoryChange {
         .as_ref()
         .and_then(latch_proto::time::to_datetime)
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    let payload = serde_json::from_str(&change.payload_json)
-        .unwrap_or(serde_json::Value::String(change.payload_json));
+    let payload = serde_json::from_str(&change.payload_json).unwrap_or(serde_json::Value::String(change.payload_json));
     DirectoryChange {
         sequence: change.sequence,
         at,

@@ -23,6 +23,7 @@ mod lost_grants;
 mod mfa;
 mod notifications;
 mod postgres_catalog;
+mod remote_auth;
 mod replicas;
 mod request_postgres;
 mod request_reliability;

@@ -131,3 +131,51 @@ impl Authenticator for RemoteAuthenticator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service_identity::{ServiceKey, ServiceName};
+
+    fn authenticator() -> RemoteAuthenticator {
+        // Connected lazily: these tests never reach it.
+        let peer = Peer::remote(
+            ServiceName::Identity,
+            "http://127.0.0.1:9",
+            ServiceName::Flow,
+            ServiceKey::new([7; 32]),
+        )
+        .expect("peer");
+        RemoteAuthenticator::new(peer)
+    }
+
+    fn key(n: usize) -> Digest32 {
+        Sha256::digest(n.to_be_bytes()).into()
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_bounded_and_refusals_expire_first() {
+        let auth = authenticator();
+        for n in 0..MAX_ENTRIES + 10 {
+            auth.remember(key(n), Err("invalid".into()));
+        }
+        assert!(auth.cache.lock().unwrap().len() <= MAX_ENTRIES);
+        let caller = Caller::service(ServiceName::Flow, String::new());
+        auth.remember(key(1), Ok(caller.clone()));
+        auth.remember(key(2), Err("invalid".into()));
+        assert_eq!(auth.cached(&key(1)), Some(Ok(caller.clone())));
+        assert!(auth.cached(&key(2)).is_some());
+        std::thread::sleep(REFUSAL_TTL + Duration::from_millis(10));
+        assert_eq!(auth.cached(&key(2)), None, "a refusal is kept briefly");
+        assert_eq!(auth.cached(&key(1)), Some(Ok(caller)));
+        std::thread::sleep(ANSWER_TTL - REFUSAL_TTL);
+        assert_eq!(auth.cached(&key(1)), None, "an answer lives at most 500 ms");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_token_is_refused_without_asking() {
+        let auth = authenticator();
+        let error = auth.authenticate(&"x".repeat(MAX_TOKEN_CHARS + 1)).await.unwrap_err();
+        assert!(matches!(error, ServiceError::Unauthenticated(_)), "{error:?}");
+    }
+}

@@ -17,6 +17,7 @@ use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
 mod demo;
+pub mod gateway;
 #[allow(dead_code)] // Until every context calls its peers through a link.
 mod links;
 mod local_directory;

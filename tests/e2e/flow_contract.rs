@@ -228,5 +228,59 @@ async fn the_stored_snapshot_is_the_contracts_message_and_an_old_json_one_still_
     as_dave.approve_request(decide(&old.id)).await.unwrap();
     as_boss.approve_request(decide(&new.id)).await.unwrap();
     wait_states(&server, &mut as_ada, &[old.id.clone(), new.id.clone()], &["active"]).await;
-    assert_eq!(stored_policy(&server, &old.id).await, json, "an old snapshot is read, never rewritten");
+    assert_eq!(
+        stored_policy(&server, &old.id).await,
+        json,
+        "an old snapshot is read, never rewritten"
+    );
+}
+
+#[test]
+fn every_approval_rule_and_setting_survives_the_contract() {
+    let spec = latch_flow::service::parse_definition(
+        r#"
+name: everything
+kind: self_serve
+requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
+targets:
+  - bundle: analysts
+grant_for: { custom: 4h }
+approval:
+  approval_of:
+    across: all_of
+    groups:
+      - combine: or
+        min_approvers: 2
+        rows:
+          - condition: { attribute: group, operator: is_not, values: [contractors] }
+          - condition: { attribute: user, operator: starts_with, values: [ad] }
+          - condition: { attribute: title, operator: contains, values: [lead] }
+          - condition: { attribute: location, operator: does_not_contain, values: [moon] }
+      - rows: [ manager, resource_owner, { on_call: { schedules: [sre-primary, sre-secondary] } } ]
+settings:
+  require_mfa: true
+  require_justification: false
+  require_approver_reason: true
+  no_self_approval: true
+  require_duration: true
+  post_use_review: true
+  extensions: { max_count: 3, extend_by: 45m }
+"#,
+    )
+    .expect("a valid flow document");
+    let stored = latch_flow::store::StoredFlow {
+        id: "f1".into(),
+        spec: spec.clone(),
+        created_at: crate::harness::epoch(),
+        updated_at: crate::harness::epoch(),
+        version: 7,
+    };
+    let message = latch_flow::grpc::policy_wire::approval_policy(&stored);
+    assert_eq!((message.flow_id.as_str(), message.flow_version), ("f1", 7));
+    let read = latch_request::policy_snapshot::from_proto(&message).expect("readable");
+    assert_eq!(read.approval, spec.approval);
+    assert_eq!(read.settings, spec.settings);
+    // And as a request stores it.
+    let text = latch_request::policy_snapshot::encode(&message);
+    assert_eq!(latch_request::service::Policy::parse(&text).unwrap(), read);
 }

@@ -64,7 +64,7 @@ pub fn from_proto(message: &pb::ApprovalPolicy) -> Result<Policy, String> {
         },
         pb::ApprovalKind::Unspecified => return Err(format!("unknown approval kind {}", message.approval)),
     };
-    let settings = message.settings.clone().unwrap_or_default();
+    let settings = message.settings.unwrap_or_default();
     let extensions = match &settings.extensions {
         None => None,
         Some(limits) => Some(Extensions {

@@ -191,7 +191,7 @@ impl FlowInternal for FlowInternalGrpc {
         require_request_service(&request)?;
         let state = self.service.state();
         let mut chunks = Vec::new();
-        for flow in self.service.automatic_flows() {
+        for flow in self.service.automatic_flows_of(&state) {
             let policy = state.flows.iter().find(|f| f.id == flow.id).map(approval_policy);
             let mut items = flow.items.chunks(CHUNK);
             let first = items.next().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! The gRPC adapter of the flow context.
 
 pub mod internal;
-mod policy_wire;
+pub mod policy_wire;
 
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_service_server::FlowService as FlowApi;

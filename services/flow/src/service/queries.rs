@@ -268,8 +268,13 @@ impl FlowService {
 
     /// Automatic flows in force now (active, inside their window), with what each grants.
     pub fn automatic_flows(&self) -> Vec<AutomaticFlow> {
+        self.automatic_flows_of(&self.state())
+    }
+
+    /// [`Self::automatic_flows`] of one compiled state (to read more of it consistently).
+    pub fn automatic_flows_of(&self, state: &super::FlowState) -> Vec<AutomaticFlow> {
         let at = self.now();
-        self.state()
+        state
             .index
             .flows()
             .filter(|f| f.spec.active && f.spec.kind == FlowKind::Automatic && f.when.contains(at))

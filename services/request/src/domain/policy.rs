@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use latch_policy::approval::{AcrossGroups, Approval, ApproverGroup, ApproverRow, Settings};
 use serde::{Deserialize, Serialize};
 
-
 /// The serde form is how snapshots were stored before they were the flow contract's
 /// `ApprovalPolicy` message; it is still read (see [`crate::policy_snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,4 +48,3 @@ impl Policy {
             .collect()
     }
 }
-

@@ -28,7 +28,11 @@ impl FlowPeer {
     }
 
     /// Every message of a streamed answer, the callee's errors mapped back.
-    async fn each<T>(&self, mut stream: Streaming<T>, mut take: impl FnMut(T) -> ServiceResult<()>) -> ServiceResult<()> {
+    async fn each<T>(
+        &self,
+        mut stream: Streaming<T>,
+        mut take: impl FnMut(T) -> ServiceResult<()>,
+    ) -> ServiceResult<()> {
         while let Some(message) = stream.message().await.map_err(|s| self.peer.error(s))? {
             take(message)?;
         }
@@ -58,11 +62,7 @@ impl Flows for FlowPeer {
         flow: &str,
     ) -> ServiceResult<Decision> {
         let request = flow_wire::decide_request(actor, grantee, asked, duration, at, flow);
-        let answer = self
-            .client()
-            .decide(request)
-            .await
-            .map_err(|s| self.peer.error(s))?;
+        let answer = self.client().decide(request).await.map_err(|s| self.peer.error(s))?;
         flow_wire::decision(answer.into_inner())
     }
 
@@ -107,7 +107,12 @@ impl Flows for FlowPeer {
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();
-        Ok(self.grantees(stream).await?.into_iter().flat_map(|(_, users)| users).collect())
+        Ok(self
+            .grantees(stream)
+            .await?
+            .into_iter()
+            .flat_map(|(_, users)| users)
+            .collect())
     }
 
     async fn generation(&self) -> ServiceResult<Generation> {

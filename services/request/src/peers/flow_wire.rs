@@ -6,8 +6,7 @@ use latch_proto::flow::v1 as pb;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
 use crate::domain::flows::{
-    Allowance, Asked, AutomaticFlow, Chosen, Decision, FlowKind, FlowSummary, Generation, Item, PolicySnapshot,
-    Refusal,
+    Allowance, Asked, AutomaticFlow, Chosen, Decision, FlowKind, FlowSummary, Generation, Item, PolicySnapshot, Refusal,
 };
 use crate::policy_snapshot;
 
@@ -166,7 +165,12 @@ mod tests {
             user_ids: users.iter().map(|u| u.to_string()).collect(),
         };
         let mut flows = Vec::new();
-        for c in [chunk("a", &["u1"]), chunk("a", &["u2"]), chunk("b", &[]), chunk("c", &["u3"])] {
+        for c in [
+            chunk("a", &["u1"]),
+            chunk("a", &["u2"]),
+            chunk("b", &[]),
+            chunk("c", &["u3"]),
+        ] {
             add_grantees_chunk(&mut flows, c);
         }
         assert_eq!(

@@ -124,11 +124,7 @@ impl RequestService {
     }
 
     /// What the reconciler has still to do for an automatic flow.
-    async fn pending_changes(
-        &self,
-        status: &mut FlowStatus,
-        flow: Option<&AutomaticFlow>,
-    ) -> ServiceResult<()> {
+    async fn pending_changes(&self, status: &mut FlowStatus, flow: Option<&AutomaticFlow>) -> ServiceResult<()> {
         let ports = self.ports();
         let wanted: BTreeSet<String> = match flow {
             // This flow's grantees only, not every automatic flow's.

@@ -75,8 +75,7 @@ impl RequestService {
                     created_at: flow.created_at,
                 });
             }
-            if let (Some(maximum), Some(stats)) = (flow.maximum, durations.get(&flow.id).and_then(|d| stats(d)))
-            {
+            if let (Some(maximum), Some(stats)) = (flow.maximum, durations.get(&flow.id).and_then(|d| stats(d))) {
                 let maximum_secs = maximum.as_seconds() as i64;
                 out.durations.push(DurationInsight {
                     flow_id: flow.id.clone(),

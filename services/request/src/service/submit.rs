@@ -108,7 +108,12 @@ impl RequestService {
             .facts(grantee_ref)
             .await?
             .ok_or_else(|| ServiceError::invalid("grantee", format!("no active user {grantee_ref:?}")))?;
-        debug_assert_eq!(snapshot.policy.needs_approval(), chosen.needs_approval);
+        if snapshot.policy.needs_approval() != chosen.needs_approval {
+            return Err(ServiceError::Internal(format!(
+                "the flow service's decision and the policy of {} disagree on approval",
+                chosen.flow_name
+            )));
+        }
         let mfa_done = if chosen.require_mfa && !submission.mfa_code.trim().is_empty() {
             if grantee.user_id != caller.user_id {
                 return Err(ServiceError::invalid(

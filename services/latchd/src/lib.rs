@@ -228,6 +228,10 @@ impl App {
                 .await?;
                 background.push(flow.spawn_follower(follow_every));
                 routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
+                routes.add_internal(
+                    latch_flow::grpc::internal::FlowInternalGrpc::new(flow.clone()).into_server(),
+                    &[ServiceName::Request],
+                );
                 background.push(links.serve(ServiceName::Flow, &routes, authenticator.clone()));
                 Some(flow)
             }
@@ -244,7 +248,9 @@ impl App {
                 let request = latch_request::RequestService::open(
                     db,
                     latch_request::ports::Ports {
-                        flows: Arc::new(local_request_ports::LocalFlows(flow.clone())),
+                        flows: Arc::new(latch_request::peers::flow::FlowPeer::new(
+                            links.peer(ServiceName::Flow, ServiceName::Request)?,
+                        )),
                         people: Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
                         targets: Arc::new(local_request_ports::LocalTargets(catalog.clone())),
                     },

@@ -8,6 +8,8 @@ pub mod audit_checkpoint_wire;
 pub mod audit_grpc;
 pub mod domain;
 pub mod grpc;
+pub mod peers;
+pub mod policy_snapshot;
 pub mod ports;
 pub mod service;
 pub mod store;

@@ -41,7 +41,12 @@ fn destination(path: &str) -> Result<ServiceName, Status> {
     service
         .rsplit_once('.')
         .and_then(|(package, _)| context_of(package))
-        .ok_or_else(|| Status::unimplemented(format!("no Latch service {:?}", latch_runtime::text::prefix(service, 80))))
+        .ok_or_else(|| {
+            Status::unimplemented(format!(
+                "no Latch service {:?}",
+                latch_runtime::text::prefix(service, 80)
+            ))
+        })
 }
 
 /// A channel to every context, from `peers.*`.
@@ -122,7 +127,9 @@ pub fn router(backends: Backends) -> anyhow::Result<(axum::Router, tonic_health:
         .register_encoded_file_descriptor_set(latch_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let own = tonic::service::Routes::new(health).add_service(reflection).into_axum_router();
+    let own = tonic::service::Routes::new(health)
+        .add_service(reflection)
+        .into_axum_router();
     let router = own.fallback(move |request: Request| {
         let backends = backends.clone();
         let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
@@ -137,7 +144,10 @@ mod tests {
 
     #[test]
     fn calls_go_to_the_context_of_their_package() {
-        assert_eq!(destination("/latch.flow.v1.FlowService/GetFlow").unwrap(), ServiceName::Flow);
+        assert_eq!(
+            destination("/latch.flow.v1.FlowService/GetFlow").unwrap(),
+            ServiceName::Flow
+        );
         assert_eq!(
             destination("/latch.request.v1.AuditService/ListAuditEvents").unwrap(),
             ServiceName::Request

@@ -4,6 +4,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod peers;
 pub mod ports;
 pub mod service;
 pub mod store;

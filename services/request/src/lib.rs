@@ -8,6 +8,7 @@ pub mod audit_checkpoint_wire;
 pub mod audit_grpc;
 pub mod domain;
 pub mod grpc;
+pub mod peers;
 pub mod ports;
 pub mod service;
 pub mod store;

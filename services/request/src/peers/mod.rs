@@ -1,0 +1,3 @@
+//! The request context's ports answered by other services over their gRPC contracts.
+
+pub mod catalog;

@@ -107,7 +107,11 @@ async fn the_change_feed_is_ordered_gap_free_and_resumes_after_a_restart() {
     integration(&server, "shop", "demo", &[]).await;
     tag(&server, "table:orders-prod/orders", "reviewed", "yes").await;
     let mut admin = server.catalog_admin().await;
-    let created = admin.create_bundle(bundle("orders")).await.expect("bundle").into_inner();
+    let created = admin
+        .create_bundle(bundle("orders"))
+        .await
+        .expect("bundle")
+        .into_inner();
     admin
         .create_space(catalog::CreateSpaceRequest {
             space: Some(catalog::Space {
@@ -130,9 +134,16 @@ async fn the_change_feed_is_ordered_gap_free_and_resumes_after_a_restart() {
             Kind::SpaceCreated
         ]
     );
-    assert!(all[2].resource.ends_with("/resources/table:orders-prod/orders"), "{:?}", all[2]);
+    assert!(
+        all[2].resource.ends_with("/resources/table:orders-prod/orders"),
+        "{:?}",
+        all[2]
+    );
     assert_eq!(all[3].resource, format!("bundles/{}", created.id));
-    assert!(all.iter().all(|c| c.actor.starts_with("users/") && c.at.is_some()), "{all:?}");
+    assert!(
+        all.iter().all(|c| c.actor.starts_with("users/") && c.at.is_some()),
+        "{all:?}"
+    );
 
     // After a restart the same feed, resumed from a cursor.
     let (data_dir, database_url, clock) = server.stop().await;
@@ -196,7 +207,13 @@ async fn concurrent_writers_and_replicas_number_changes_without_gaps() {
         };
         async move {
             for round in 0..EACH {
-                tag(server, "table:orders-prod/orders", &format!("w{writer}"), &format!("r{round}")).await;
+                tag(
+                    server,
+                    "table:orders-prod/orders",
+                    &format!("w{writer}"),
+                    &format!("r{round}"),
+                )
+                .await;
             }
         }
     }));
@@ -396,7 +413,10 @@ async fn grants_go_through_the_catalog_which_alone_holds_the_integration_secret(
         integration_id: integration_id.clone(),
         grant: Some(connector::GrantRequest {
             grant_id: "proxy-test".into(),
-            config: config.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config: config
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             grantee: Some(connector::Grantee {
                 user_id: "u1".into(),
                 user_name: "ada".into(),
@@ -415,9 +435,17 @@ async fn grants_go_through_the_catalog_which_alone_holds_the_integration_secret(
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("grant.config") || !crate::harness::violated_fields(&refused).is_empty());
     assert!(!refused.message().contains(SECRET));
-    as_request.grant(grant(BTreeMap::new())).await.expect("granted by the catalog");
+    as_request
+        .grant(grant(BTreeMap::new()))
+        .await
+        .expect("granted by the catalog");
     assert_eq!(
-        recording.grant_configs.lock().unwrap().last().and_then(|c| c.get("api_key").cloned()),
+        recording
+            .grant_configs
+            .lock()
+            .unwrap()
+            .last()
+            .and_then(|c| c.get("api_key").cloned()),
         Some(SECRET.to_string())
     );
 

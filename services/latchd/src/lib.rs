@@ -219,7 +219,8 @@ impl App {
         };
         let flow = match (&catalog, services.iter().any(|s| s == "flow")) {
             (Some(_), true) => {
-                let catalog = latch_flow::peers::catalog::CatalogPeer::new(links.peer(ServiceName::Catalog, ServiceName::Flow)?);
+                let catalog =
+                    latch_flow::peers::catalog::CatalogPeer::new(links.peer(ServiceName::Catalog, ServiceName::Flow)?);
                 let db = latch_runtime::database::connect_context(&config, "flow", latch_flow::store::MIGRATIONS)
                     .await
                     .context("flow database")?;

@@ -147,17 +147,11 @@ impl CatalogInternal for CatalogInternalGrpc {
         })
     }
 
-    async fn is_space_admin(
-        &self,
-        request: Request<pb::IsSpaceAdminRequest>,
-    ) -> GrpcResult<pb::IsSpaceAdminResponse> {
+    async fn is_space_admin(&self, request: Request<pb::IsSpaceAdminRequest>) -> GrpcResult<pb::IsSpaceAdminResponse> {
         require_service(&request)?;
         let request = request.get_ref();
         required_id("user_id", &request.user_id)?;
-        let admin = self
-            .service
-            .is_space_admin(&request.user_id, &request.space_id)
-            .await?;
+        let admin = self.service.is_space_admin(&request.user_id, &request.space_id).await?;
         ok(pb::IsSpaceAdminResponse { admin })
     }
 

@@ -278,7 +278,10 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("integration {name:?}")))?;
         tx.remember_request(&key, &format!("integrations/{}", integration.id))
             .await?;
-        tx.record(ChangeKind::IntegrationCreated, format!("integrations/{}", integration.id));
+        tx.record(
+            ChangeKind::IntegrationCreated,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
         self.record(
@@ -466,7 +469,10 @@ impl CatalogService {
         let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete_resources_of(&integration.id).await?;
         tx.delete(DocTable::Integrations, &integration.id).await?;
-        tx.record(ChangeKind::IntegrationDeleted, format!("integrations/{}", integration.id));
+        tx.record(
+            ChangeKind::IntegrationDeleted,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         tracing::info!(integration = %integration.name, "integration deleted");
         self.record(
@@ -489,7 +495,8 @@ impl CatalogService {
         let config = self.connector_config(&integration).await?;
         let now = self.now();
         let status = status_from(connector.validate_config(&config).await, now);
-        self.save_integration(actor, &integration.id, |i| i.status = status).await
+        self.save_integration(actor, &integration.id, |i| i.status = status)
+            .await
     }
 
     /// Writes a change to an integration's document (status, sync summary).
@@ -510,7 +517,10 @@ impl CatalogService {
         let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
         tx.put_integration(&integration.id, &name_key(&integration.name), &integration, &sealed)
             .await?;
-        tx.record(ChangeKind::IntegrationStatusChanged, format!("integrations/{}", integration.id));
+        tx.record(
+            ChangeKind::IntegrationStatusChanged,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         self.after_write(None).await?;
         self.integration(&integration.id)

@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use latch_connector_sdk::convert as wire;
 use latch_connector_sdk::limits::{MAX_LISTED_GRANTS, too_many};
 use latch_connector_sdk::{
-    Config, Connector, ConnectorError, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest,
-    Resource,
+    Config, Connector, ConnectorError, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest, Resource,
 };
 use latch_proto::catalog::v1 as pb;
 use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;

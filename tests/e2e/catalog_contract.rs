@@ -459,3 +459,56 @@ async fn grants_go_through_the_catalog_which_alone_holds_the_integration_secret(
         .into_inner();
     assert!(!format!("{described:?}").contains(SECRET));
 }
+
+#[tokio::test]
+async fn a_connector_slower_than_the_default_peer_deadline_still_grants_through_the_catalog() {
+    use latch_request::ports::Targets;
+
+    let server = TestServer::start().await;
+    integration(&server, "shop", "demo", &[]).await;
+    server
+        .catalog_admin()
+        .await
+        .update_integration(catalog::UpdateIntegrationRequest {
+            id: "shop".into(),
+            config: HashMap::from([("latency_ms".to_string(), "6000".to_string())]),
+            ..Default::default()
+        })
+        .await
+        .expect("slow the connector down");
+    let key = SecretBox::from_base64(ENCRYPTION_KEY)
+        .expect("suite key")
+        .derive_key("service identity");
+    let peer = Peer::remote(
+        ServiceName::Catalog,
+        &format!("http://{}", server.grpc_addr),
+        ServiceName::Request,
+        ServiceKey::new(key),
+    )
+    .expect("peer");
+    let targets = latch_request::peers::catalog::CatalogPeer::new(peer);
+    let (integration_id, _) = targets.integration("shop").await.expect("integration");
+    let connector = targets.connector(&integration_id).await.expect("connector");
+    let started = Instant::now();
+    let outcome = connector
+        .grant(
+            &Config::new(),
+            &GrantRequest {
+                grant_id: "slow-grant".into(),
+                grantee: latch_connector_sdk::Grantee {
+                    user_id: "u1".into(),
+                    user_name: "ada".into(),
+                    ..Default::default()
+                },
+                resource_type: "table".into(),
+                resource_id: "table:orders-prod/orders".into(),
+                permission: "read".into(),
+                expires_at: None,
+                context: Default::default(),
+            },
+        )
+        .await
+        .expect("a slow grant is waited for, not cut off at the default deadline");
+    assert!(started.elapsed() > latch_runtime::peer::DEFAULT_DEADLINE);
+    assert!(!outcome.account.is_empty());
+}

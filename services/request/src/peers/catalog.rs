@@ -3,6 +3,7 @@
 //! holds either.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use latch_connector_sdk::convert as wire;
@@ -17,6 +18,17 @@ use latch_runtime::{ServiceError, ServiceResult};
 use tonic::Status;
 
 use crate::ports::{ResourceInfo, Targets};
+
+/// How long a proxied connector call may take: longer than the catalog's own limit on a remote
+/// connector's answer (60 s), so that limit trips first and its error comes back as such.
+const CONNECTOR_CALL_DEADLINE: Duration = Duration::from_secs(90);
+
+/// A request to the catalog that waits on a connector.
+fn connector_call<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CONNECTOR_CALL_DEADLINE);
+    request
+}
 
 #[derive(Clone, Debug)]
 pub struct CatalogPeer {
@@ -122,10 +134,10 @@ impl Connector for ProxiedConnector {
     async fn grant(&self, _config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
         let grant = wire::grant_request_to_proto(&Config::new(), request);
         let response = client(&self.peer)
-            .grant(pb::ProxyGrantRequest {
+            .grant(connector_call(pb::ProxyGrantRequest {
                 integration_id: self.integration_id.clone(),
                 grant: Some(grant),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?;
         Ok(wire::outcome(response.into_inner()))
@@ -133,11 +145,11 @@ impl Connector for ProxiedConnector {
 
     async fn extend(&self, _config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
         client(&self.peer)
-            .extend(pb::ProxyExtendRequest {
+            .extend(connector_call(pb::ProxyExtendRequest {
                 integration_id: self.integration_id.clone(),
                 grant_id: grant_id.to_string(),
                 expires_at: expires_at.map(wire::timestamp),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?;
         Ok(())
@@ -145,10 +157,10 @@ impl Connector for ProxiedConnector {
 
     async fn revoke(&self, _config: &Config, grant_id: &str) -> ConnectorResult<()> {
         client(&self.peer)
-            .revoke(pb::ProxyRevokeRequest {
+            .revoke(connector_call(pb::ProxyRevokeRequest {
                 integration_id: self.integration_id.clone(),
                 grant_id: grant_id.to_string(),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?;
         Ok(())
@@ -156,9 +168,9 @@ impl Connector for ProxiedConnector {
 
     async fn list_grants(&self, _config: &Config) -> ConnectorResult<Vec<GrantRecord>> {
         let mut stream = client(&self.peer)
-            .list_grants(pb::IntegrationConnectorRequest {
+            .list_grants(connector_call(pb::IntegrationConnectorRequest {
                 integration_id: self.integration_id.clone(),
-            })
+            }))
             .await
             .map_err(|s| self.error(s))?
             .into_inner();

@@ -15,6 +15,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub const ADMIN_TOKEN: &str = "latch_e2e_bootstrap_admin_token_0123456789";
+/// The suite's encryption key (fixed, so replicas and restarts share it).
+pub const ENCRYPTION_KEY: &str = "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=";
 
 #[derive(Clone)]
 pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
@@ -185,7 +187,7 @@ impl TestServer {
             http_addr: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: ADMIN_TOKEN.into(),
             // Fixed for the suite, so replicas and restarts share it (required with PostgreSQL).
-            encryption_key: "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=".into(),
+            encryption_key: ENCRYPTION_KEY.into(),
             ..LatchConfig::default()
         };
         if !database_url.is_empty() {

@@ -14,6 +14,7 @@ mod cli_new_user;
 mod crash;
 mod extend_calls;
 mod feed;
+mod flow_contract;
 mod flows;
 mod groups;
 mod hardening;

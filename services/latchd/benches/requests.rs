@@ -359,8 +359,8 @@ async fn expiry(kill: bool) {
                 };
                 let seconds = (offset + n * spread / grants) as u64;
                 let submission = latch_request::service::Submission {
-                    asked: latch_flow::service::queries_public::Asked {
-                        items: vec![latch_flow::domain::evaluate::Item {
+                    asked: latch_request::domain::flows::Asked {
+                        items: vec![latch_request::domain::flows::Item {
                             integration_id: "demo".into(),
                             resource_id: table_id(n % TABLES),
                             permission: "read".into(),

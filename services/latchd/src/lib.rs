@@ -17,6 +17,7 @@ use latch_runtime::{LatchConfig, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 
 mod demo;
+pub mod gateway;
 #[allow(dead_code)] // Until every context calls its peers through a link.
 mod links;
 mod local_directory;
@@ -234,6 +235,10 @@ impl App {
                 background.push(flow.spawn_follower(follow_every));
                 background.push(catalog.follow(flow.clone()));
                 routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
+                routes.add_internal(
+                    latch_flow::grpc::internal::FlowInternalGrpc::new(flow.clone()).into_server(),
+                    &[ServiceName::Request],
+                );
                 background.push(links.serve(ServiceName::Flow, &routes, authenticator.clone()));
                 Some(flow)
             }
@@ -250,7 +255,9 @@ impl App {
                 let request = latch_request::RequestService::open(
                     db,
                     latch_request::ports::Ports {
-                        flows: Arc::new(local_request_ports::LocalFlows(flow.clone())),
+                        flows: Arc::new(latch_request::peers::flow::FlowPeer::new(
+                            links.peer(ServiceName::Flow, ServiceName::Request)?,
+                        )),
                         people: Arc::new(local_flow_ports::LocalPeople::new(identity.clone())),
                         targets: Arc::new(latch_request::peers::catalog::CatalogPeer::new(
                             links.peer(ServiceName::Catalog, ServiceName::Request)?,

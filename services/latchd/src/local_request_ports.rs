@@ -1,72 +1,16 @@
-//! The request context's view of flows and people, answered in this process.
+//! The request context's view of people, answered in this process (flows and the catalog it
+//! asks over their contracts).
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use latch_flow::FlowService;
 use latch_flow::domain::conditions::Facts;
-use latch_flow::domain::duration::Span;
-use latch_flow::domain::model::FlowSpec;
-use latch_flow::service::queries_public::Asked;
-use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
 use latch_identity::domain::change::{Change, ChangePayload};
 use latch_identity::domain::group::MemberKind;
-use latch_request::ports::{DirectoryChange, Flows, People};
-use latch_runtime::{Caller, ServiceResult};
+use latch_request::ports::{DirectoryChange, People};
+use latch_runtime::ServiceResult;
 
 use crate::local_flow_ports::LocalPeople;
-
-pub struct LocalFlows(pub FlowService);
-
-#[async_trait::async_trait]
-impl Flows for LocalFlows {
-    async fn evaluate(
-        &self,
-        caller: &Caller,
-        grantee: &str,
-        asked: &Asked,
-        duration: Option<Span>,
-        at: DateTime<Utc>,
-        flow: &str,
-    ) -> ServiceResult<EvaluationAnswer> {
-        self.0
-            .evaluate_request(caller, grantee, asked, duration, Some(at), flow)
-            .await
-    }
-
-    fn spec(&self, flow_id: &str) -> ServiceResult<FlowSpec> {
-        Ok(self.0.flow(flow_id)?.spec)
-    }
-
-    fn automatic(&self) -> Vec<AutomaticFlow> {
-        self.0.automatic_flows()
-    }
-
-    async fn automatic_for(&self, user: &str) -> ServiceResult<Vec<String>> {
-        self.0.flows_granting(user).await
-    }
-
-    async fn automatic_grantees(&self) -> ServiceResult<Vec<(String, Vec<String>)>> {
-        self.0.automatic_grantees().await
-    }
-
-    async fn grantees_of(&self, flow_id: &str) -> ServiceResult<Vec<String>> {
-        self.0.matching_grantees(flow_id).await
-    }
-
-    fn generation(&self) -> (i64, i64) {
-        let state = self.0.state();
-        (state.store_version, state.catalog_version)
-    }
-
-    fn all(&self) -> Vec<latch_flow::store::StoredFlow> {
-        self.0.state().flows.clone()
-    }
-
-    async fn catch_up(&self) -> ServiceResult<()> {
-        self.0.catch_up().await
-    }
-}
 
 /// What a directory change means to the request context: whose facts it may have changed.
 fn directory_change(change: Change) -> DirectoryChange {

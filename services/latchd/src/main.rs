@@ -17,7 +17,8 @@ struct Args {
     /// A TOML config file (also LATCH_CONFIG); LATCH_* variables override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Comma-separated services to run (identity). Default: all.
+    /// Comma-separated services to run: identity, catalog, flow, request, or gateway alone.
+    /// Default: every context in this process.
     #[arg(long, value_delimiter = ',')]
     services: Vec<String>,
     /// postgres://… to use PostgreSQL instead of the embedded SQLite.
@@ -60,6 +61,25 @@ async fn main() -> ExitCode {
         config.data_dir = dir;
     }
     let _telemetry = latch_runtime::telemetry::init(&config.telemetry);
+    if args.services.iter().any(|s| s == "gateway") {
+        if args.services.len() > 1 {
+            eprintln!("error: the gateway runs alone (--services gateway); it has no context of its own");
+            return ExitCode::from(2);
+        }
+        return match latchd::gateway::Gateway::build(&config).await {
+            Ok(gateway) => match gateway.run_until_stopped(latch_runtime::shutdown::signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = AppOptions {
         services: args.services,
         demo: args.demo,

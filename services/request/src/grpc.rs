@@ -1,7 +1,5 @@
 //! The gRPC adapter of the request context.
 
-use latch_flow::domain::evaluate::Item;
-use latch_flow::service::queries_public::Asked;
 use latch_policy::duration::Span;
 use latch_proto::request::v1 as pb;
 use latch_proto::request::v1::request_service_server::RequestService as RequestApi;
@@ -11,6 +9,7 @@ use latch_runtime::wire::{etag, instant, timestamp};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
 
+use crate::domain::flows::{Asked, Item};
 use crate::service::{CredentialView, Policy, RequestService, RequestView, Submission};
 use crate::store::requests::{RequestRow, parse_state, state_name};
 

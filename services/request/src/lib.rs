@@ -9,6 +9,7 @@ pub mod audit_grpc;
 pub mod domain;
 pub mod grpc;
 pub mod peers;
+pub mod policy_snapshot;
 pub mod ports;
 pub mod service;
 pub mod store;

@@ -1,38 +1,34 @@
 //! What the request context needs from the others: flows evaluate, identity knows people and
-//! verifies MFA, the catalog knows resources and which connector serves them. `latchd` answers
-//! these in-process; tests answer them with the real services too.
+//! verifies MFA, the catalog knows resources and which connector serves them. Flows are reached
+//! over their gRPC contract ([`crate::peers::flow`]); `latchd` answers the others in-process.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use latch_connector_sdk::Connector;
-use latch_flow::domain::model::FlowSpec;
-use latch_flow::service::queries_public::Asked;
-use latch_flow::service::{AutomaticFlow, EvaluationAnswer};
-use latch_flow::store::StoredFlow;
 use latch_policy::conditions::Facts;
 use latch_policy::duration::Span;
 use latch_runtime::{Caller, ServiceResult};
 
+use crate::domain::flows::{Asked, AutomaticFlow, Decision, FlowSummary, Generation};
+
 #[async_trait::async_trait]
 pub trait Flows: Send + Sync {
-    /// Every covering flow's decision for `caller` asking for `grantee` (empty: themselves).
-    async fn evaluate(
+    /// Every covering flow's decision for `actor` asking for `grantee` (empty: themselves), and
+    /// the chosen flow's approval policy from the same evaluation.
+    async fn decide(
         &self,
-        caller: &Caller,
+        actor: &Caller,
         grantee: &str,
         asked: &Asked,
         duration: Option<Span>,
         at: DateTime<Utc>,
         flow: &str,
-    ) -> ServiceResult<EvaluationAnswer>;
+    ) -> ServiceResult<Decision>;
 
-    /// The flow as it is now (approval policy and settings are copied into each request).
-    fn spec(&self, flow_id: &str) -> ServiceResult<FlowSpec>;
-
-    /// Automatic flows in force now, with the items each grants.
-    fn automatic(&self) -> Vec<AutomaticFlow>;
+    /// Automatic flows in force now, with the items each grants and its policy.
+    async fn automatic(&self) -> ServiceResult<Vec<AutomaticFlow>>;
 
     /// The automatic flows granting to `user` now (none for an unknown or inactive user).
     async fn automatic_for(&self, user: &str) -> ServiceResult<Vec<String>>;
@@ -44,12 +40,12 @@ pub trait Flows: Send + Sync {
     async fn grantees_of(&self, flow_id: &str) -> ServiceResult<Vec<String>>;
 
     /// Moves whenever flows, or what their targets resolve to, change.
-    fn generation(&self) -> (i64, i64);
+    async fn generation(&self) -> ServiceResult<Generation>;
 
-    /// Every flow as stored now (for insights).
-    fn all(&self) -> Vec<StoredFlow>;
+    /// Every flow as stored now (for insights and flow status).
+    async fn all(&self) -> ServiceResult<Vec<FlowSummary>>;
 
-    /// Brings this process's flows up to date with what other replicas wrote.
+    /// Brings the flow service up to date with what other replicas wrote.
     async fn catch_up(&self) -> ServiceResult<()>;
 }
 

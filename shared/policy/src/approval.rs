@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::conditions::{Combine, Operator};
 use crate::duration::Span;
 
+/// The longest reason an approver may give (the reference product allows 124 characters).
+pub const MAX_APPROVER_REASON: usize = 124;
+
 /// Who may approve, as one row of an approver group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,8 +10,7 @@ use super::window::When;
 
 pub const MAX_EXTENSIONS: u32 = 10;
 pub const MAX_MIN_APPROVERS: u32 = 10;
-/// The reference product limits approver reasons to 124 characters.
-pub const MAX_APPROVER_REASON: usize = 124;
+pub use latch_policy::approval::MAX_APPROVER_REASON;
 
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty()

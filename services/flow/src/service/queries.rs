@@ -10,6 +10,7 @@ use crate::domain::conditions::Facts;
 use crate::domain::duration::Span;
 use crate::domain::evaluate::{Allowance, Item, Request, choose, duration_for};
 use crate::domain::model::{Approval, FlowKind, TargetSpec};
+use crate::store::StoredFlow;
 
 #[derive(Debug, Clone, Default)]
 pub struct EvaluationAnswer {
@@ -17,6 +18,9 @@ pub struct EvaluationAnswer {
     pub allowed: Vec<Allowance>,
     pub denied: Vec<(String, String, Vec<String>)>,
     pub chosen: Option<Allowance>,
+    /// The chosen flow as it was evaluated (from the same compiled state), so what a request
+    /// copies from it is what allowed it.
+    pub chosen_flow: Option<StoredFlow>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,11 +170,15 @@ impl FlowService {
             }
         }
         let chosen = choose(evaluation.allowed.clone());
+        let chosen_flow = chosen
+            .as_ref()
+            .and_then(|c| state.flows.iter().find(|f| f.id == c.flow_id).cloned());
         Ok(EvaluationAnswer {
             items,
             allowed: evaluation.allowed,
             denied: evaluation.denied,
             chosen,
+            chosen_flow,
         })
     }
 
@@ -260,8 +268,13 @@ impl FlowService {
 
     /// Automatic flows in force now (active, inside their window), with what each grants.
     pub fn automatic_flows(&self) -> Vec<AutomaticFlow> {
+        self.automatic_flows_of(&self.state())
+    }
+
+    /// [`Self::automatic_flows`] of one compiled state (to read more of it consistently).
+    pub fn automatic_flows_of(&self, state: &super::FlowState) -> Vec<AutomaticFlow> {
         let at = self.now();
-        self.state()
+        state
             .index
             .flows()
             .filter(|f| f.spec.active && f.spec.kind == FlowKind::Automatic && f.when.contains(at))

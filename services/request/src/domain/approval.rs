@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use latch_flow::domain::validate::MAX_APPROVER_REASON;
+use latch_policy::approval::MAX_APPROVER_REASON;
 use latch_policy::approval::{AcrossGroups, ApproverGroup, ApproverRow};
 use latch_policy::conditions::{Combine, Condition, Facts};
 

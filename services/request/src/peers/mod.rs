@@ -1,3 +1,6 @@
-//! The request context's ports answered by other services over their gRPC contracts.
+//! The other contexts as the request context reaches them: through each one's generated gRPC
+//! client, over a [`latch_runtime::peer::Peer`] (in memory when they share this process).
 
 pub mod catalog;
+pub mod flow;
+mod flow_wire;

@@ -8,6 +8,7 @@ use latch_runtime::{Caller, ServiceResult};
 
 use super::reconcile::{Pending, pending};
 use super::{RequestService, items_key};
+use crate::domain::flows::{AutomaticFlow, FlowKind};
 use crate::domain::lifecycle::State;
 use crate::store::automatic;
 use crate::store::requests::{self, RequestRow};
@@ -63,16 +64,22 @@ impl RequestService {
         let spec_flow = ports
             .flows
             .all()
+            .await?
             .into_iter()
-            .find(|f| f.id == flow || f.spec.name == flow)
+            .find(|f| f.id == flow || f.name == flow)
             .ok_or_else(|| latch_runtime::ServiceError::NotFound(format!("flow {flow:?}")))?;
-        let automatic_now = ports.flows.automatic().into_iter().find(|f| f.id == spec_flow.id);
-        let is_automatic = spec_flow.spec.kind == latch_flow::domain::model::FlowKind::Automatic;
+        let automatic_now = ports
+            .flows
+            .automatic()
+            .await?
+            .into_iter()
+            .find(|f| f.id == spec_flow.id);
+        let is_automatic = spec_flow.kind == FlowKind::Automatic;
         let mut status = FlowStatus {
             flow_id: spec_flow.id.clone(),
-            flow_name: spec_flow.spec.name.clone(),
+            flow_name: spec_flow.name.clone(),
             automatic: is_automatic,
-            in_force: automatic_now.is_some() || (!is_automatic && spec_flow.spec.active),
+            in_force: automatic_now.is_some() || (!is_automatic && spec_flow.active),
             ..FlowStatus::default()
         };
         let holding = requests::of_flow(self.db(), &spec_flow.id, &[State::Granting, State::Active]).await?;
@@ -117,11 +124,7 @@ impl RequestService {
     }
 
     /// What the reconciler has still to do for an automatic flow.
-    async fn pending_changes(
-        &self,
-        status: &mut FlowStatus,
-        flow: Option<&latch_flow::service::AutomaticFlow>,
-    ) -> ServiceResult<()> {
+    async fn pending_changes(&self, status: &mut FlowStatus, flow: Option<&AutomaticFlow>) -> ServiceResult<()> {
         let ports = self.ports();
         let wanted: BTreeSet<String> = match flow {
             // This flow's grantees only, not every automatic flow's.

@@ -67,7 +67,7 @@ impl RequestService {
 
     async fn follow(&self, full_every: Duration) -> ServiceResult<()> {
         let cursor = automatic::cursor(self.db(), DIRECTORY_FEED).await?;
-        let mut generation = self.ports().flows.generation();
+        let mut generation = self.ports().flows.generation().await?;
         let done = self.reconcile_all().await?;
         tracing::info!(
             users = done.users,
@@ -98,7 +98,14 @@ impl RequestService {
                     automatic::advance(self.db(), DIRECTORY_FEED, last, self.now()).await?;
                 }
                 _ = tick.tick() => {
-                    let now = self.ports().flows.generation();
+                    // A flow service out of reach now is asked again at the next tick.
+                    let now = match self.ports().flows.generation().await {
+                        Ok(now) => now,
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot ask the flow service where flows stand; will retry");
+                            generation
+                        }
+                    };
                     if now != generation || last_full.elapsed() >= full_every {
                         generation = now;
                         self.reconcile_all().await?;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_flow::domain::model::{Approval, ApproverRow, FlowKind};
+use latch_policy::approval::{Approval, ApproverRow};
 use latch_policy::conditions::Facts;
 use latch_runtime::database::{format_time, statement};
 use latch_runtime::{Caller, ServiceError, ServiceResult};
@@ -13,6 +13,7 @@ use sea_orm::ConnectionTrait;
 
 use super::{AUTOMATIC_REQUESTER, RequestService};
 use crate::domain::approval::{ApprovalContext, eligible_groups};
+use crate::domain::flows::FlowKind;
 use crate::domain::insights::{DurationStats, stats, suggested_maximum};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,34 +61,33 @@ impl RequestService {
         }
         let since = self.now() - TimeDelta::days(days);
         let (durations, used) = self.requested_durations(since).await?;
-        let flows = self.ports().flows.all();
+        let flows = self.ports().flows.all().await?;
         let people = self.ports().people.everyone().await?;
         let mut out = Insights {
             window_days: days,
             ..Insights::default()
         };
-        for flow in flows.iter().filter(|f| f.spec.kind == FlowKind::SelfServe) {
+        for flow in flows.iter().filter(|f| f.kind == FlowKind::SelfServe) {
             if !used.contains(&flow.id) {
                 out.unused.push(UnusedFlow {
                     flow_id: flow.id.clone(),
-                    flow_name: flow.spec.name.clone(),
+                    flow_name: flow.name.clone(),
                     created_at: flow.created_at,
                 });
             }
-            if let (Some(maximum), Some(stats)) = (flow.spec.maximum(), durations.get(&flow.id).and_then(|d| stats(d)))
-            {
+            if let (Some(maximum), Some(stats)) = (flow.maximum, durations.get(&flow.id).and_then(|d| stats(d))) {
                 let maximum_secs = maximum.as_seconds() as i64;
                 out.durations.push(DurationInsight {
                     flow_id: flow.id.clone(),
-                    flow_name: flow.spec.name.clone(),
+                    flow_name: flow.name.clone(),
                     maximum_secs,
                     suggested_maximum_secs: suggested_maximum(maximum_secs, &stats),
                     stats,
                 });
             }
-            if flow.spec.active {
+            if flow.active {
                 out.sole_approvers
-                    .extend(sole_approvers(&flow.id, &flow.spec.name, &flow.spec.approval, &people));
+                    .extend(sole_approvers(&flow.id, &flow.name, &flow.approval, &people));
             }
         }
         Ok(out)

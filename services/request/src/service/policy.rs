@@ -3,46 +3,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use latch_policy::approval::{AcrossGroups, Approval, ApproverGroup, ApproverRow, Settings};
 use latch_policy::conditions::Facts;
 use latch_runtime::{ServiceError, ServiceResult};
-use serde::{Deserialize, Serialize};
 
 use super::RequestService;
 use crate::domain::approval::{ApprovalContext, Cast, Progress, eligible_groups, progress};
+pub use crate::domain::policy::Policy;
 use crate::store::requests::{ApprovalRow, ItemRow, RequestRow};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    pub approval: Approval,
-    pub settings: Settings,
-}
-
 impl Policy {
-    pub fn parse(text: &str) -> ServiceResult<Self> {
-        serde_json::from_str(text).map_err(|e| ServiceError::Internal(format!("stored request policy: {e}")))
-    }
-
-    pub fn groups(&self) -> &[ApproverGroup] {
-        match &self.approval {
-            Approval::Automatic => &[],
-            Approval::ApprovalOf { groups, .. } => groups,
-        }
-    }
-
-    /// Whether someone must approve (otherwise the flow approves automatically).
-    pub fn needs_approval(&self) -> bool {
-        !matches!(self.approval, Approval::Automatic)
-    }
-
-    /// ANY OF or ALL OF across the approver groups.
-    pub fn across(&self) -> AcrossGroups {
-        match &self.approval {
-            Approval::ApprovalOf { across, .. } => *across,
-            Approval::Automatic => AcrossGroups::default(),
-        }
-    }
-
     /// Where approval stands after these decisions (rejections do not count towards it).
     pub fn progress(&self, decisions: &[ApprovalRow]) -> Progress {
         let casts: Vec<Cast> = decisions
@@ -54,19 +23,6 @@ impl Policy {
             })
             .collect();
         progress(self.groups(), self.across(), &casts)
-    }
-
-    /// Schedules named by on-call rows.
-    fn schedules(&self) -> BTreeSet<&str> {
-        self.groups()
-            .iter()
-            .flat_map(|g| &g.rows)
-            .filter_map(|row| match row {
-                ApproverRow::OnCall { schedules } => Some(schedules.iter().map(String::as_str)),
-                _ => None,
-            })
-            .flatten()
-            .collect()
     }
 }
 

@@ -9,12 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use latch_flow::domain::evaluate::Item;
-use latch_flow::service::AutomaticFlow;
-use latch_runtime::{ServiceError, ServiceResult};
+use latch_runtime::ServiceResult;
 use sha2::{Digest, Sha256};
 
-use super::{Policy, RequestService, Tx};
+use super::{RequestService, Tx};
+use crate::domain::flows::{AutomaticFlow, Item};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::automatic::{self, Assignment};
 use crate::store::requests::{self, ItemState, RequestRow};
@@ -114,6 +113,7 @@ impl RequestService {
         let flows: BTreeMap<String, AutomaticFlow> = ports
             .flows
             .automatic()
+            .await?
             .into_iter()
             .filter(|f| granting.contains(&f.id) && !f.items.is_empty())
             .map(|f| (f.id.clone(), f))
@@ -220,6 +220,7 @@ impl RequestService {
         let keys: BTreeMap<String, String> = ports
             .flows
             .automatic()
+            .await?
             .into_iter()
             .filter(|f| !f.items.is_empty())
             .map(|f| (f.id.clone(), items_key(&f.items)))
@@ -248,15 +249,9 @@ impl RequestService {
 
     /// Makes the request through which `flow` gives `grantee` its items, granting now.
     async fn grant_automatic(&self, tx: &Tx, flow: &AutomaticFlow, grantee: &str) -> ServiceResult<RequestRow> {
-        let ports = self.ports();
-        let spec = ports.flows.spec(&flow.id)?;
         let now = self.now();
         let id = uuid::Uuid::now_v7().to_string();
         let mut items = self.item_rows(&id, &flow.items).await?;
-        let policy = Policy {
-            approval: spec.approval.clone(),
-            settings: spec.settings.clone(),
-        };
         let mut request = RequestRow {
             id: id.clone(),
             requester_id: AUTOMATIC_REQUESTER.into(),
@@ -274,7 +269,7 @@ impl RequestService {
             extensions_used: 0,
             ends_by: String::new(),
             outcome: String::new(),
-            policy: serde_json::to_string(&policy).map_err(ServiceError::internal)?,
+            policy: flow.snapshot.stored.clone(),
             created_at: now,
             updated_at: now,
             version: 0,

@@ -1,12 +1,11 @@
 //! Making a request: the flow decides, the request is written with what it needs next.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_flow::domain::evaluate::Item;
-use latch_flow::service::queries_public::Asked;
 use latch_policy::duration::Span;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
-use super::{Policy, RequestService, Tx};
+use super::{RequestService, Tx};
+use crate::domain::flows::{Asked, Decision, Item};
 use crate::domain::lifecycle::{Event, State};
 use crate::store::requests::{self, ItemRow, ItemState, RequestRow};
 
@@ -33,14 +32,14 @@ pub struct Submission {
     pub mfa_code: String,
 }
 
-fn refusal(answer: &latch_flow::service::EvaluationAnswer) -> ServiceError {
-    if answer.denied.is_empty() {
+fn refusal(answer: &Decision) -> ServiceError {
+    if answer.refusals.is_empty() {
         return ServiceError::FailedPrecondition("no flow covers what was asked".into());
     }
     let reasons: Vec<String> = answer
-        .denied
+        .refusals
         .iter()
-        .map(|(_, name, reasons)| format!("{name}: {}", reasons.join("; ")))
+        .map(|refusal| format!("{}: {}", refusal.flow_name, refusal.reasons.join("; ")))
         .collect();
     ServiceError::FailedPrecondition(format!("no flow allows this request — {}", reasons.join(" | ")))
 }
@@ -75,7 +74,7 @@ impl RequestService {
         let ports = self.ports();
         let answer = ports
             .flows
-            .evaluate(
+            .decide(
                 caller,
                 &submission.grantee,
                 &submission.asked,
@@ -84,7 +83,13 @@ impl RequestService {
                 &submission.flow,
             )
             .await?;
-        let Some(chosen) = answer.chosen.clone() else {
+        // The policy comes from the same evaluation that chose the flow: what was evaluated is
+        // what is stored.
+        let Some(crate::domain::flows::Chosen {
+            allowance: chosen,
+            snapshot,
+        }) = answer.chosen.clone()
+        else {
             return Err(refusal(&answer));
         };
         if chosen.require_justification && justification.is_empty() {
@@ -103,15 +108,9 @@ impl RequestService {
             .facts(grantee_ref)
             .await?
             .ok_or_else(|| ServiceError::invalid("grantee", format!("no active user {grantee_ref:?}")))?;
-        let spec = ports.flows.spec(&chosen.flow_id)?;
-        let policy = Policy {
-            approval: spec.approval.clone(),
-            settings: spec.settings.clone(),
-        };
-        // The policy copied into the request must be the one that was evaluated.
-        if policy.needs_approval() != chosen.needs_approval || policy.settings.require_mfa != chosen.require_mfa {
-            return Err(ServiceError::Aborted(format!(
-                "the flow {} changed while the request was made; ask again",
+        if snapshot.policy.needs_approval() != chosen.needs_approval {
+            return Err(ServiceError::Internal(format!(
+                "the flow service's decision and the policy of {} disagree on approval",
                 chosen.flow_name
             )));
         }
@@ -154,7 +153,7 @@ impl RequestService {
             extensions_used: 0,
             ends_by: String::new(),
             outcome: String::new(),
-            policy: serde_json::to_string(&policy).map_err(ServiceError::internal)?,
+            policy: snapshot.stored,
             created_at: now,
             updated_at: now,
             version: 0,

@@ -1,5 +1,8 @@
 //! The gRPC adapter of the flow context.
 
+pub mod internal;
+pub mod policy_wire;
+
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_service_server::FlowService as FlowApi;
 use latch_runtime::ServiceError;
@@ -63,7 +66,7 @@ fn kind(kind: FlowKind) -> &'static str {
     }
 }
 
-fn item(item: &Item) -> pb::Item {
+pub(crate) fn item(item: &Item) -> pb::Item {
     pb::Item {
         integration: item.integration_id.clone(),
         resource_id: item.resource_id.clone(),

@@ -1,0 +1,79 @@
+//! `latchd --services gateway`: the front door of a split deployment, with no context of its
+//! own. It routes every call to the process in `peers.*` that serves it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use latch_runtime::LatchConfig;
+use tokio::net::TcpListener;
+
+pub struct Gateway {
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    router: axum::Router,
+    health: tonic_health::server::HealthReporter,
+}
+
+impl Gateway {
+    /// Checks the peers and binds both ports; nothing is dialled until a call arrives.
+    pub async fn build(config: &LatchConfig) -> anyhow::Result<Self> {
+        config.check().map_err(|rule| anyhow::anyhow!(rule))?;
+        let backends = latch_gateway::Backends::from_peers(&config.peers)?;
+        let (router, health) = latch_gateway::router(backends)?;
+        let grpc_listener = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
+        let http_listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
+        Ok(Self {
+            grpc_listener,
+            http_listener,
+            router,
+            health,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = receiver.wait_for(|stop| *stop).await;
+        };
+        self.health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        tracing::info!(grpc = %self.grpc_addr(), "latch gateway ready");
+        let grpc = axum::serve(
+            self.grpc_listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stopped.clone()))
+        .into_future();
+        let http = axum::serve(
+            self.http_listener,
+            axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" })),
+        )
+        .with_graceful_shutdown(wait(stopped))
+        .into_future();
+        let health = self.health.clone();
+        let signal = async move {
+            shutdown.await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            let _ = stop.send(true);
+        };
+        let (grpc, http, ()) = tokio::join!(grpc, http, signal);
+        grpc.context("gateway gRPC server")?;
+        http.context("gateway HTTP server")?;
+        Ok(())
+    }
+}

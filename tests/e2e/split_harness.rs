@@ -1,0 +1,206 @@
+//! A split deployment on one machine: each context its own `latchd --services X` OS process,
+//! a gateway in front, all on loopback, on PostgreSQL (one schema per context) when
+//! `LATCH_TEST_DATABASE_URL` is set and otherwise on SQLite (one data directory per process).
+//! Processes can be killed with SIGKILL and started again on the same ports and data.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+
+use crate::harness::{ADMIN_TOKEN, AUDIT_SIGNING_KEY, fresh_postgres, workspace_binary};
+
+/// The key every process of one deployment shares (secrets at rest and service identities).
+pub const ENCRYPTION_KEY: &str = "c3BsaXQtZGVwbG95bWVudC10ZXN0LWtleS0wMTIzNDU=";
+
+/// The contexts, in start order; the gateway comes last.
+pub const CONTEXTS: [&str; 4] = ["identity", "catalog", "flow", "request"];
+
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// One `latchd --services NAME` process.
+pub struct Process {
+    pub name: &'static str,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    data_dir: tempfile::TempDir,
+    log: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn new(name: &'static str, env: Vec<(String, String)>) -> Self {
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let log = data_dir.path().join(format!("{name}.log"));
+        Self {
+            name,
+            grpc: free_port(),
+            http: free_port(),
+            data_dir,
+            log,
+            env,
+            child: None,
+        }
+    }
+
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut command = Command::new(workspace_binary("latchd"));
+        command
+            .arg("--services")
+            .arg(self.name)
+            .arg("--grpc-addr")
+            .arg(self.grpc.to_string())
+            .arg("--http-addr")
+            .arg(self.http.to_string())
+            .arg("--data-dir")
+            .arg(self.data_dir.path().join("data"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = Some(command.spawn().expect("start latchd"));
+    }
+
+    /// SIGKILL: no drain, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<_> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Waits until the process answers its health check with SERVING.
+    pub async fn wait_ready(&mut self, within: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("{} exited with {status}:\n{}", self.name, self.log_tail());
+            }
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel(self.grpc));
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok_and(|r| r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+            if serving {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{} not ready within {within:?}:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy()
+}
+
+/// Every context in its own process, and a gateway.
+pub struct SplitDeployment {
+    pub processes: BTreeMap<&'static str, Process>,
+    pub database_url: String,
+}
+
+impl SplitDeployment {
+    /// Starts the contexts and the gateway and waits until each is ready.
+    pub async fn start() -> Self {
+        let database_url = fresh_postgres().await.unwrap_or_default();
+        let names: Vec<&'static str> = CONTEXTS.iter().copied().chain(["gateway"]).collect();
+        let ports: BTreeMap<&str, SocketAddr> = names.iter().map(|n| (*n, free_port())).collect();
+        let mut processes = BTreeMap::new();
+        for name in &names {
+            let mut env: Vec<(String, String)> = vec![
+                ("LATCH_BOOTSTRAP_TOKEN".into(), ADMIN_TOKEN.into()),
+                ("LATCH_ENCRYPTION_KEY".into(), ENCRYPTION_KEY.into()),
+                ("LATCH_AUDIT__SIGNING_KEY".into(), AUDIT_SIGNING_KEY.into()),
+                ("LATCH_REQUEST__POLL_MS".into(), "20".into()),
+                ("LATCH_TELEMETRY__LOG_LEVEL".into(), "warn".into()),
+            ];
+            if !database_url.is_empty() {
+                env.push(("LATCH_DATABASE_URL".into(), database_url.clone()));
+            }
+            for peer in CONTEXTS {
+                if peer != *name {
+                    env.push((
+                        format!("LATCH_PEERS__{}", peer.to_uppercase()),
+                        format!("http://{}", ports[peer]),
+                    ));
+                }
+            }
+            let mut process = Process::new(name, env);
+            process.grpc = ports[name];
+            processes.insert(*name, process);
+        }
+        let mut deployment = Self {
+            processes,
+            database_url,
+        };
+        for name in names {
+            deployment.start_process(name).await;
+        }
+        deployment
+    }
+
+    pub async fn start_process(&mut self, name: &str) {
+        let process = self.processes.get_mut(name).expect("known process");
+        process.start();
+        process.wait_ready(Duration::from_secs(60)).await;
+    }
+
+    pub fn kill(&mut self, name: &str) {
+        self.processes.get_mut(name).expect("known process").kill();
+    }
+
+    pub fn process(&self, name: &str) -> &Process {
+        &self.processes[name]
+    }
+
+    /// The one address clients use.
+    pub fn gateway(&self) -> SocketAddr {
+        self.processes["gateway"].grpc
+    }
+
+    /// Every process's last log lines, for a failing assertion.
+    pub fn logs(&self) -> String {
+        self.processes
+            .values()
+            .map(|p| format!("--- {} ---\n{}", p.name, p.log_tail()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

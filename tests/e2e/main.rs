@@ -7,6 +7,7 @@ mod audit_checkpoints;
 mod auth;
 mod automatic;
 mod catalog;
+mod catalog_contract;
 mod catalog_hardening;
 mod cli;
 mod cli_new_user;

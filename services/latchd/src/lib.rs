@@ -20,8 +20,6 @@ mod demo;
 pub mod gateway;
 #[allow(dead_code)] // Until every context calls its peers through a link.
 mod links;
-mod local_flow_ports;
-mod local_request_ports;
 
 /// Every service this build can run, in start order.
 pub const ALL_SERVICES: &[&str] = &["identity", "catalog", "flow", "request"];
@@ -252,6 +250,10 @@ impl App {
             let sync_every = Duration::from_secs(config.catalog.sync_interval_secs.max(10));
             background.extend(catalog.spawn_background(follow_every, sync_every));
             routes.add(latch_catalog::grpc::CatalogGrpc::new(catalog.clone()).into_server());
+            routes.add_internal(
+                latch_catalog::grpc::internal::CatalogInternalGrpc::new(catalog.clone()).into_server(),
+                &[ServiceName::Flow, ServiceName::Request],
+            );
             background.push(links.serve(ServiceName::Catalog, &routes, authenticator.clone()));
             Some(catalog)
         } else {
@@ -275,18 +277,21 @@ impl App {
             None => None,
         };
         let flow = match (&catalog, services.iter().any(|s| s == "flow")) {
-            (Some(catalog), true) => {
+            (Some(_), true) => {
+                let catalog =
+                    latch_flow::peers::catalog::CatalogPeer::new(links.peer(ServiceName::Catalog, ServiceName::Flow)?);
                 let db = latch_runtime::database::connect_context(&config, "flow", latch_flow::store::MIGRATIONS)
                     .await
                     .context("flow database")?;
                 let flow = latch_flow::FlowService::open(
                     latch_flow::store::FlowStore::new(db),
                     Arc::new(latch_flow::peers::identity::IdentityPeople::new(replica(&people)?)),
-                    Arc::new(local_flow_ports::LocalCatalog::new(catalog.clone(), replica(&people)?)),
+                    Arc::new(catalog.clone()),
                     options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                 )
                 .await?;
                 background.push(flow.spawn_follower(follow_every));
+                background.push(catalog.follow(flow.clone()));
                 routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
                 routes.add_internal(
                     latch_flow::grpc::internal::FlowInternalGrpc::new(flow.clone()).into_server(),
@@ -315,7 +320,9 @@ impl App {
                             replica(&people)?,
                             links.peer(ServiceName::Identity, ServiceName::Request)?,
                         )),
-                        targets: Arc::new(local_request_ports::LocalTargets(catalog.clone())),
+                        targets: Arc::new(latch_request::peers::catalog::CatalogPeer::new(
+                            links.peer(ServiceName::Catalog, ServiceName::Request)?,
+                        )),
                     },
                     options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                     SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
@@ -465,11 +472,15 @@ impl App {
             .with_graceful_shutdown(wait(stopped))
             .into_future();
         let identity = self.identity.clone();
+        let catalog = self.catalog.clone();
         let signal = async move {
             shutdown.await;
             // Long-lived streams would hold the graceful drain open forever.
             if let Some(identity) = &identity {
                 identity.close_streams();
+            }
+            if let Some(catalog) = catalog {
+                catalog.close_streams();
             }
             let _ = stop.send(true);
         };

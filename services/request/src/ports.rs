@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use latch_connector_sdk::{Config, Connector};
+use latch_connector_sdk::Connector;
 use latch_policy::conditions::Facts;
 use latch_policy::duration::Span;
 use latch_runtime::{Caller, ServiceResult};
@@ -100,9 +100,11 @@ pub struct ResourceInfo {
 pub trait Targets: Send + Sync {
     async fn resource(&self, integration_id: &str, resource_id: &str) -> ServiceResult<ResourceInfo>;
     /// An integration's (id, name), by id or name; NOT_FOUND when there is none.
-    fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)>;
-    /// The connector serving an integration and the full config its calls need.
-    async fn connector(&self, integration_id: &str) -> ServiceResult<(Arc<dyn Connector>, Config)>;
+    async fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)>;
+    /// The connector serving an integration, reached through the catalog: calls take an empty
+    /// config (the catalog supplies the integration's config and secrets, which the request
+    /// context never holds).
+    async fn connector(&self, integration_id: &str) -> ServiceResult<Arc<dyn Connector>>;
 }
 
 #[derive(Clone)]

@@ -21,11 +21,14 @@ use tonic_types::StatusExt;
 use crate::error::{FieldViolation, ServiceError};
 use crate::service_identity::{SERVICE_HEADER, ServiceKey, ServiceName};
 
-/// How long a unary call to a peer may take before it is UNAVAILABLE.
+/// How long a call to a peer may take to answer before it is UNAVAILABLE, unless the caller
+/// sets its own deadline on the request (`tonic::Request::set_timeout`), as calls that wait on
+/// a slow outside system do. Bounds the wait for a response, not a stream's life.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// How long connecting to a peer may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const MEMORY_BUFFER: usize = 256 * 1024;
+const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
 /// The client end of an in-process transport; each connection is a fresh duplex pipe.
 #[derive(Clone, Debug)]
@@ -84,6 +87,10 @@ impl Interceptor for ServiceAuth {
         let value = MetadataValue::try_from(self.key.credential(self.me, now))
             .map_err(|_| Status::internal("service credential is not a header value"))?;
         request.metadata_mut().insert(SERVICE_HEADER, value);
+        // The channel enforces the request's `grpc-timeout`; every call has one.
+        if !request.metadata().contains_key(GRPC_TIMEOUT_HEADER) {
+            request.set_timeout(DEFAULT_DEADLINE);
+        }
         Ok(request)
     }
 }
@@ -106,7 +113,6 @@ impl Peer {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| anyhow::anyhow!("peers.{callee}: {url:?} is not a URL: {e}"))?
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(DEFAULT_DEADLINE)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_timeout(Duration::from_secs(10))
@@ -120,7 +126,7 @@ impl Peer {
 
     /// A peer served by this process over an in-memory transport.
     pub fn in_process(callee: ServiceName, connector: MemoryConnector, me: ServiceName, key: ServiceKey) -> Self {
-        let endpoint = Endpoint::from_static("http://in-process.latch").timeout(DEFAULT_DEADLINE);
+        let endpoint = Endpoint::from_static("http://in-process.latch");
         let channel = endpoint.connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
             let connected = connector.connect().map(TokioIo::new);
             async move { connected }

@@ -1,5 +1,6 @@
 //! Pure types and rules of the catalog: no I/O.
 
+pub mod change;
 pub mod glob;
 pub mod index;
 pub mod principal;

@@ -1,6 +1,8 @@
 //! The gRPC adapter of the catalog.
 
+mod changes;
 mod convert;
+pub mod internal;
 
 use latch_connector_sdk::convert::description_to_proto;
 use latch_proto::catalog::v1 as pb;

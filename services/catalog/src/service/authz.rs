@@ -22,6 +22,15 @@ impl Actor {
         }
     }
 
+    /// Who the change feed names: `users/{id}`, or `system/{name}` for Latch itself.
+    pub fn feed_name(&self) -> String {
+        if self.user_id.is_empty() {
+            format!("system/{}", self.user_name)
+        } else {
+            format!("users/{}", self.user_id)
+        }
+    }
+
     /// Latch itself (scheduled syncs).
     pub fn system(name: &str) -> Self {
         Self {

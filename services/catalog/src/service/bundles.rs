@@ -1,5 +1,6 @@
 //! Bundles (named sets of integration targets) and access scopes (saved resource queries).
 
+use crate::domain::change::ChangeKind;
 use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
 
 use super::{Actor, CatalogService, CatalogState, conflict_or, name_key, not_found};
@@ -127,7 +128,7 @@ impl CatalogService {
         } else {
             format!("{}|bundles|{request_id}", actor.user_id)
         };
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         if let Some(existing) = self.store().idempotent_resource(&key).await? {
             drop(tx);
             return self.bundle(existing.trim_start_matches("bundles/"));
@@ -144,6 +145,7 @@ impl CatalogService {
             .await
             .map_err(|e| conflict_or(e, format!("bundle {name:?}")))?;
         tx.remember_request(&key, &format!("bundles/{}", bundle.id)).await?;
+        tx.record(ChangeKind::BundleCreated, format!("bundles/{}", bundle.id));
         tx.commit().await?;
         self.record(
             actor,
@@ -168,8 +170,9 @@ impl CatalogService {
     pub async fn delete_bundle(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         let bundle = self.bundle(id)?;
         self.require_manager(actor, bundle.space.as_deref()).await?;
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::Bundles, &bundle.id).await?;
+        tx.record(ChangeKind::BundleDeleted, format!("bundles/{}", bundle.id));
         tx.commit().await?;
         self.record(
             actor,
@@ -240,7 +243,7 @@ impl CatalogService {
         } else {
             format!("{}|scopes|{request_id}", actor.user_id)
         };
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         if let Some(existing) = self.store().idempotent_resource(&key).await? {
             drop(tx);
             return self.scope(existing.trim_start_matches("accessScopes/"));
@@ -257,6 +260,7 @@ impl CatalogService {
             .await
             .map_err(|e| conflict_or(e, format!("access scope {name:?}")))?;
         tx.remember_request(&key, &format!("accessScopes/{}", scope.id)).await?;
+        tx.record(ChangeKind::ScopeCreated, format!("accessScopes/{}", scope.id));
         tx.commit().await?;
         self.record(
             actor,
@@ -281,8 +285,9 @@ impl CatalogService {
     pub async fn delete_scope(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         let scope = self.scope(id)?;
         self.require_manager(actor, scope.space.as_deref()).await?;
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::AccessScopes, &scope.id).await?;
+        tx.record(ChangeKind::ScopeDeleted, format!("accessScopes/{}", scope.id));
         tx.commit().await?;
         self.record(
             actor,

@@ -1,5 +1,6 @@
 //! Integrations: a connector plus its config; validated against the real system and synced.
 
+use crate::domain::change::ChangeKind;
 use std::collections::{BTreeMap, HashSet};
 
 use latch_connector_sdk::{Config, ConnectorError, Description};
@@ -233,7 +234,7 @@ impl CatalogService {
         config.extend(draft.config.clone());
         config.extend(draft.secrets.clone());
         let status = status_from(connector.validate_config(&config).await, now);
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         if let Some(existing) = self.store().idempotent_resource(&key).await? {
             drop(tx);
             self.after_write(None).await?;
@@ -277,6 +278,10 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("integration {name:?}")))?;
         tx.remember_request(&key, &format!("integrations/{}", integration.id))
             .await?;
+        tx.record(
+            ChangeKind::IntegrationCreated,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
         self.record(
@@ -338,7 +343,7 @@ impl CatalogService {
                 .pop(),
             None => current.owner.clone(),
         };
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         let current: Integration = self
             .store()
             .doc(DocTable::Integrations, &current.id)
@@ -410,6 +415,7 @@ impl CatalogService {
         tx.put_integration(&updated.id, &name_key(&updated.name), &updated, &sealed)
             .await
             .map_err(|e| conflict_or(e, format!("integration {:?}", updated.name)))?;
+        tx.record(ChangeKind::IntegrationUpdated, format!("integrations/{}", updated.id));
         tx.commit().await?;
         self.record(
             actor,
@@ -460,9 +466,13 @@ impl CatalogService {
                 grants.len()
             )));
         }
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete_resources_of(&integration.id).await?;
         tx.delete(DocTable::Integrations, &integration.id).await?;
+        tx.record(
+            ChangeKind::IntegrationDeleted,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         tracing::info!(integration = %integration.name, "integration deleted");
         self.record(
@@ -485,12 +495,18 @@ impl CatalogService {
         let config = self.connector_config(&integration).await?;
         let now = self.now();
         let status = status_from(connector.validate_config(&config).await, now);
-        self.save_integration(&integration.id, |i| i.status = status).await
+        self.save_integration(actor, &integration.id, |i| i.status = status)
+            .await
     }
 
     /// Writes a change to an integration's document (status, sync summary).
-    async fn save_integration(&self, id: &str, change: impl FnOnce(&mut Integration)) -> ServiceResult<Integration> {
-        let tx = self.store().begin().await?;
+    async fn save_integration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        change: impl FnOnce(&mut Integration),
+    ) -> ServiceResult<Integration> {
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         let id = self.integration(id)?.id;
         let mut integration: Integration = self
             .store()
@@ -501,6 +517,10 @@ impl CatalogService {
         let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
         tx.put_integration(&integration.id, &name_key(&integration.name), &integration, &sealed)
             .await?;
+        tx.record(
+            ChangeKind::IntegrationStatusChanged,
+            format!("integrations/{}", integration.id),
+        );
         tx.commit().await?;
         self.after_write(None).await?;
         self.integration(&integration.id)
@@ -510,6 +530,7 @@ impl CatalogService {
     /// stored config is what is wrong), and says why to the caller.
     async fn record_sync_failure(
         &self,
+        actor: &Actor,
         integration: &Integration,
         error: ConnectorError,
         now: chrono::DateTime<chrono::Utc>,
@@ -521,7 +542,7 @@ impl CatalogService {
         };
         let config_problem = matches!(error, ConnectorError::InvalidArgument { .. });
         let saved = self
-            .save_integration(&integration.id, |i| {
+            .save_integration(actor, &integration.id, |i| {
                 i.last_sync = summary;
                 if config_problem {
                     i.status = IntegrationStatus {
@@ -555,10 +576,10 @@ impl CatalogService {
         let now = self.now();
         let listed = match connector.list_resources(&config).await {
             Ok(listed) => listed,
-            Err(error) => return Err(self.record_sync_failure(&integration, error, now).await),
+            Err(error) => return Err(self.record_sync_failure(actor, &integration, error, now).await),
         };
         let description = connector.describe();
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         // The stored rows, not the snapshot, so admin tags and owners set meanwhile (here or on
         // another replica) are kept.
         let mut known: std::collections::HashMap<String, ResourceRecord> = self
@@ -628,6 +649,7 @@ impl CatalogService {
         let sealed = self.store().sealed_secrets(&integration.id).await?.unwrap_or_default();
         tx.put_integration(&updated.id, &name_key(&updated.name), &updated, &sealed)
             .await?;
+        tx.record(ChangeKind::IntegrationSynced, format!("integrations/{}", updated.id));
         tx.commit().await?;
         tracing::info!(integration = %integration.name, resources = summary.resources, added = summary.added, removed = summary.removed, "integration synced");
         self.after_write(Some(super::ResourceChange::ReplaceIntegration(

@@ -2,7 +2,9 @@
 
 mod authz;
 mod bundles;
+mod feed;
 mod integrations;
+mod internal;
 mod resolve;
 mod resources;
 mod spaces;
@@ -23,6 +25,7 @@ use crate::store::{CatalogStore, DocTable};
 
 pub use authz::Actor;
 pub use integrations::{IntegrationDraft, IntegrationUpdate};
+pub use internal::{ProxyError, ProxyResult};
 pub use resolve::resolve;
 pub use resources::{ResourceFilter, ResourceUpdate};
 
@@ -66,6 +69,8 @@ impl ResourceChange {
 #[derive(Debug, Default)]
 pub struct CatalogState {
     pub version: i64,
+    /// The change feed's last sequence this snapshot includes.
+    pub last_change: i64,
     pub spaces: BTreeMap<String, Space>,
     pub integrations: BTreeMap<String, Integration>,
     pub bundles: BTreeMap<String, Bundle>,
@@ -111,6 +116,10 @@ struct Inner {
     directory: Arc<dyn PrincipalDirectory>,
     reload: tokio::sync::Mutex<()>,
     audit: AuditHandle,
+    /// The feed's last sequence in the installed snapshot; wakes change watchers.
+    applied: tokio::sync::watch::Sender<i64>,
+    /// Set when the server stops: change watchers end so the drain does not wait on them.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for CatalogService {
@@ -141,6 +150,8 @@ impl CatalogService {
                 directory,
                 reload: tokio::sync::Mutex::new(()),
                 audit: AuditHandle::default(),
+                applied: tokio::sync::watch::channel(0).0,
+                closing: tokio::sync::watch::channel(false).0,
             }),
         };
         service.reload().await?;
@@ -196,14 +207,22 @@ impl CatalogService {
         let _one_at_a_time = self.inner.reload.lock().await;
         let resources = self.store().all_resources().await?;
         let state = self.load_docs(Arc::new(ResourceIndex::build(resources))).await?;
-        *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        self.install(state);
         Ok(())
+    }
+
+    /// Swaps the snapshot and wakes change watchers.
+    fn install(&self, state: CatalogState) {
+        let last_change = state.last_change;
+        *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        self.inner.applied.send_replace(last_change);
     }
 
     /// Reads the small tables (everything but resources) around a given index.
     async fn load_docs(&self, index: Arc<ResourceIndex>) -> ServiceResult<CatalogState> {
         let store = self.store();
         let version = store.version().await?;
+        let last_change = store.last_change().await?;
         let spaces: Vec<Space> = store.all(DocTable::Spaces).await?;
         let integrations: Vec<Integration> = store.all(DocTable::Integrations).await?;
         let bundles: Vec<Bundle> = store.all(DocTable::Bundles).await?;
@@ -225,6 +244,7 @@ impl CatalogService {
         }
         Ok(CatalogState {
             version,
+            last_change,
             spaces: spaces.into_iter().map(|s| (s.id.clone(), s)).collect(),
             integrations: integrations.into_iter().map(|i| (i.id.clone(), i)).collect(),
             bundles: bundles.into_iter().map(|b| (b.id.clone(), b)).collect(),
@@ -248,7 +268,7 @@ impl CatalogService {
             Some(change) => Arc::new(ResourceIndex::build(change.apply(current.index.records()))),
         };
         let state = self.load_docs(index).await?;
-        *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        self.install(state);
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Resources: listing, and the tags and owners admins add.
 
+use crate::domain::change::ChangeKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -122,7 +123,7 @@ impl CatalogService {
             Some(refs) => Some(self.resolve_principals("owners", refs).await?),
             None => None,
         };
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         // The stored row, not the snapshot: another replica may have changed it.
         let mut record = self
             .store()
@@ -137,6 +138,10 @@ impl CatalogService {
             record.owners = owners;
         }
         tx.put_resource(&record).await?;
+        tx.record(
+            ChangeKind::ResourceUpdated,
+            format!("integrations/{}/resources/{}", record.integration_id, record.id),
+        );
         tx.commit().await?;
         self.record(
             actor,

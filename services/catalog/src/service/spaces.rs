@@ -1,5 +1,6 @@
 //! Spaces: the global account level and named spaces with their own admins.
 
+use crate::domain::change::ChangeKind;
 use latch_runtime::{FieldViolation, ServiceError, ServiceResult};
 
 use super::{Actor, CatalogService, name_key, not_found};
@@ -48,7 +49,7 @@ impl CatalogService {
             ));
         }
         let admins = self.resolve_principals("space.admins", admins).await?;
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         if self.state().space(name).is_some() {
             return Err(ServiceError::AlreadyExists(format!("space {name:?}")));
         }
@@ -61,6 +62,7 @@ impl CatalogService {
         tx.put(DocTable::Spaces, &space.id, &name_key(name), &space)
             .await
             .map_err(|e| super::conflict_or(e, format!("space {name:?}")))?;
+        tx.record(ChangeKind::SpaceCreated, format!("spaces/{}", space.id));
         tx.commit().await?;
         self.record(
             actor,
@@ -91,8 +93,9 @@ impl CatalogService {
                 space.name
             )));
         }
-        let tx = self.store().begin().await?;
+        let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::Spaces, &space.id).await?;
+        tx.record(ChangeKind::SpaceDeleted, format!("spaces/{}", space.id));
         tx.commit().await?;
         self.record(
             actor,

@@ -41,9 +41,30 @@ const SCHEMA_V1: &str = r#"
     )
 "#;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog initial schema",
-    sqlite: SCHEMA_V1,
-    postgres: SCHEMA_V1,
-}];
+/// The change feed: one row per change, numbered by the transaction that holds the version
+/// row's lock, so numbers commit in order and without gaps.
+const CHANGE_FEED_V2: &str = r#"
+    ALTER TABLE catalog_version ADD COLUMN last_change BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE catalog_changes (
+        sequence BIGINT PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        actor TEXT NOT NULL
+    )
+"#;
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "catalog initial schema",
+        sqlite: SCHEMA_V1,
+        postgres: SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "catalog change feed",
+        sqlite: CHANGE_FEED_V2,
+        postgres: CHANGE_FEED_V2,
+    },
+];

@@ -1,6 +1,7 @@
 //! Storage of the catalog over sea-orm. Every write bumps one version row in its transaction;
 //! replicas reload their in-memory index when the version moves.
 
+mod changes;
 mod migrations;
 
 use latch_runtime::database::statement;
@@ -10,7 +11,9 @@ use sea_orm::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::domain::change::Change;
 use crate::domain::records::ResourceRecord;
+use chrono::{DateTime, Utc};
 
 pub use migrations::MIGRATIONS;
 
@@ -49,10 +52,15 @@ fn from_row<T: DeserializeOwned>(row: &QueryResult) -> Result<T, DbErr> {
     serde_json::from_str(&doc).map_err(|e| DbErr::Json(e.to_string()))
 }
 
-/// One catalog write: its rows and the version bump commit together.
+/// One catalog write: its rows, its change-feed entries and the version bump commit together.
 pub struct CatalogTx<'a> {
     txn: DatabaseTransaction,
     _in_process: tokio::sync::MutexGuard<'a, ()>,
+    /// The feed's last sequence when this write took the version row's lock.
+    last_change: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    changes: Vec<Change>,
 }
 
 impl CatalogStore {
@@ -158,19 +166,28 @@ impl CatalogStore {
         row.map(|r| r.try_get::<String>("", "resource")).transpose()
     }
 
-    pub async fn begin(&self) -> Result<CatalogTx<'_>, DbErr> {
+    /// Starts a write by `actor` at `at`. The version row's write lock is taken first, so
+    /// writers serialise (on SQLite and PostgreSQL alike) and a change sequence is numbered only
+    /// by the transaction that commits next: feed readers never pass a gap that fills later.
+    pub async fn begin(&self, actor: &str, at: DateTime<Utc>) -> Result<CatalogTx<'_>, DbErr> {
         let guard = self.write_lock.lock().await;
         let txn = self.db.begin().await?;
-        // Take the write lock of the version row first: writers serialise, replicas see one order.
-        txn.execute_raw(statement(
-            txn.get_database_backend(),
-            "UPDATE catalog_version SET value = value + 1 WHERE id = 1",
-            vec![],
-        ))
-        .await?;
+        let row = txn
+            .query_one_raw(statement(
+                txn.get_database_backend(),
+                "UPDATE catalog_version SET value = value + 1 WHERE id = 1 RETURNING last_change",
+                vec![],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("catalog_version row".into()))?;
+        let last_change = row.try_get::<i64>("", "last_change")?;
         Ok(CatalogTx {
             txn,
             _in_process: guard,
+            last_change,
+            at,
+            actor: actor.to_string(),
+            changes: Vec::new(),
         })
     }
 }
@@ -252,7 +269,10 @@ impl CatalogTx<'_> {
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+    /// Writes the change-feed entries and commits; returns the changes.
+    pub async fn commit(self) -> Result<Vec<Change>, DbErr> {
+        self.write_changes().await?;
+        self.txn.commit().await?;
+        Ok(self.changes)
     }
 }

@@ -2,6 +2,7 @@
 //! `ListGrants`. Reported on demand and periodically (into the log and the audit trail), and
 //! repaired when asked: orphans are revoked, missing grants granted again with the same grant id.
 
+use latch_connector_sdk::Config;
 use std::time::Duration;
 
 use latch_runtime::audit::AuditRecord;
@@ -58,12 +59,13 @@ impl RequestService {
         let ids = if integration.trim().is_empty() {
             holds::integrations_in_use(self.db()).await?
         } else {
-            vec![targets.integration(integration.trim())?.0]
+            vec![targets.integration(integration.trim()).await?.0]
         };
         let mut out = Vec::new();
         for id in ids {
             let name = targets
                 .integration(&id)
+                .await
                 .map(|(_, name)| name)
                 .unwrap_or_else(|_| id.clone());
             let mut report = IntegrationDrift {
@@ -90,9 +92,9 @@ impl RequestService {
     /// two is open in the records and listed, so it never looks missing or orphaned.
     async fn drift_at(&self, integration_id: &str) -> ServiceResult<(Drift, Vec<HoldRow>)> {
         let open = holds::open_in_integration(self.db(), integration_id).await?;
-        let (connector, config) = self.ports().targets.connector(integration_id).await?;
+        let connector = self.ports().targets.connector(integration_id).await?;
         let listed: Vec<Listed> = connector
-            .list_grants(&config)
+            .list_grants(&Config::new())
             .await
             .map_err(|e| ServiceError::Unavailable(format!("listing grants failed: {e}")))?
             .into_iter()
@@ -117,7 +119,7 @@ impl RequestService {
 
     /// Revokes orphans Latch still does not know, grants again what it still holds as given.
     async fn repair(&self, integration_id: &str, report: &IntegrationDrift) -> ServiceResult<usize> {
-        let (connector, config) = self.ports().targets.connector(integration_id).await?;
+        let connector = self.ports().targets.connector(integration_id).await?;
         let mut repaired = 0;
         for orphan in &report.orphans {
             let known = holds::get(self.db(), &orphan.grant_id)
@@ -126,7 +128,7 @@ impl RequestService {
             if known {
                 continue;
             }
-            match connector.revoke(&config, &orphan.grant_id).await {
+            match connector.revoke(&Config::new(), &orphan.grant_id).await {
                 Ok(()) => repaired += 1,
                 Err(error) => tracing::warn!(grant = %orphan.grant_id, %error, "could not revoke an orphan grant"),
             }

@@ -147,13 +147,16 @@ impl RequestService {
 
     /// Asks the hold's connector to revoke its grant id (revoking nothing counts as done).
     async fn call_revoke(&self, hold: &HoldRow) -> Result<(), String> {
-        let (connector, config) = self
+        let connector = self
             .ports()
             .targets
             .connector(&hold.integration_id)
             .await
             .map_err(|e| e.to_string())?;
-        connector.revoke(&config, &hold.id).await.map_err(|e| e.to_string())
+        connector
+            .revoke(&latch_connector_sdk::Config::new(), &hold.id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Job `revoke_stale`: revokes a grant id a stale run granted after its hold had ended.

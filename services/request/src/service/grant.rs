@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latch_connector_sdk::{ConnectorError, GrantOutcome, GrantRequest, Grantee};
+use latch_connector_sdk::{Config, ConnectorError, GrantOutcome, GrantRequest, Grantee};
 use latch_runtime::{ServiceError, ServiceResult};
 
 use super::{RequestService, Tx};
@@ -298,7 +298,7 @@ impl RequestService {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ConnectorError::FailedPrecondition("the grantee is no longer an active user".into()))?;
-        let (connector, config) = self
+        let connector = self
             .ports()
             .targets
             .connector(&hold.integration_id)
@@ -306,7 +306,7 @@ impl RequestService {
             .map_err(unavailable)?;
         connector
             .grant(
-                &config,
+                &Config::new(),
                 &GrantRequest {
                     grant_id: hold.id.clone(),
                     grantee: Grantee {
@@ -388,12 +388,12 @@ impl RequestService {
             let tx = self.begin(&hold.grantee_id).await?;
             return self.finish(tx, job).await;
         }
-        let (connector, config) = match self.ports().targets.connector(&hold.integration_id).await {
+        let connector = match self.ports().targets.connector(&hold.integration_id).await {
             Ok(found) => found,
             Err(error) => return Ok(Attempt::Retry(error.to_string())),
         };
         let wanted = self.told(hold.ends_at);
-        if let Err(error) = connector.extend(&config, &hold.id, wanted).await {
+        if let Err(error) = connector.extend(&Config::new(), &hold.id, wanted).await {
             return self.extend_failed(job, &hold, error).await;
         }
         let tx = self.begin(&hold.grantee_id).await?;

@@ -1,0 +1,186 @@
+//! The [`Targets`] port over `latch.catalog.v1.CatalogInternal`. Connector calls go to the
+//! catalog, which makes them with the integration's config and secrets: this process never
+//! holds either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use latch_connector_sdk::convert as wire;
+use latch_connector_sdk::limits::{MAX_LISTED_GRANTS, too_many};
+use latch_connector_sdk::{
+    Config, Connector, ConnectorError, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest, Resource,
+};
+use latch_proto::catalog::v1 as pb;
+use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
+use latch_runtime::peer::{Peer, PeerChannel};
+use latch_runtime::{ServiceError, ServiceResult};
+use tonic::Status;
+
+use crate::ports::{ResourceInfo, Targets};
+
+/// How long a proxied connector call may take: longer than the catalog's own limit on a remote
+/// connector's answer (60 s), so that limit trips first and its error comes back as such.
+const CONNECTOR_CALL_DEADLINE: Duration = Duration::from_secs(90);
+
+/// A request to the catalog that waits on a connector.
+fn connector_call<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CONNECTOR_CALL_DEADLINE);
+    request
+}
+
+#[derive(Clone, Debug)]
+pub struct CatalogPeer {
+    peer: Peer,
+}
+
+impl CatalogPeer {
+    pub fn new(peer: Peer) -> Self {
+        Self { peer }
+    }
+}
+
+fn client(peer: &Peer) -> CatalogInternalClient<PeerChannel> {
+    CatalogInternalClient::new(peer.channel())
+}
+
+#[async_trait::async_trait]
+impl Targets for CatalogPeer {
+    async fn resource(&self, integration_id: &str, resource_id: &str) -> ServiceResult<ResourceInfo> {
+        let info = client(&self.peer)
+            .get_resource_info(pb::GetResourceInfoRequest {
+                integration_id: integration_id.to_string(),
+                resource_id: resource_id.to_string(),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        Ok(ResourceInfo {
+            integration_name: info.integration_name,
+            resource_type: info.resource_type,
+            name: info.display_name,
+            owners: info.owners,
+        })
+    }
+
+    async fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)> {
+        let found = client(&self.peer)
+            .find_integration(pb::FindIntegrationRequest {
+                id_or_name: id_or_name.to_string(),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        if !found.found {
+            return Err(ServiceError::NotFound(format!("integration {id_or_name:?}")));
+        }
+        Ok((found.id, found.display_name))
+    }
+
+    async fn connector(&self, integration_id: &str) -> ServiceResult<Arc<dyn Connector>> {
+        let description = client(&self.peer)
+            .describe_connector(pb::IntegrationConnectorRequest {
+                integration_id: integration_id.to_string(),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        Ok(Arc::new(ProxiedConnector {
+            peer: self.peer.clone(),
+            integration_id: integration_id.to_string(),
+            description: wire::description(description),
+        }))
+    }
+}
+
+/// One integration's connector, reached through the catalog. The `config` every call takes is
+/// ignored: the catalog supplies the integration's own.
+struct ProxiedConnector {
+    peer: Peer,
+    integration_id: String,
+    description: Description,
+}
+
+impl ProxiedConnector {
+    /// A failed hop as the connector error it carries; an unreachable catalog is UNAVAILABLE,
+    /// so the call is retried.
+    fn error(&self, status: Status) -> ConnectorError {
+        ConnectorError::from(status)
+    }
+
+    fn not_proxied(&self, what: &str) -> ConnectorError {
+        ConnectorError::FailedPrecondition(format!(
+            "{what} is the catalog's work; the request service does not call it for integration {}",
+            self.integration_id
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for ProxiedConnector {
+    fn describe(&self) -> Description {
+        self.description.clone()
+    }
+
+    async fn validate_config(&self, _config: &Config) -> ConnectorResult<Vec<String>> {
+        Err(self.not_proxied("validating config"))
+    }
+
+    async fn list_resources(&self, _config: &Config) -> ConnectorResult<Vec<Resource>> {
+        Err(self.not_proxied("listing resources"))
+    }
+
+    async fn grant(&self, _config: &Config, request: &GrantRequest) -> ConnectorResult<GrantOutcome> {
+        let grant = wire::grant_request_to_proto(&Config::new(), request);
+        let response = client(&self.peer)
+            .grant(connector_call(pb::ProxyGrantRequest {
+                integration_id: self.integration_id.clone(),
+                grant: Some(grant),
+            }))
+            .await
+            .map_err(|s| self.error(s))?;
+        Ok(wire::outcome(response.into_inner()))
+    }
+
+    async fn extend(&self, _config: &Config, grant_id: &str, expires_at: Option<DateTime<Utc>>) -> ConnectorResult<()> {
+        client(&self.peer)
+            .extend(connector_call(pb::ProxyExtendRequest {
+                integration_id: self.integration_id.clone(),
+                grant_id: grant_id.to_string(),
+                expires_at: expires_at.map(wire::timestamp),
+            }))
+            .await
+            .map_err(|s| self.error(s))?;
+        Ok(())
+    }
+
+    async fn revoke(&self, _config: &Config, grant_id: &str) -> ConnectorResult<()> {
+        client(&self.peer)
+            .revoke(connector_call(pb::ProxyRevokeRequest {
+                integration_id: self.integration_id.clone(),
+                grant_id: grant_id.to_string(),
+            }))
+            .await
+            .map_err(|s| self.error(s))?;
+        Ok(())
+    }
+
+    async fn list_grants(&self, _config: &Config) -> ConnectorResult<Vec<GrantRecord>> {
+        let mut stream = client(&self.peer)
+            .list_grants(connector_call(pb::IntegrationConnectorRequest {
+                integration_id: self.integration_id.clone(),
+            }))
+            .await
+            .map_err(|s| self.error(s))?
+            .into_inner();
+        let mut records = Vec::new();
+        while let Some(record) = stream.message().await.map_err(|s| self.error(s))? {
+            if records.len() == MAX_LISTED_GRANTS {
+                return Err(too_many("grants", MAX_LISTED_GRANTS));
+            }
+            records.push(wire::record(record)?);
+        }
+        Ok(records)
+    }
+}

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod domain;
 pub mod grpc;
 pub mod peers;
+pub mod server;
 pub mod service;
 pub mod store;
 

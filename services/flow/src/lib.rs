@@ -6,6 +6,7 @@ pub mod domain;
 pub mod grpc;
 pub mod peers;
 pub mod ports;
+pub mod server;
 pub mod service;
 pub mod store;
 

@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod grpc;
 pub mod scim;
+pub mod server;
 pub mod service;
 pub mod store;
 

@@ -4,12 +4,10 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use latch_identity::grpc::{IdentityGrpc, IdentityInternalGrpc};
-use latch_identity::service::{BootstrapOutcome, LocalAuthenticator, parse_import_document};
-use latch_identity::{IdentityService, IdentityStore};
+use latch_identity::IdentityService;
+use latch_identity::service::{BootstrapOutcome, parse_import_document};
 use latch_runtime::crypto::SecretBox;
 use latch_runtime::server::GrpcRoutes;
 use latch_runtime::service_identity::ServiceName;
@@ -18,11 +16,15 @@ use tokio::net::TcpListener;
 
 mod demo;
 pub mod gateway;
-#[allow(dead_code)] // Until every context calls its peers through a link.
 mod links;
 
 /// Every service this build can run, in start order.
-pub const ALL_SERVICES: &[&str] = &["identity", "catalog", "flow", "request"];
+pub const ALL_SERVICES: &[ServiceName] = &[
+    ServiceName::Identity,
+    ServiceName::Catalog,
+    ServiceName::Flow,
+    ServiceName::Request,
+];
 
 const DEMO_DIRECTORY: &str = include_str!("demo.yaml");
 
@@ -68,36 +70,35 @@ impl std::fmt::Debug for AppOptions {
     }
 }
 
-/// Opens identity's store, bootstraps the admin and loads the demo directory when asked.
-async fn open_identity(
-    config: &LatchConfig,
-    clock: SharedClock,
-    secrets: SecretBox,
-    demo: bool,
-) -> anyhow::Result<(IdentityService, BootstrapOutcome)> {
-    let db = latch_runtime::database::connect_context(config, "identity", latch_identity::store::MIGRATIONS)
-        .await
-        .context("identity database")?;
-    let identity = IdentityService::open(IdentityStore::new(db), clock, secrets, config.identity.clone()).await?;
-    let bootstrap = identity.bootstrap(&config.bootstrap_token).await?;
-    if demo {
-        let document = parse_import_document(DEMO_DIRECTORY)?;
-        let report = identity.import_directory("demo", &document, false).await?;
-        tracing::info!(
-            created = report.created.len(),
-            changed = report.changed.len(),
-            "demo directory loaded"
-        );
+/// The contexts to run: all of them by default.
+fn contexts(requested: &[String]) -> anyhow::Result<Vec<ServiceName>> {
+    if requested.is_empty() {
+        return Ok(ALL_SERVICES.to_vec());
     }
-    Ok((identity, bootstrap))
+    let mut contexts = Vec::new();
+    for name in requested {
+        let service: ServiceName = name.trim().parse().map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            service != ServiceName::Gateway,
+            "the gateway runs alone (--services gateway); it has no context of its own"
+        );
+        if !contexts.contains(&service) {
+            contexts.push(service);
+        }
+    }
+    // Start order: a context's in-process peers are served before it opens.
+    contexts.sort();
+    Ok(contexts)
 }
 
-/// The context a process without identity calls identity as.
-fn first_context(services: &[String]) -> anyhow::Result<ServiceName> {
-    services
-        .iter()
-        .find_map(|s| s.parse::<ServiceName>().ok().filter(|n| *n != ServiceName::Identity))
-        .ok_or_else(|| anyhow::anyhow!("no service to run"))
+/// The contexts each one calls.
+fn needs(context: ServiceName) -> &'static [ServiceName] {
+    match context {
+        ServiceName::Identity | ServiceName::Gateway => &[],
+        ServiceName::Catalog => &[ServiceName::Identity],
+        ServiceName::Flow => &[ServiceName::Identity, ServiceName::Catalog],
+        ServiceName::Request => &[ServiceName::Identity, ServiceName::Catalog, ServiceName::Flow],
+    }
 }
 
 /// The directory replica built for the contexts that read people.
@@ -105,11 +106,6 @@ fn replica(people: &Option<latch_directory::DirectoryReplica>) -> anyhow::Result
     people
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no directory replica was built for this context"))
-}
-
-/// The key services sign their calls to each other with, derived from the encryption key.
-fn secrets_key(config: &LatchConfig) -> anyhow::Result<[u8; 32]> {
-    Ok(SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?.derive_key("service identity"))
 }
 
 pub struct App {
@@ -158,20 +154,14 @@ impl App {
     /// Connects databases, applies migrations, bootstraps the admin and binds both listeners
     /// (port 0 picks a free port; read it back with [`App::grpc_addr`]).
     pub async fn build(config: LatchConfig, options: AppOptions) -> anyhow::Result<Self> {
-        let services = if options.services.is_empty() {
-            ALL_SERVICES.iter().map(|s| s.to_string()).collect()
-        } else {
-            options.services.clone()
-        };
-        for service in &services {
-            if !ALL_SERVICES.contains(&service.as_str()) {
-                anyhow::bail!(
-                    "unknown service {service:?}; this build runs: {}",
-                    ALL_SERVICES.join(", ")
-                );
-            }
-        }
-
+        let contexts = contexts(&options.services)?;
+        // Processes of a split deployment must share the keys: services sign their calls with
+        // one derived from the encryption key, and any of them may read another's page tokens.
+        let split = contexts.len() < ALL_SERVICES.len();
+        anyhow::ensure!(
+            !split || !config.encryption_key.is_empty(),
+            "LATCH_ENCRYPTION_KEY (base64 of 32 bytes, e.g. `openssl rand -base64 32`) is required when services run in separate processes: every process must share it"
+        );
         config.check().map_err(|rule| anyhow::anyhow!(rule))?;
         let data_dir_lock = if config.is_postgres() {
             None
@@ -189,199 +179,143 @@ impl App {
             !config.is_postgres() || !config.audit.signing_key.is_empty(),
             "LATCH_AUDIT__SIGNING_KEY (base64 of a 32-byte Ed25519 seed, e.g. `openssl rand -base64 32`) is required with PostgreSQL"
         );
-        let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+        let clock: SharedClock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let secrets = SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)
             .context("encryption key (LATCH_ENCRYPTION_KEY)")?;
         // Replicas sharing the encryption key accept each other's page tokens.
         latch_runtime::pagination::set_token_key(secrets.derive_key("page tokens"));
-        // A process without identity neither opens its database nor bootstraps it.
-        let (identity, bootstrap) = if services.iter().any(|s| s == "identity") {
-            let (identity, bootstrap) = open_identity(&config, clock, secrets, options.demo).await?;
-            (Some(identity), bootstrap)
-        } else {
-            (None, BootstrapOutcome::AlreadyBootstrapped)
-        };
-        let follow_every = if config.is_postgres() {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_secs(2)
-        };
-        let mut background = Vec::new();
         // Services prove themselves to each other with a key every process derives alike.
-        let service_key = latch_runtime::service_identity::ServiceKey::new(secrets_key(&config)?);
+        let service_key = latch_runtime::service_identity::ServiceKey::new(secrets.derive_key("service identity"));
         let mut links = links::Links::new(service_key.clone(), config.peers.clone());
-        let authenticator: latch_runtime::auth::SharedAuthenticator = match &identity {
-            Some(identity) => Arc::new(LocalAuthenticator::new(identity.clone())),
-            // Asked of the identity service, as the first context this process runs.
-            None => Arc::new(latch_runtime::remote_auth::RemoteAuthenticator::new(
-                links.peer(ServiceName::Identity, first_context(&services)?)?,
-            )),
-        };
+        // Every peer a requested context needs is here or configured, before anything opens.
+        for context in &contexts {
+            for needed in needs(*context) {
+                if !contexts.contains(needed) && config.peers.of(*needed).is_none() {
+                    anyhow::bail!(
+                        "the {context} service needs the {needed} service: run it in this process (--services …,{needed}) \
+                         or set peers.{needed} (LATCH_PEERS__{}) to its gRPC address",
+                        needed.as_str().to_uppercase()
+                    );
+                }
+            }
+        }
+        let follow_every = config.follow_every();
+        let mut background = Vec::new();
         let mut routes = GrpcRoutes::new();
         routes.set_service_key(service_key);
-        if let Some(identity) = &identity {
-            background.push(identity.spawn_follower(follow_every));
-            routes.add(IdentityGrpc::new(identity.clone()).into_server());
-            routes.add_internal(
-                IdentityInternalGrpc::new(identity.clone()).into_server(),
-                &[
-                    ServiceName::Catalog,
-                    ServiceName::Flow,
-                    ServiceName::Request,
-                    ServiceName::Gateway,
-                ],
-            );
+        let mut http = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        let mut readiness: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+
+        // A process without identity neither opens its database nor bootstraps it, and asks
+        // the identity service who each caller is.
+        let (identity, bootstrap, authenticator) = if contexts.contains(&ServiceName::Identity) {
+            let server = latch_identity::server::IdentityServer::open(&config, clock.clone(), secrets.clone()).await?;
+            if options.demo {
+                let document = parse_import_document(DEMO_DIRECTORY)?;
+                let report = server.service.import_directory("demo", &document, false).await?;
+                tracing::info!(
+                    created = report.created.len(),
+                    changed = report.changed.len(),
+                    "demo directory loaded"
+                );
+            }
+            let authenticator = server.authenticator();
+            server.register(&mut routes);
+            background.extend(server.spawn(&config));
+            http = http.merge(server.http(&config));
             background.push(links.serve(ServiceName::Identity, &routes, authenticator.clone()));
-        }
-        let catalog = if services.iter().any(|s| s == "catalog") {
-            let db = latch_runtime::database::connect_context(&config, "catalog", latch_catalog::store::MIGRATIONS)
-                .await
-                .context("catalog database")?;
-            let catalog = latch_catalog::CatalogService::open(
-                latch_catalog::store::CatalogStore::new(db),
+            (Some(server.service), server.bootstrap, authenticator)
+        } else {
+            let me = contexts[0];
+            let authenticator: latch_runtime::auth::SharedAuthenticator = Arc::new(
+                latch_runtime::remote_auth::RemoteAuthenticator::new(links.peer(ServiceName::Identity, me)?),
+            );
+            (None, BootstrapOutcome::AlreadyBootstrapped, authenticator)
+        };
+
+        let catalog = if contexts.contains(&ServiceName::Catalog) {
+            let server = latch_catalog::server::CatalogServer::open(
+                &config,
                 builtin_connectors(&options.connectors),
-                SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
-                options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
-                Arc::new(latch_catalog::peers::identity::IdentityDirectory::new(
-                    links.peer(ServiceName::Identity, ServiceName::Catalog)?,
-                )),
+                clock.clone(),
+                secrets.clone(),
+                links.peer(ServiceName::Identity, ServiceName::Catalog)?,
             )
             .await?;
-            let sync_every = Duration::from_secs(config.catalog.sync_interval_secs.max(10));
-            background.extend(catalog.spawn_background(follow_every, sync_every));
-            routes.add(latch_catalog::grpc::CatalogGrpc::new(catalog.clone()).into_server());
-            routes.add_internal(
-                latch_catalog::grpc::internal::CatalogInternalGrpc::new(catalog.clone()).into_server(),
-                &[ServiceName::Flow, ServiceName::Request],
-            );
+            server.register(&mut routes);
+            background.extend(server.spawn(&config, follow_every));
             background.push(links.serve(ServiceName::Catalog, &routes, authenticator.clone()));
-            Some(catalog)
+            Some(server.service)
         } else {
             None
         };
-        // What identity knows of people, in memory for flow and request (one replica for both).
-        let people = match ["flow", "request"]
+
+        // What identity knows of people, in memory for flow and request (one replica for both
+        // when both run here). Readiness waits until it has loaded.
+        let people = match [ServiceName::Flow, ServiceName::Request]
             .into_iter()
-            .find(|c| services.iter().any(|s| s == c))
+            .find(|c| contexts.contains(c))
         {
             Some(reader) => {
-                let reader = if reader == "flow" {
-                    ServiceName::Flow
-                } else {
-                    ServiceName::Request
-                };
                 let replica = latch_directory::DirectoryReplica::new(links.peer(ServiceName::Identity, reader)?);
                 background.push(replica.spawn());
+                let loaded = replica.clone();
+                readiness.push(Box::pin(async move { while loaded.wait_loaded().await.is_err() {} }));
                 Some(replica)
             }
             None => None,
         };
-        let flow = match (&catalog, services.iter().any(|s| s == "flow")) {
-            (Some(_), true) => {
-                let catalog =
-                    latch_flow::peers::catalog::CatalogPeer::new(links.peer(ServiceName::Catalog, ServiceName::Flow)?);
-                let db = latch_runtime::database::connect_context(&config, "flow", latch_flow::store::MIGRATIONS)
-                    .await
-                    .context("flow database")?;
-                let flow = latch_flow::FlowService::open(
-                    latch_flow::store::FlowStore::new(db),
-                    Arc::new(latch_flow::peers::identity::IdentityPeople::new(replica(&people)?)),
-                    Arc::new(catalog.clone()),
-                    options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
-                )
-                .await?;
-                background.push(flow.spawn_follower(follow_every));
-                background.push(catalog.follow(flow.clone()));
-                routes.add(latch_flow::grpc::FlowGrpc::new(flow.clone()).into_server());
-                routes.add_internal(
-                    latch_flow::grpc::internal::FlowInternalGrpc::new(flow.clone()).into_server(),
-                    &[ServiceName::Request],
-                );
-                background.push(links.serve(ServiceName::Flow, &routes, authenticator.clone()));
-                Some(flow)
-            }
-            (None, true) => {
-                anyhow::bail!("the flow service needs the catalog in the same process (--services …,catalog,flow)")
-            }
-            _ => None,
+
+        let flow = if contexts.contains(&ServiceName::Flow) {
+            let server = latch_flow::server::FlowServer::open(
+                &config,
+                clock.clone(),
+                replica(&people)?,
+                links.peer(ServiceName::Catalog, ServiceName::Flow)?,
+            )
+            .await?;
+            server.register(&mut routes);
+            background.extend(server.spawn(follow_every));
+            background.push(links.serve(ServiceName::Flow, &routes, authenticator.clone()));
+            Some(server.service)
+        } else {
+            None
         };
-        let request = match (&catalog, &flow, services.iter().any(|s| s == "request")) {
-            (Some(catalog), Some(flow), true) => {
-                let db = latch_runtime::database::connect_context(&config, "request", latch_request::store::MIGRATIONS)
-                    .await
-                    .context("request database")?;
-                let request = latch_request::RequestService::open(
-                    db,
-                    latch_request::ports::Ports {
-                        flows: Arc::new(latch_request::peers::flow::FlowPeer::new(
-                            links.peer(ServiceName::Flow, ServiceName::Request)?,
-                        )),
-                        people: Arc::new(latch_request::peers::identity::IdentityPeople::new(
-                            replica(&people)?,
-                            links.peer(ServiceName::Identity, ServiceName::Request)?,
-                        )),
-                        targets: Arc::new(latch_request::peers::catalog::CatalogPeer::new(
-                            links.peer(ServiceName::Catalog, ServiceName::Request)?,
-                        )),
-                    },
-                    options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
-                    SecretBox::from_config_or_file(&config.encryption_key, &config.data_dir)?,
-                    latch_request::RequestConfig {
-                        approval_timeout: chrono::TimeDelta::hours(config.request.approval_timeout_hours.max(1) as i64),
-                        poll: Duration::from_millis(config.request.poll_ms.max(10)),
-                        webhooks: config.notifications.webhooks.clone(),
-                        expiry_lead: chrono::TimeDelta::minutes(config.notifications.expiry_lead_minutes as i64),
-                        audit_key: Some(
-                            latch_request::service::audit_key::load(&config.audit.signing_key, &config.data_dir)
-                                .map_err(anyhow::Error::msg)?,
-                        ),
-                        checkpoint_every_events: config.audit.checkpoint_every_events as i64,
-                        checkpoint_every: chrono::TimeDelta::minutes(config.audit.checkpoint_every_minutes as i64),
-                        ..latch_request::RequestConfig::default()
-                    },
-                );
-                if !options.no_workers {
-                    background.push(request.spawn_workers());
-                    background.push(
-                        request.spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),
-                    );
-                    if config.request.drift_check_minutes > 0 {
-                        background.push(request.spawn_drift_checks(
-                            Duration::from_secs(config.request.drift_check_minutes * 60),
-                            config.request.repair_drift,
-                        ));
-                    }
-                }
-                // The audit log is sealed and fed with directory changes even without workers.
-                background.push(request.spawn_audit(Duration::from_millis(200)));
-                let sink: Arc<dyn latch_runtime::audit::AuditSink> =
-                    Arc::new(latch_request::service::RequestAuditSink::new(&request));
-                if let Some(identity) = &identity {
-                    identity.audit().connect(sink.clone());
-                }
+
+        let request = if contexts.contains(&ServiceName::Request) {
+            let server = latch_request::server::RequestServer::open(
+                &config,
+                clock.clone(),
+                secrets.clone(),
+                latch_request::server::RequestPeers {
+                    people: replica(&people)?,
+                    identity: links.peer(ServiceName::Identity, ServiceName::Request)?,
+                    flow: links.peer(ServiceName::Flow, ServiceName::Request)?,
+                    catalog: links.peer(ServiceName::Catalog, ServiceName::Request)?,
+                },
+            )
+            .await?;
+            background.extend(server.spawn(&config, !options.no_workers));
+            // Admin changes of the contexts in this process go to its audit log.
+            let sink: Arc<dyn latch_runtime::audit::AuditSink> =
+                Arc::new(latch_request::service::RequestAuditSink::new(&server.service));
+            if let Some(identity) = &identity {
+                identity.audit().connect(sink.clone());
+            }
+            if let Some(catalog) = &catalog {
                 catalog.audit().connect(sink.clone());
+            }
+            if let Some(flow) = &flow {
                 flow.audit().connect(sink);
-                routes.add(latch_request::audit_grpc::AuditGrpc::new(request.clone()).into_server());
-                routes.add(latch_request::grpc::RequestGrpc::new(request.clone()).into_server());
-                Some(request)
             }
-            (_, _, true) => {
-                anyhow::bail!(
-                    "the request service needs the catalog and flow in the same process (--services …,catalog,flow,request)"
-                )
-            }
-            _ => None,
+            server.register(&mut routes);
+            Some(server.service)
+        } else {
+            None
         };
-        let mut http = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-        if let Some(identity) = &identity {
-            http = http.nest(
-                "/scim/v2",
-                latch_identity::scim::router(
-                    identity.clone(),
-                    Some(config.public_url.clone()).filter(|u| !u.is_empty()),
-                ),
-            );
-        }
+        routes.set_readiness(Box::pin(async move {
+            futures::future::join_all(readiness).await;
+        }));
 
         if options.demo
             && let (Some(identity), Some(catalog), Some(flow)) = (&identity, &catalog, &flow)

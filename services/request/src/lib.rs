@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod peers;
 pub mod policy_snapshot;
 pub mod ports;
+pub mod server;
 pub mod service;
 pub mod store;
 

@@ -434,6 +434,16 @@ fn is_server_setting(key: &str) -> bool {
 }
 
 impl LatchConfig {
+    /// How often a replica reads what other replicas wrote: often on PostgreSQL, where replicas
+    /// share a database; rarely on SQLite, where one process owns each file.
+    pub fn follow_every(&self) -> std::time::Duration {
+        if self.is_postgres() {
+            std::time::Duration::from_millis(250)
+        } else {
+            std::time::Duration::from_secs(2)
+        }
+    }
+
     /// Defaults, then `file` (or `LATCH_CONFIG`) when given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(LatchConfig::default()));

@@ -20,6 +20,7 @@ pub struct GrpcRoutes {
     service_names: Vec<&'static str>,
     internal: Vec<(&'static str, Vec<ServiceName>)>,
     service_key: Option<ServiceKey>,
+    readiness: Option<futures::future::BoxFuture<'static, ()>>,
 }
 
 impl Default for GrpcRoutes {
@@ -35,6 +36,7 @@ impl GrpcRoutes {
             service_names: Vec::new(),
             internal: Vec::new(),
             service_key: None,
+            readiness: None,
         }
     }
 
@@ -61,6 +63,13 @@ impl GrpcRoutes {
         debug_assert!(S::NAME.ends_with("Internal"), "{} is not named as internal", S::NAME);
         self.internal.push((S::NAME, callers.to_vec()));
         self.add(service)
+    }
+
+    /// Health reports NOT_SERVING until `ready` resolves (e.g. until the feeds a context
+    /// evaluates from have caught up), then SERVING.
+    pub fn set_readiness(&mut self, ready: futures::future::BoxFuture<'static, ()>) -> &mut Self {
+        self.readiness = Some(ready);
+        self
     }
 
     fn gate(&self) -> Option<std::sync::Arc<ServiceGate>> {
@@ -121,24 +130,47 @@ impl GrpcRoutes {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        for name in &self.service_names {
-            health
-                .set_service_status(*name, tonic_health::ServingStatus::Serving)
-                .await;
-        }
+        let names = self.service_names.clone();
+        let serving = {
+            let health = health.clone();
+            let names = names.clone();
+            async move {
+                for name in names.iter().copied().chain([""]) {
+                    health
+                        .set_service_status(name, tonic_health::ServingStatus::Serving)
+                        .await;
+                }
+            }
+        };
         // The empty name is the whole server, what `grpc_health_probe` asks by default.
-        health
-            .set_service_status("", tonic_health::ServingStatus::Serving)
-            .await;
+        let readiness = match self.readiness.take() {
+            Some(ready) => {
+                for name in names.iter().copied().chain([""]) {
+                    health
+                        .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                        .await;
+                }
+                Some(tokio::spawn(async move {
+                    ready.await;
+                    serving.await;
+                }))
+            }
+            None => {
+                serving.await;
+                None
+            }
+        };
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(latch_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         self.routes.add_service(health_service).add_service(reflection);
-        let names = self.service_names.clone();
         // Probes see NOT_SERVING as soon as the drain starts, so traffic moves elsewhere.
         let shutdown = async move {
             shutdown.await;
+            if let Some(readiness) = readiness {
+                readiness.abort();
+            }
             for name in names.iter().copied().chain([""]) {
                 health
                     .set_service_status(name, tonic_health::ServingStatus::NotServing)

@@ -1,0 +1,96 @@
+//! The request context assembled from configuration and its peers: its store, its workers
+//! (grants, extensions, revocations, the reconciler, drift checks), the audit log, and its gRPC
+//! services. Flows, people and targets are asked of their contexts over their contracts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latch_directory::DirectoryReplica;
+use latch_runtime::crypto::SecretBox;
+use latch_runtime::peer::Peer;
+use latch_runtime::server::GrpcRoutes;
+use latch_runtime::{LatchConfig, SharedClock};
+
+use crate::RequestService;
+use crate::audit_grpc::AuditGrpc;
+use crate::grpc::RequestGrpc;
+use crate::peers::catalog::CatalogPeer;
+use crate::peers::flow::FlowPeer;
+use crate::peers::identity::IdentityPeople;
+use crate::ports::Ports;
+
+/// Where the request context finds the others.
+pub struct RequestPeers {
+    /// What identity knows of people, kept in memory.
+    pub people: DirectoryReplica,
+    pub identity: Peer,
+    pub flow: Peer,
+    pub catalog: Peer,
+}
+
+pub struct RequestServer {
+    pub service: RequestService,
+}
+
+impl RequestServer {
+    /// Opens the database (applying migrations) with the configured timeouts, notifications and
+    /// audit signing key.
+    pub async fn open(
+        config: &LatchConfig,
+        clock: SharedClock,
+        secrets: SecretBox,
+        peers: RequestPeers,
+    ) -> anyhow::Result<Self> {
+        let db = latch_runtime::database::connect_context(config, "request", crate::store::MIGRATIONS)
+            .await
+            .map_err(|e| anyhow::anyhow!("request database: {e:#}"))?;
+        let ports = Ports {
+            flows: Arc::new(FlowPeer::new(peers.flow)),
+            people: Arc::new(IdentityPeople::new(peers.people, peers.identity)),
+            targets: Arc::new(CatalogPeer::new(peers.catalog)),
+        };
+        let settings = crate::RequestConfig {
+            approval_timeout: chrono::TimeDelta::hours(config.request.approval_timeout_hours.max(1) as i64),
+            poll: Duration::from_millis(config.request.poll_ms.max(10)),
+            webhooks: config.notifications.webhooks.clone(),
+            expiry_lead: chrono::TimeDelta::minutes(config.notifications.expiry_lead_minutes as i64),
+            audit_key: Some(
+                crate::service::audit_key::load(&config.audit.signing_key, &config.data_dir)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            checkpoint_every_events: config.audit.checkpoint_every_events as i64,
+            checkpoint_every: chrono::TimeDelta::minutes(config.audit.checkpoint_every_minutes as i64),
+            ..crate::RequestConfig::default()
+        };
+        Ok(Self {
+            service: RequestService::open(db, ports, clock, secrets, settings),
+        })
+    }
+
+    /// The request and audit APIs.
+    pub fn register(&self, routes: &mut GrpcRoutes) {
+        routes.add(AuditGrpc::new(self.service.clone()).into_server());
+        routes.add(RequestGrpc::new(self.service.clone()).into_server());
+    }
+
+    /// The workers (unless `workers` is false, for tests that drive jobs by hand) and the audit
+    /// log, which is sealed and fed with directory changes either way.
+    pub fn spawn(&self, config: &LatchConfig, workers: bool) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if workers {
+            tasks.push(self.service.spawn_workers());
+            tasks.push(
+                self.service
+                    .spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),
+            );
+            if config.request.drift_check_minutes > 0 {
+                tasks.push(self.service.spawn_drift_checks(
+                    Duration::from_secs(config.request.drift_check_minutes * 60),
+                    config.request.repair_drift,
+                ));
+            }
+        }
+        tasks.push(self.service.spawn_audit(Duration::from_millis(200)));
+        tasks
+    }
+}

@@ -35,5 +35,7 @@ mod restart;
 mod reviews;
 mod schedules;
 mod scim;
+mod split_harness;
+mod split_readiness;
 mod tokens;
 mod users;

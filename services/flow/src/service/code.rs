@@ -135,7 +135,7 @@ impl FlowService {
             };
             self.record(caller, action, &flow.id, before, Some(&flow.spec)).await;
         }
-        self.recompile().await?;
+        self.recompile_after_write().await?;
         Ok(report)
     }
 }

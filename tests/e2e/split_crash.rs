@@ -201,7 +201,10 @@ async fn split_processes_killed_in_turn_during_a_burst_lose_stall_and_double_not
     let _ = stop_killing.send(true);
     let kills = killer.await.expect("the killer");
     for victim in VICTIMS {
-        assert!(kills.get(victim).copied().unwrap_or(0) >= 1, "{victim} never killed: {kills:?}");
+        assert!(
+            kills.get(victim).copied().unwrap_or(0) >= 1,
+            "{victim} never killed: {kills:?}"
+        );
     }
 
     // Every revoke reached the target: it holds nothing, and never held one access twice.

@@ -101,7 +101,9 @@ impl Process {
             let serving = health
                 .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
                 .await
-                .is_ok_and(|r| r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+                .is_ok_and(|r| {
+                    r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                });
             if serving {
                 return;
             }
@@ -214,12 +216,7 @@ impl SplitDeployment {
     /// A handle that prints every process's log tail if the test panics while it lives (it
     /// reads the log files, so it needs no borrow of the deployment).
     pub fn logs_on_panic(&self) -> LogsOnPanic {
-        LogsOnPanic(
-            self.processes
-                .values()
-                .map(|p| (p.name, p.log.clone()))
-                .collect(),
-        )
+        LogsOnPanic(self.processes.values().map(|p| (p.name, p.log.clone())).collect())
     }
 
     fn gateway_channel(&self) -> Channel {
@@ -314,10 +311,7 @@ impl Drop for LogsOnPanic {
         for (name, path) in &self.0 {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
-            eprintln!(
-                "--- {name} ---\n{}",
-                lines[lines.len().saturating_sub(40)..].join("\n")
-            );
+            eprintln!("--- {name} ---\n{}", lines[lines.len().saturating_sub(40)..].join("\n"));
         }
     }
 }

@@ -27,11 +27,7 @@ async fn until(what: &str, check: impl AsyncFnMut() -> bool) -> Duration {
 /// Like [`until`], measured from `start` (the moment the change returned).
 async fn until_since(start: Instant, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
     while !check().await {
-        assert!(
-            start.elapsed() < WITHIN * 3,
-            "{what}: not within {:?}",
-            WITHIN * 3
-        );
+        assert!(start.elapsed() < WITHIN * 3, "{what}: not within {:?}", WITHIN * 3);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let took = start.elapsed();
@@ -238,10 +234,7 @@ async fn split_a_revoked_token_and_a_deactivated_user_stop_in_every_process_with
         .await
         .expect("revoke the token");
     let took = until("revoked token -> refused by every process", async || {
-        everywhere(&secret)
-            .await
-            .into_iter()
-            .all(|(_, result)| refused(result))
+        everywhere(&secret).await.into_iter().all(|(_, result)| refused(result))
     })
     .await;
     assert!(took < WITHIN, "a revoked token still worked somewhere after {took:?}");
@@ -289,12 +282,16 @@ async fn split_a_revoked_token_and_a_deactivated_user_stop_in_every_process_with
     })
     .await;
     assert!(took < WITHIN, "a deactivated user's access was revoked after {took:?}");
-    let took = until_since(deactivated, "deactivated user -> token refused everywhere", async || {
-        everywhere(&eng_secret)
-            .await
-            .into_iter()
-            .all(|(_, result)| refused(result))
-    })
+    let took = until_since(
+        deactivated,
+        "deactivated user -> token refused everywhere",
+        async || {
+            everywhere(&eng_secret)
+                .await
+                .into_iter()
+                .all(|(_, result)| refused(result))
+        },
+    )
     .await;
     assert!(took < WITHIN, "a deactivated user's token still worked after {took:?}");
 }

@@ -48,13 +48,7 @@ settings:
 }
 
 fn json(output: &std::process::Output) -> serde_json::Value {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(output),
-        stderr(output)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(output), stderr(output));
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
 }
 
@@ -110,7 +104,16 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
     let scim_token = json(
         &cli.run(
             admin,
-            &["-o", "json", "tokens", "create", "--scope", "scim", "--description", "okta"],
+            &[
+                "-o",
+                "json",
+                "tokens",
+                "create",
+                "--scope",
+                "scim",
+                "--description",
+                "okta",
+            ],
         )
         .await,
     )["secret"]
@@ -194,9 +197,7 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
     // The flow, as code.
     let file = cli.dir().join("flow.yaml");
     std::fs::write(&file, flow(&scratch.name)).unwrap();
-    let created = cli
-        .run(admin, &["flows", "create", "-f", file.to_str().unwrap()])
-        .await;
+    let created = cli.run(admin, &["flows", "create", "-f", file.to_str().unwrap()]).await;
     assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
 
     // MFA enrolment, then the request.
@@ -282,7 +283,11 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
         .into_inner()
         .end_time
         .expect("an end");
-    assert_eq!(after.seconds - before.seconds, EXTEND_BY_SECONDS, "{before:?} -> {after:?}");
+    assert_eq!(
+        after.seconds - before.seconds,
+        EXTEND_BY_SECONDS,
+        "{before:?} -> {after:?}"
+    );
     let refused = cli.run(ada, &["requests", "extend", &id]).await;
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
     let mut still = connect(&credentials).await.expect("same credentials after extension");

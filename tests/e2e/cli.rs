@@ -17,10 +17,20 @@ pub struct Cli {
 
 impl Cli {
     pub fn new(server: &TestServer) -> Self {
+        Self::at(server.grpc_addr)
+    }
+
+    /// The CLI against any gRPC address (a split deployment's gateway).
+    pub fn at(grpc_addr: std::net::SocketAddr) -> Self {
         Self {
-            server: format!("http://{}", server.grpc_addr),
+            server: format!("http://{grpc_addr}"),
             config_dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// A directory of this CLI's own, for files the commands read.
+    pub fn dir(&self) -> &std::path::Path {
+        self.config_dir.path()
     }
 
     pub async fn run(&self, token: Option<&str>, args: &[&str]) -> Output {

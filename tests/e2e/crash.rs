@@ -25,7 +25,7 @@ use tonic::{Code, Status};
 use crate::harness::{ADMIN_TOKEN, Bearer, fresh_postgres, workspace_binary};
 use crate::request_support::automatic_flow;
 
-const TABLES: [&str; 3] = [
+pub(crate) const TABLES: [&str; 3] = [
     "table:orders-prod/orders",
     "table:orders-prod/customers",
     "table:orders-prod/invoices",
@@ -37,17 +37,17 @@ const BUDGET: Duration = Duration::from_secs(150);
 /// The target system: the demo connector behind a real gRPC server in this process (it outlives
 /// every kill), recording what is held and whether one access was ever held twice at once.
 #[derive(Default)]
-struct Target {
+pub(crate) struct Target {
     inner: DemoConnector,
-    held: Mutex<Holdings>,
+    pub(crate) held: Mutex<Holdings>,
 }
 
 #[derive(Default)]
-struct Holdings {
+pub(crate) struct Holdings {
     /// (grantee, resource, permission) per live grant id.
-    live: BTreeMap<String, (String, String, String)>,
+    pub(crate) live: BTreeMap<String, (String, String, String)>,
     /// Accesses granted under a second grant id while the first was live.
-    doubled: Vec<(String, String, String)>,
+    pub(crate) doubled: Vec<(String, String, String)>,
 }
 
 #[async_trait::async_trait]
@@ -196,7 +196,7 @@ fn bearer(token: &str) -> Bearer {
 }
 
 /// Whether a call may have met the crash (the process gone, or going) and should be tried again.
-fn interrupted(status: &Status) -> bool {
+pub(crate) fn interrupted(status: &Status) -> bool {
     matches!(
         status.code(),
         Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded | Code::Internal
@@ -206,26 +206,27 @@ fn interrupted(status: &Status) -> bool {
 /// A call the crash may interrupt: made again until it answers, as a client would.
 macro_rules! retried {
     ($what:expr, $deadline:expr, $call:expr) => {
-        retried!($what, $deadline, $call, |_: &Status| false)
+        retried!($what, $deadline, $call, |_: &tonic::Status| false)
     };
     ($what:expr, $deadline:expr, $call:expr, $done_anyway:expr) => {{
         loop {
             match $call.await {
                 Ok(response) => break Some(response.into_inner()),
                 Err(status) if ($done_anyway)(&status) => break None,
-                Err(status) if interrupted(&status) => {
+                Err(status) if $crate::crash::interrupted(&status) => {
                     assert!(
-                        Instant::now() < $deadline,
+                        std::time::Instant::now() < $deadline,
                         "{}: still failing at the deadline: {status:?}",
                         $what
                     );
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 Err(status) => panic!("{}: {status:?}", $what),
             }
         }
     }};
 }
+pub(crate) use retried;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {

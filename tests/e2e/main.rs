@@ -1,6 +1,7 @@
 //! One end-to-end test binary: every test starts its own Latch with its own database.
 
 mod harness;
+mod split_harness;
 
 mod audit;
 mod audit_checkpoints;
@@ -35,7 +36,9 @@ mod restart;
 mod reviews;
 mod schedules;
 mod scim;
-mod split_harness;
+mod split_crash;
+mod split_propagation;
 mod split_readiness;
+mod split_story;
 mod tokens;
 mod users;

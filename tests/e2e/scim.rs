@@ -14,10 +14,15 @@ pub(crate) struct Scim {
 
 impl Scim {
     pub(crate) async fn new(server: &TestServer) -> Self {
+        Self::at(&server.http_base, server.scim_token().await)
+    }
+
+    /// SCIM at any HTTP base (a split deployment's identity process) with a SCIM token.
+    pub(crate) fn at(http_base: &str, token: String) -> Self {
         Self {
             http: reqwest::Client::new(),
-            base: format!("{}/scim/v2", server.http_base),
-            token: server.scim_token().await,
+            base: format!("{http_base}/scim/v2"),
+            token,
         }
     }
 

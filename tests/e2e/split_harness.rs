@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
-use crate::harness::{ADMIN_TOKEN, AUDIT_SIGNING_KEY, fresh_postgres, workspace_binary};
+use crate::harness::{ADMIN_TOKEN, AUDIT_SIGNING_KEY, Bearer, fresh_postgres, workspace_binary};
 
 /// The key every process of one deployment shares (secrets at rest and service identities).
 pub const ENCRYPTION_KEY: &str = "c3BsaXQtZGVwbG95bWVudC10ZXN0LWtleS0wMTIzNDU=";
@@ -143,8 +143,7 @@ pub fn channel(addr: SocketAddr) -> Channel {
 /// Every context in its own process, and a gateway.
 pub struct SplitDeployment {
     pub processes: BTreeMap<&'static str, Process>,
-    /// Empty on SQLite; for tests that look into a context's schema.
-    #[allow(dead_code)]
+    /// Empty on SQLite.
     pub database_url: String,
 }
 
@@ -214,5 +213,169 @@ impl SplitDeployment {
             .map(|p| format!("--- {} ---\n{}", p.name, p.log_tail()))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+impl SplitDeployment {
+    /// The data directory of one process (its SQLite files live under `data`).
+    pub fn data_path(&self, name: &str) -> std::path::PathBuf {
+        self.processes[name].data_dir.path().join("data")
+    }
+
+    /// A handle that prints every process's log tail if the test panics while it lives (it
+    /// reads the log files, so it needs no borrow of the deployment).
+    pub fn logs_on_panic(&self) -> LogsOnPanic {
+        LogsOnPanic(self.processes.values().map(|p| (p.name, p.log.clone())).collect())
+    }
+
+    fn gateway_channel(&self) -> Channel {
+        channel(self.gateway())
+    }
+
+    pub fn identity(&self, token: &str) -> crate::harness::Client {
+        latch_proto::identity::v1::identity_service_client::IdentityServiceClient::with_interceptor(
+            self.gateway_channel(),
+            Bearer::token(token),
+        )
+    }
+
+    pub fn catalog(&self, token: &str) -> crate::harness::CatalogClient {
+        latch_proto::catalog::v1::catalog_service_client::CatalogServiceClient::with_interceptor(
+            self.gateway_channel(),
+            Bearer::token(token),
+        )
+    }
+
+    pub fn flows(&self, token: &str) -> crate::harness::FlowClient {
+        latch_proto::flow::v1::flow_service_client::FlowServiceClient::with_interceptor(
+            self.gateway_channel(),
+            Bearer::token(token),
+        )
+    }
+
+    pub fn requests(&self, token: &str) -> crate::harness::RequestClient {
+        latch_proto::request::v1::request_service_client::RequestServiceClient::with_interceptor(
+            self.gateway_channel(),
+            Bearer::token(token),
+        )
+    }
+
+    pub fn audit(&self, token: &str) -> crate::harness::AuditClient {
+        latch_proto::request::v1::audit_service_client::AuditServiceClient::with_interceptor(
+            self.gateway_channel(),
+            Bearer::token(token),
+        )
+    }
+
+    /// Each context keeps its own store: on PostgreSQL a schema of its own in the one database
+    /// (and nothing in `public`), on SQLite its own file in its own process's data directory.
+    pub async fn assert_each_context_has_its_own_store(&self) {
+        if self.database_url.is_empty() {
+            for name in CONTEXTS {
+                let files: Vec<String> = std::fs::read_dir(self.data_path(name))
+                    .expect("data dir")
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|f| f.ends_with(".db"))
+                    .collect();
+                assert_eq!(files, vec![format!("{name}.db")], "{name}'s data directory");
+            }
+            assert!(
+                !self.data_path("gateway").join("identity.db").exists(),
+                "the gateway keeps no context's store"
+            );
+            return;
+        }
+        use sea_orm::{ConnectionTrait, Statement};
+        let database = sea_orm::Database::connect(self.database_url.as_str())
+            .await
+            .expect("the deployment's database");
+        let rows = database
+            .query_all_raw(Statement::from_string(
+                database.get_database_backend(),
+                "SELECT DISTINCT table_schema::text AS s FROM information_schema.tables \
+                 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            ))
+            .await
+            .expect("list schemas");
+        let schemas: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "s").expect("schema name"))
+            .collect();
+        database.close().await.ok();
+        let mut expected: Vec<String> = CONTEXTS.iter().map(|c| c.to_string()).collect();
+        expected.sort();
+        assert_eq!(schemas, expected, "one schema per context, nothing shared");
+    }
+}
+
+/// Prints the deployment's log tails when dropped during a panic.
+pub struct LogsOnPanic(Vec<(&'static str, std::path::PathBuf)>);
+
+impl Drop for LogsOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for (name, path) in &self.0 {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<_> = text.lines().collect();
+            eprintln!("--- {name} ---\n{}", lines[lines.len().saturating_sub(40)..].join("\n"));
+        }
+    }
+}
+
+/// The PostgreSQL connector as its own OS process (`latch-connector-postgres --listen`).
+pub struct ConnectorProcess {
+    pub addr: SocketAddr,
+    child: Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ConnectorProcess {
+    pub async fn start_postgres() -> Self {
+        let dir = tempfile::tempdir().expect("connector dir");
+        let log = dir.path().join("connector.log");
+        let addr = free_port();
+        let child = Command::new(workspace_binary("latch-connector-postgres"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start latch-connector-postgres");
+        let mut process = Self {
+            addr,
+            child,
+            log,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("connector exited with {status}: {}", process.log_tail());
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "connector not listening");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        process
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn log_tail(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -3,6 +3,7 @@
 mod harness;
 
 mod audit;
+mod audit_outbox;
 mod audit_checkpoints;
 mod auth;
 mod automatic;
@@ -35,5 +36,7 @@ mod restart;
 mod reviews;
 mod schedules;
 mod scim;
+mod split_audit;
+mod split_harness;
 mod tokens;
 mod users;

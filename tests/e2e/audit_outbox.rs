@@ -7,7 +7,7 @@ use std::time::Duration;
 use latch_flow::store::{FlowStore, MIGRATIONS, StoredFlow};
 use latch_runtime::audit::AuditRecord;
 use latch_runtime::audit::outbox;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::harness::{epoch, fresh_postgres};
 
@@ -66,9 +66,10 @@ async fn a_rolled_back_change_leaves_no_audit_record_and_a_committed_one_is_serv
     assert!(store.all().await.unwrap().is_empty());
 
     // Committed writes: their records, numbered from 1 without gaps.
+    let flow = stored_flow();
     for action in ["flow.created", "flow.updated"] {
         let mut tx = store.begin(epoch()).await.unwrap();
-        tx.put(&stored_flow()).await.unwrap();
+        tx.put(&flow).await.unwrap();
         tx.audit(record(action));
         tx.commit().await.unwrap();
     }

@@ -121,7 +121,12 @@ async fn admin_changes_made_while_the_audit_log_is_down_survive_kill_9_of_every_
         assert_eq!(found[&(action.to_string(), subject.clone())], 1, "{action} {subject}: {found:?}");
     }
     let report = verify(&mut audit).await;
-    assert!(report.intact, "{report:?}");
+    assert!(
+        report.intact,
+        "{report:?} (on {}):\n{}",
+        if deployment.database_url.is_empty() { "SQLite" } else { "PostgreSQL" },
+        deployment.process("request").log_tail()
+    );
 
     // The request process dies and comes back: the cursors hold, nothing is copied twice.
     deployment.kill("request");

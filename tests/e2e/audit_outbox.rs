@@ -27,7 +27,9 @@ async fn flow_database(dir: &tempfile::TempDir) -> DatabaseConnection {
         None => format!("sqlite://{}/flow.db?mode=rwc", dir.path().display()),
     };
     let db = sea_orm::Database::connect(url.as_str()).await.expect("connect");
-    latch_runtime::database::migrate(&db, MIGRATIONS).await.expect("migrate");
+    latch_runtime::database::migrate(&db, MIGRATIONS)
+        .await
+        .expect("migrate");
     db
 }
 

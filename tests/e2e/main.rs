@@ -3,8 +3,8 @@
 mod harness;
 
 mod audit;
-mod audit_outbox;
 mod audit_checkpoints;
+mod audit_outbox;
 mod auth;
 mod automatic;
 mod catalog;

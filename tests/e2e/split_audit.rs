@@ -118,13 +118,21 @@ async fn admin_changes_made_while_the_audit_log_is_down_survive_kill_9_of_every_
     };
     let found = counts(&events);
     for (action, subject) in &expected {
-        assert_eq!(found[&(action.to_string(), subject.clone())], 1, "{action} {subject}: {found:?}");
+        assert_eq!(
+            found[&(action.to_string(), subject.clone())],
+            1,
+            "{action} {subject}: {found:?}"
+        );
     }
     let report = verify(&mut audit).await;
     assert!(
         report.intact,
         "{report:?} (on {}):\n{}",
-        if deployment.database_url.is_empty() { "SQLite" } else { "PostgreSQL" },
+        if deployment.database_url.is_empty() {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
         deployment.process("request").log_tail()
     );
 
@@ -135,7 +143,11 @@ async fn admin_changes_made_while_the_audit_log_is_down_survive_kill_9_of_every_
     tokio::time::sleep(Duration::from_secs(3)).await;
     let again = counts(&all_events(&mut audit, pb::AuditFilter::default()).await);
     for (action, subject) in &expected {
-        assert_eq!(again[&(action.to_string(), subject.clone())], 1, "{action} {subject}: {again:?}");
+        assert_eq!(
+            again[&(action.to_string(), subject.clone())],
+            1,
+            "{action} {subject}: {again:?}"
+        );
     }
     assert!(verify(&mut audit).await.intact);
 }

@@ -101,7 +101,9 @@ impl Process {
             let serving = health
                 .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
                 .await
-                .is_ok_and(|r| r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+                .is_ok_and(|r| {
+                    r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                });
             if serving {
                 return;
             }

@@ -6,9 +6,9 @@ use std::pin::Pin;
 
 use futures::Stream;
 use latch_proto::common::v1::{ListAuditOutboxRequest, ListAuditOutboxResponse, Role};
-use latch_runtime::audit::outbox_wire;
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_internal_server::FlowInternal;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::auth::{TokenScope, caller};
 use latch_runtime::service_identity::ServiceName;
 use latch_runtime::wire::{instant, timestamp};

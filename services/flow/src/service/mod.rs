@@ -359,7 +359,13 @@ impl FlowService {
             ..current
         };
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
-        tx.audit(audit_record(caller, "flow.updated", &flow.id, Some(&before), Some(&flow.spec)));
+        tx.audit(audit_record(
+            caller,
+            "flow.updated",
+            &flow.id,
+            Some(&before),
+            Some(&flow.spec),
+        ));
         tx.commit().await?;
         self.recompile().await?;
         self.flow(&flow.id)

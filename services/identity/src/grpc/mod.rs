@@ -316,10 +316,7 @@ impl IdentityApi for IdentityGrpc {
 
     async fn revoke_token(&self, request: Request<pb::RevokeTokenRequest>) -> GrpcResult<pb::ApiToken> {
         let caller = caller(&request)?;
-        let record = self
-            .service
-            .revoke_token(&caller, &request.get_ref().id)
-            .await?;
+        let record = self.service.revoke_token(&caller, &request.get_ref().id).await?;
         respond(Ok(convert::token(&record)))
     }
 

@@ -11,11 +11,11 @@ use latch_connector_sdk::limits::{MAX_LISTED_GRANTS, too_many};
 use latch_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorResult, Description, GrantOutcome, GrantRecord, GrantRequest, Resource,
 };
+use latch_proto::catalog::v1 as pb;
+use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
 use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_runtime::audit::outbox::OutboxEntry;
 use latch_runtime::audit::outbox_wire;
-use latch_proto::catalog::v1 as pb;
-use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
 use latch_runtime::peer::{Peer, PeerChannel};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::Status;

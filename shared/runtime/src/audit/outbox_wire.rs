@@ -13,9 +13,7 @@ use crate::service_identity::ServiceName;
 /// internal service's gate may admit other services for its other methods.
 pub fn require_audit_log<T>(request: &tonic::Request<T>) -> Result<(), tonic::Status> {
     if caller(request)?.service_name() != Some(ServiceName::Request) {
-        return Err(
-            ServiceError::PermissionDenied("only the request service may call ListAuditOutbox".into()).into(),
-        );
+        return Err(ServiceError::PermissionDenied("only the request service may call ListAuditOutbox".into()).into());
     }
     Ok(())
 }
@@ -66,19 +64,20 @@ fn json(text: String) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
-/// A page as the request service reads it: in order, after `after`, without gaps, each with
-/// its time. Anything else is the peer's fault and refused whole (nothing is half-copied).
+/// A page as the request service reads it: after `after`, in order and without gaps, each with
+/// its time. Anything else is the peer's fault and refused whole (nothing is half-copied). The
+/// page may start past `after + 1` only when another replica of the log copied those events and
+/// moved the cursor meanwhile (they were deleted when it asked); the copy re-reads the cursor.
 pub fn entries(after: i64, answer: pb::ListAuditOutboxResponse) -> ServiceResult<Vec<OutboxEntry>> {
-    let mut expected = after + 1;
-    let mut entries = Vec::with_capacity(answer.events.len());
+    let mut entries: Vec<OutboxEntry> = Vec::with_capacity(answer.events.len());
     for (i, event) in answer.events.into_iter().enumerate() {
-        if event.sequence != expected {
+        let due = entries.last().map_or(event.sequence.max(after + 1), |e| e.sequence + 1);
+        if event.sequence != due {
             return Err(ServiceError::Internal(format!(
-                "audit outbox events[{i}]: sequence {} where {expected} was due",
+                "audit outbox events[{i}]: sequence {} where {due} was due",
                 event.sequence
             )));
         }
-        expected += 1;
         let at = event
             .time
             .as_ref()
@@ -137,7 +136,9 @@ mod tests {
 
     #[test]
     fn gaps_and_bad_pages_are_refused() {
-        assert!(entries(3, response(2, &[entry(5)])).is_err());
+        assert!(entries(3, response(3, &[entry(5), entry(7)])).is_err());
+        assert!(entries(5, response(4, &[entry(5)])).is_err());
+        assert_eq!(entries(3, response(3, &[entry(5), entry(6)])).unwrap().len(), 2);
         let bad = pb::ListAuditOutboxRequest {
             after_sequence: -1,
             page_size: 0,

@@ -38,5 +38,6 @@ mod schedules;
 mod scim;
 mod split_audit;
 mod split_harness;
+mod split_readiness;
 mod tokens;
 mod users;

@@ -18,10 +18,7 @@ async fn totp_enrolment_verification_replay_and_lockout() {
     let server = TestServer::start().await;
     let (bob, mut client) = server.user_with_token("bob").await;
     let status = client
-        .verify_mfa(pb::VerifyMfaRequest {
-            code: "123456".into(),
-            user_id: String::new(),
-        })
+        .verify_mfa(pb::VerifyMfaRequest { code: "123456".into() })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "not enrolled yet");
@@ -40,10 +37,7 @@ async fn totp_enrolment_verification_replay_and_lockout() {
 
     let step = time_step(server.clock.now());
     let code = code_at_step(&secret, step).unwrap();
-    let verify = |code: String| pb::VerifyMfaRequest {
-        code,
-        user_id: String::new(),
-    };
+    let verify = |code: String| pb::VerifyMfaRequest { code };
     assert!(
         client
             .verify_mfa(verify(code.clone()))

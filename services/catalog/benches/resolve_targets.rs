@@ -18,7 +18,6 @@ use latch_catalog::domain::records::ResourceRecord;
 use latch_catalog::domain::tags::TagSelector;
 use latch_catalog::domain::target::{AccessScopeQuery, IntegrationTarget, Selection, SelectionMode, Target};
 use latch_catalog::service::{CatalogState, resolve};
-use latch_connector_sdk::Connector;
 
 const INTEGRATIONS: usize = 10;
 const PER_INTEGRATION: usize = 100_000;
@@ -69,7 +68,7 @@ fn main() {
     let index = ResourceIndex::build(records);
     let built = started.elapsed();
     let after = resident_kib();
-    let description = latch_connector_demo::DemoConnector::new().describe();
+    let description = table_connector();
     let mut state = CatalogState {
         index: Arc::new(index),
         ..CatalogState::default()
@@ -151,4 +150,21 @@ fn main() {
         after / 1024,
         after.saturating_sub(before) / 1024
     );
+}
+
+/// What the integrations' connector says of itself: tables one may read.
+fn table_connector() -> latch_connector_sdk::Description {
+    latch_connector_sdk::Description {
+        name: "demo".into(),
+        version: "1".into(),
+        resource_types: vec![latch_connector_sdk::ResourceType {
+            name: "table".into(),
+            description: "A table".into(),
+            permissions: vec![latch_connector_sdk::Permission {
+                name: "read".into(),
+                description: "SELECT".into(),
+            }],
+        }],
+        config_fields: Vec::new(),
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use latch_directory::DirectoryReplica;
 use latch_runtime::peer::Peer;
+use latch_runtime::readiness::{Gated, ReadyCheck};
 use latch_runtime::server::GrpcRoutes;
 use latch_runtime::service_identity::ServiceName;
 use latch_runtime::{LatchConfig, SharedClock};
@@ -20,6 +21,7 @@ use crate::peers::identity::IdentityPeople;
 pub struct FlowServer {
     pub service: FlowService,
     catalog: CatalogPeer,
+    people: DirectoryReplica,
 }
 
 impl FlowServer {
@@ -36,21 +38,42 @@ impl FlowServer {
             .map_err(|e| anyhow::anyhow!("flow database: {e:#}"))?;
         let service = FlowService::open(
             crate::store::FlowStore::new(db),
-            Arc::new(IdentityPeople::new(people)),
+            Arc::new(IdentityPeople::new(people.clone())),
             Arc::new(catalog.clone()),
             clock,
         )
         .await?;
-        Ok(Self { service, catalog })
+        Ok(Self {
+            service,
+            catalog,
+            people,
+        })
     }
 
-    /// Flow's public API, and its internal one for the request service.
+    /// Flow's public API, and its internal one for the request service. Both answer
+    /// UNAVAILABLE until the flows have compiled against the catalog with the directory loaded;
+    /// health reports NOT_SERVING while either feed is not caught up.
     pub fn register(&self, routes: &mut GrpcRoutes) {
-        routes.add(FlowGrpc::new(self.service.clone()).into_server());
+        let answerable: ReadyCheck = {
+            let (service, people) = (self.service.clone(), self.people.clone());
+            Arc::new(move || service.is_compiled() && people.is_loaded())
+        };
+        const WAITING_FOR: &str = "the flows to compile against the catalog and the directory to load";
+        routes.add(Gated::new(
+            FlowGrpc::new(self.service.clone()).into_server(),
+            answerable.clone(),
+            WAITING_FOR,
+        ));
         routes.add_internal(
-            FlowInternalGrpc::new(self.service.clone()).into_server(),
+            Gated::new(
+                FlowInternalGrpc::new(self.service.clone()).into_server(),
+                answerable,
+                WAITING_FOR,
+            ),
             &[ServiceName::Request],
         );
+        let (catalog, people) = (self.catalog.clone(), self.people.clone());
+        routes.add_readiness(Arc::new(move || catalog.is_caught_up() && people.is_caught_up()));
     }
 
     /// Follows other replicas' flow writes and the catalog's change feed.

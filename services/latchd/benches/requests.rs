@@ -17,7 +17,11 @@
 //! halfway through the expiries and started again on the same database. Budget: every revoke
 //! ≤ 1 s late, none missed.
 //!
-//! Run: `cargo bench -p latchd --bench requests [-- throughput|expiry [--kill]]`; set
+//! `split` (PostgreSQL only): `throughput` through the gateway of a split deployment (each
+//! context its own `latchd --services X` process of this build), and WhoAmI one call at a time
+//! straight to identity and through the gateway: the cost of one hop.
+//!
+//! Run: `cargo bench -p latchd --bench requests [-- throughput|split|expiry [--kill]]`; set
 //! `LATCH_BENCH_DATABASE_URL=postgres://…/postgres` to run on a fresh PostgreSQL database
 //! instead of SQLite.
 
@@ -191,6 +195,48 @@ async fn throughput() {
     let addr = app.grpc_addr();
     let probe = app.request().unwrap().clone();
     let (stop, task) = serve(app);
+    let db = probe.db().clone();
+    load(addr, backend_name(&setup), db).await;
+    let _ = stop.send(());
+    let _ = task.await;
+    drop(probe);
+    setup.teardown().await;
+}
+
+/// Every context its own `latchd --services X` process of this build, a gateway in front,
+/// all on one PostgreSQL (a schema each); the load goes through the gateway. Also the cost of
+/// the gateway's hop: WhoAmI one at a time, straight to identity and through the gateway.
+async fn split() {
+    let setup = setup().await;
+    assert!(
+        !setup.database_url.is_empty(),
+        "the split bench runs on PostgreSQL: set LATCH_BENCH_DATABASE_URL"
+    );
+    let deployment = support::split::Deployment::start(&setup).await;
+    let gateway = deployment.gateway();
+    let identity = deployment.grpc("identity");
+    for (label, addr) in [("straight to identity", identity), ("through the gateway", gateway)] {
+        let (ch, auth) = channel(addr, ADMIN).await;
+        let mut client = IdentityServiceClient::with_interceptor(ch, auth);
+        let mut latencies = Vec::with_capacity(2_000);
+        for _ in 0..2_000 {
+            let sent = Instant::now();
+            client.who_am_i(identity::WhoAmIRequest {}).await.expect("whoami");
+            latencies.push(sent.elapsed());
+        }
+        support::report(&format!("WhoAmI one at a time, {label}"), latencies);
+    }
+    let db = sea_orm::Database::connect(format!("{}?options=-c%20search_path%3Drequest", setup.database_url))
+        .await
+        .expect("the request schema");
+    load(gateway, "PostgreSQL, split into five processes", db).await;
+    drop(deployment);
+    setup.teardown().await;
+}
+
+/// The phases of the throughput bench against a running Latch at `addr`; `db` is the request
+/// context's database, to count ACTIVE requests.
+async fn load(addr: std::net::SocketAddr, backend: &str, db: sea_orm::DatabaseConnection) {
     let users = world(addr, 200).await;
     let mut clients: Vec<Requests> = Vec::new();
     for (_, _, token) in &users {
@@ -198,11 +244,7 @@ async fn throughput() {
         clients.push(RequestServiceClient::with_interceptor(ch, auth));
     }
     let clients = Arc::new(clients);
-    println!(
-        "request bench on {} ({} users, {TABLES} tables)",
-        backend_name(&setup),
-        users.len()
-    );
+    println!("request bench on {backend} ({} users, {TABLES} tables)", users.len());
 
     // 0. The floor: an authenticated RPC that touches no request table (WhoAmI), same loop.
     {
@@ -260,7 +302,7 @@ async fn throughput() {
     );
     let drained = {
         let started = Instant::now();
-        while scalar::<i64>(&probe, "SELECT count(*) FROM requests WHERE state = 'active'").await < TOTAL as i64 {
+        while scalar_on::<i64>(&db, "SELECT count(*) FROM requests WHERE state = 'active'").await < TOTAL as i64 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         started.elapsed()
@@ -307,10 +349,6 @@ async fn throughput() {
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
-    let _ = stop.send(());
-    let _ = task.await;
-    drop(probe);
-    setup.teardown().await;
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -463,7 +501,10 @@ async fn expiry(kill: bool) {
 
 /// One value of a one-row query on the request database.
 async fn scalar<T: sea_orm::TryGetable>(service: &latch_request::RequestService, sql: &str) -> T {
-    let db = service.db();
+    scalar_on(service.db(), sql).await
+}
+
+async fn scalar_on<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
     let backend: DbBackend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(backend, sql.to_string()))
@@ -478,6 +519,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--bench")).collect();
     match args.first().map(String::as_str) {
         Some("expiry") => expiry(args.iter().any(|a| a == "--kill")).await,
+        Some("split") => split().await,
         _ => throughput().await,
     }
 }

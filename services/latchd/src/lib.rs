@@ -204,7 +204,6 @@ impl App {
         let mut routes = GrpcRoutes::new();
         routes.set_service_key(service_key);
         let mut http = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-        let mut readiness: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
 
         // A process without identity neither opens its database nor bootstraps it, and asks
         // the identity service who each caller is.
@@ -251,7 +250,7 @@ impl App {
         };
 
         // What identity knows of people, in memory for flow and request (one replica for both
-        // when both run here). Readiness waits until it has loaded.
+        // when both run here; each registers its readiness on it).
         let people = match [ServiceName::Flow, ServiceName::Request]
             .into_iter()
             .find(|c| contexts.contains(c))
@@ -259,8 +258,6 @@ impl App {
             Some(reader) => {
                 let replica = latch_directory::DirectoryReplica::new(links.peer(ServiceName::Identity, reader)?);
                 background.push(replica.spawn());
-                let loaded = replica.clone();
-                readiness.push(Box::pin(async move { while loaded.wait_loaded().await.is_err() {} }));
                 Some(replica)
             }
             None => None,
@@ -301,9 +298,6 @@ impl App {
         } else {
             None
         };
-        routes.set_readiness(Box::pin(async move {
-            futures::future::join_all(readiness).await;
-        }));
 
         if options.demo
             && let (Some(identity), Some(catalog), Some(flow)) = (&identity, &catalog, &flow)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use latch_directory::DirectoryReplica;
 use latch_runtime::crypto::SecretBox;
 use latch_runtime::peer::Peer;
+use latch_runtime::readiness::{Gated, ReadyCheck};
 use latch_runtime::server::GrpcRoutes;
 use latch_runtime::{LatchConfig, SharedClock};
 
@@ -30,6 +31,7 @@ pub struct RequestPeers {
 
 pub struct RequestServer {
     pub service: RequestService,
+    people: DirectoryReplica,
 }
 
 impl RequestServer {
@@ -44,14 +46,15 @@ impl RequestServer {
         let db = latch_runtime::database::connect_context(config, "request", crate::store::MIGRATIONS)
             .await
             .map_err(|e| anyhow::anyhow!("request database: {e:#}"))?;
+        let people = peers.people.clone();
         let flows = Arc::new(FlowPeer::new(peers.flow));
-        let people = Arc::new(IdentityPeople::new(peers.people, peers.identity));
+        let identity = Arc::new(IdentityPeople::new(peers.people, peers.identity));
         let targets = Arc::new(CatalogPeer::new(peers.catalog));
         let ports = Ports {
             audit_sources: vec![
                 AuditSource {
                     name: "identity",
-                    outbox: people.clone(),
+                    outbox: identity.clone(),
                 },
                 AuditSource {
                     name: "catalog",
@@ -63,7 +66,7 @@ impl RequestServer {
                 },
             ],
             flows,
-            people,
+            people: identity,
             targets,
         };
         let settings = crate::RequestConfig {
@@ -81,13 +84,30 @@ impl RequestServer {
         };
         Ok(Self {
             service: RequestService::open(db, ports, clock, secrets, settings),
+            people,
         })
     }
 
-    /// The request and audit APIs.
+    /// The request and audit APIs: UNAVAILABLE until the directory replica has loaded (who
+    /// may approve, who manages whom), NOT_SERVING while it is not following identity's feed.
     pub fn register(&self, routes: &mut GrpcRoutes) {
-        routes.add(AuditGrpc::new(self.service.clone()).into_server());
-        routes.add(RequestGrpc::new(self.service.clone()).into_server());
+        let loaded: ReadyCheck = {
+            let people = self.people.clone();
+            Arc::new(move || people.is_loaded())
+        };
+        const WAITING_FOR: &str = "the directory replica to load from the identity service";
+        routes.add(Gated::new(
+            AuditGrpc::new(self.service.clone()).into_server(),
+            loaded.clone(),
+            WAITING_FOR,
+        ));
+        routes.add(Gated::new(
+            RequestGrpc::new(self.service.clone()).into_server(),
+            loaded,
+            WAITING_FOR,
+        ));
+        let people = self.people.clone();
+        routes.add_readiness(Arc::new(move || people.is_caught_up()));
     }
 
     /// The workers (unless `workers` is false, for tests that drive jobs by hand) and the audit

@@ -107,6 +107,11 @@ impl DirectoryReplica {
         self.inner.progress.borrow().sequence
     }
 
+    /// Loaded at least once (it may be reconnecting to identity now).
+    pub fn is_loaded(&self) -> bool {
+        self.inner.progress.borrow().loaded
+    }
+
     /// Loaded and following identity's feed.
     pub fn is_caught_up(&self) -> bool {
         let progress = *self.inner.progress.borrow();

@@ -14,6 +14,7 @@ pub mod error;
 pub mod input_guard;
 pub mod pagination;
 pub mod peer;
+pub mod readiness;
 pub mod remote_auth;
 pub mod server;
 pub mod service_identity;

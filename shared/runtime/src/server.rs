@@ -20,7 +20,7 @@ pub struct GrpcRoutes {
     service_names: Vec<&'static str>,
     internal: Vec<(&'static str, Vec<ServiceName>)>,
     service_key: Option<ServiceKey>,
-    readiness: Option<futures::future::BoxFuture<'static, ()>>,
+    readiness: Vec<crate::readiness::ReadyCheck>,
 }
 
 impl Default for GrpcRoutes {
@@ -36,7 +36,7 @@ impl GrpcRoutes {
             service_names: Vec::new(),
             internal: Vec::new(),
             service_key: None,
-            readiness: None,
+            readiness: Vec::new(),
         }
     }
 
@@ -65,10 +65,10 @@ impl GrpcRoutes {
         self.add(service)
     }
 
-    /// Health reports NOT_SERVING until `ready` resolves (e.g. until the feeds a context
-    /// evaluates from have caught up), then SERVING.
-    pub fn set_readiness(&mut self, ready: futures::future::BoxFuture<'static, ()>) -> &mut Self {
-        self.readiness = Some(ready);
+    /// Health reports NOT_SERVING while any of `checks` fails (e.g. while a feed the context
+    /// evaluates from has not caught up), SERVING while all hold.
+    pub fn add_readiness(&mut self, check: crate::readiness::ReadyCheck) -> &mut Self {
+        self.readiness.push(check);
         self
     }
 
@@ -131,41 +131,47 @@ impl GrpcRoutes {
     ) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
         let names = self.service_names.clone();
-        let serving = {
+        // The empty name is the whole server, what `grpc_health_probe` asks by default. Each
+        // status follows the readiness checks: NOT_SERVING while a feed has not caught up.
+        let checks = std::mem::take(&mut self.readiness);
+        let set_all = {
             let health = health.clone();
             let names = names.clone();
-            async move {
-                for name in names.iter().copied().chain([""]) {
-                    health
-                        .set_service_status(name, tonic_health::ServingStatus::Serving)
-                        .await;
+            move |status: tonic_health::ServingStatus| {
+                let health = health.clone();
+                let names = names.clone();
+                async move {
+                    for name in names.iter().copied().chain([""]) {
+                        health.set_service_status(name, status).await;
+                    }
                 }
             }
         };
-        // The empty name is the whole server, what `grpc_health_probe` asks by default.
-        let readiness = match self.readiness.take() {
-            Some(ready) => {
-                for name in names.iter().copied().chain([""]) {
-                    health
-                        .set_service_status(name, tonic_health::ServingStatus::NotServing)
-                        .await;
+        let mut serving = crate::readiness::all(&checks);
+        set_all(status_of(serving)).await;
+        let readiness = (!checks.is_empty()).then(|| {
+            let set_all = set_all.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(crate::readiness::RECHECK_EVERY);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    let now = crate::readiness::all(&checks);
+                    if now != serving {
+                        tracing::info!(ready = now, "readiness changed");
+                        serving = now;
+                        set_all(status_of(now)).await;
+                    }
                 }
-                Some(tokio::spawn(async move {
-                    ready.await;
-                    serving.await;
-                }))
-            }
-            None => {
-                serving.await;
-                None
-            }
-        };
+            })
+        });
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(latch_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         self.routes.add_service(health_service).add_service(reflection);
         // Probes see NOT_SERVING as soon as the drain starts, so traffic moves elsewhere.
+        let readiness_task = readiness.as_ref().map(|task| task.abort_handle());
         let shutdown = async move {
             shutdown.await;
             if let Some(readiness) = readiness {
@@ -178,13 +184,25 @@ impl GrpcRoutes {
             }
         };
         let gate = self.gate();
-        Server::builder()
+        let served = Server::builder()
             .layer(TraceContextLayer)
             .layer(AuthLayer::new(authenticator).with_gate(gate))
             .layer(InputGuardLayer)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-            .await?;
+            .await;
+        if let Some(readiness) = readiness_task {
+            readiness.abort();
+        }
+        served?;
         Ok(())
+    }
+}
+
+fn status_of(ready: bool) -> tonic_health::ServingStatus {
+    if ready {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
     }
 }

@@ -65,7 +65,6 @@ pub async fn run(ctx: &Context, command: MfaCommand) -> Result<(), CliError> {
         MfaCommand::Verify { code } => {
             let request = VerifyMfaRequest {
                 code: code.trim().to_string(),
-                user_id: String::new(),
             };
             let verified = client.verify_mfa(request).await?.into_inner().verified;
             if ctx.json() {

@@ -3,7 +3,7 @@
 //! and recompiles flows, so a resource tagged in the catalog reaches by-tag flows at once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use latch_proto::catalog::v1 as pb;
@@ -25,6 +25,12 @@ pub struct CatalogPeer {
     /// The sequence of the last catalog change seen.
     version: Arc<AtomicI64>,
     changed: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Connections to the feed opened so far; 0 before the first.
+    connection: Arc<AtomicU64>,
+    /// Whether the feed is open now.
+    following: Arc<AtomicBool>,
+    /// The connection after whose opening the flows last compiled.
+    compiled_for: Arc<AtomicU64>,
 }
 
 fn target(spec: &TargetSpec) -> pb::Target {
@@ -67,7 +73,19 @@ impl CatalogPeer {
             peer,
             version: Arc::new(AtomicI64::new(0)),
             changed: Arc::new(tokio::sync::watch::channel(0).0),
+            connection: Arc::new(AtomicU64::new(0)),
+            following: Arc::new(AtomicBool::new(false)),
+            compiled_for: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Following the catalog's feed, with the flows compiled since the feed (re)opened: what
+    /// flow evaluates from is no older than the feed's position.
+    pub fn is_caught_up(&self) -> bool {
+        let connection = self.connection.load(Ordering::Acquire);
+        self.following.load(Ordering::Acquire)
+            && connection > 0
+            && self.compiled_for.load(Ordering::Acquire) == connection
     }
 
     fn client(&self) -> CatalogInternalClient<PeerChannel> {
@@ -79,11 +97,19 @@ impl CatalogPeer {
     /// Stops when the returned task is aborted.
     pub fn follow(&self, flow: FlowService) -> tokio::task::JoinHandle<()> {
         let feed = self.clone().read_feed();
+        let this = self.clone();
         let mut changed = self.changed.subscribe();
         let recompile = async move {
+            let this = this;
             while changed.changed().await.is_ok() {
-                if let Err(error) = flow.catch_up().await {
-                    tracing::warn!(%error, "flow recompile after a catalog change failed, will retry");
+                let connection = this.connection.load(Ordering::Acquire);
+                match flow.catch_up().await {
+                    Ok(()) => this.compiled_for.store(connection, Ordering::Release),
+                    Err(error) => {
+                        tracing::warn!(%error, "flow recompile after a catalog change failed, will retry");
+                        tokio::time::sleep(RECONNECT_AFTER).await;
+                        changed.mark_changed();
+                    }
                 }
             }
         };
@@ -97,6 +123,7 @@ impl CatalogPeer {
             if let Err(error) = self.read_feed_once().await {
                 tracing::warn!(%error, "catalog change feed interrupted, reconnecting");
             }
+            self.following.store(false, Ordering::Release);
             tokio::time::sleep(RECONNECT_AFTER).await;
         }
     }
@@ -109,6 +136,11 @@ impl CatalogPeer {
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();
+        // Open: recompile once now (changes missed while away may be many; one compile covers
+        // them), and count as caught up once that compile is done.
+        self.connection.fetch_add(1, Ordering::AcqRel);
+        self.following.store(true, Ordering::Release);
+        self.changed.send_modify(|_| {});
         while let Some(change) = stream.message().await.map_err(|s| self.peer.error(s))? {
             let seen = self.version.load(Ordering::Acquire);
             if change.sequence != seen + 1 {

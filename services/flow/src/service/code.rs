@@ -130,7 +130,7 @@ impl FlowService {
         }
         tx.commit().await?;
         report.applied = true;
-        self.recompile().await?;
+        self.recompile_after_write().await?;
         Ok(report)
     }
 }

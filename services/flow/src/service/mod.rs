@@ -49,6 +49,8 @@ struct Inner {
     catalog: Arc<dyn Catalog>,
     clock: SharedClock,
     compile: tokio::sync::Mutex<()>,
+    /// The flows compiled against the catalog at least once (the catalog may be down at start).
+    compiled: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for FlowService {
@@ -97,10 +99,25 @@ impl FlowService {
                 catalog,
                 clock,
                 compile: tokio::sync::Mutex::new(()),
+                compiled: std::sync::atomic::AtomicBool::new(false),
             }),
         };
-        service.recompile().await?;
+        match service.recompile().await {
+            Ok(()) => {}
+            // The catalog may start later: flow waits (refusing calls, not ready) and compiles
+            // as soon as it can.
+            Err(ServiceError::Unavailable(why)) => {
+                tracing::warn!(%why, "flows not compiled yet: the catalog is unavailable; retrying")
+            }
+            Err(error) => return Err(error),
+        }
         Ok(service)
+    }
+
+    /// Whether the flows have been compiled against the catalog (until then nothing is
+    /// evaluated: an empty view would refuse every request and revoke every automatic grant).
+    pub fn is_compiled(&self) -> bool {
+        self.inner.compiled.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The audit outbox after `upto`, once the entries up to it are deleted (the audit log,
@@ -141,6 +158,9 @@ impl FlowService {
                 .await
             {
                 Ok(items) => items.into_iter().collect(),
+                // A catalog that cannot be reached says nothing about the flow: keep what was
+                // compiled before rather than make it cover nothing.
+                Err(error @ ServiceError::Unavailable(_)) => return Err(error),
                 Err(error) => {
                     tracing::warn!(flow = %flow.spec.name, %error, "flow targets do not resolve; it covers nothing until fixed");
                     BTreeSet::new()
@@ -163,13 +183,15 @@ impl FlowService {
             catalog_version,
         };
         *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        self.inner.compiled.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
     /// Recompiles when flows changed on another replica or the catalog moved.
     pub async fn catch_up(&self) -> ServiceResult<()> {
         let state = self.state();
-        if state.store_version != self.inner.store.version().await?
+        if !self.is_compiled()
+            || state.store_version != self.inner.store.version().await?
             || state.catalog_version != self.inner.catalog.version()
         {
             self.recompile().await?;
@@ -315,8 +337,8 @@ impl FlowService {
         tx.audit(audit_record(caller, "flow.created", &flow.id, None, Some(&flow.spec)));
         tx.commit().await?;
         tracing::info!(flow = %flow.spec.name, "flow created");
-        self.recompile().await?;
-        self.flow(&flow.id)
+        self.recompile_after_write().await?;
+        Ok(flow)
     }
 
     pub async fn update(
@@ -367,8 +389,8 @@ impl FlowService {
             Some(&flow.spec),
         ));
         tx.commit().await?;
-        self.recompile().await?;
-        self.flow(&flow.id)
+        self.recompile_after_write().await?;
+        Ok(flow)
     }
 
     pub async fn delete(&self, caller: &Caller, id: &str) -> ServiceResult<()> {
@@ -378,7 +400,19 @@ impl FlowService {
         tx.delete(&flow.id).await?;
         tx.audit(audit_record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None));
         tx.commit().await?;
-        self.recompile().await
+        self.recompile_after_write().await
+    }
+
+    /// Recompiles after a committed write. The write stands even when the catalog has just
+    /// become unreachable: the follower compiles it as soon as the catalog is back.
+    pub(crate) async fn recompile_after_write(&self) -> ServiceResult<()> {
+        match self.recompile().await {
+            Err(ServiceError::Unavailable(why)) => {
+                tracing::warn!(%why, "flow change saved; it takes effect once the catalog is reachable");
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 

@@ -246,15 +246,10 @@ impl IdentityApi for IdentityGrpc {
 
     async fn verify_mfa(&self, request: Request<pb::VerifyMfaRequest>) -> GrpcResult<pb::VerifyMfaResponse> {
         let caller = caller(&request)?;
-        let request = request.get_ref();
-        // Only an admin (the request service's credential) may verify on a user's behalf.
-        let user_id = if request.user_id.is_empty() || request.user_id == caller.user_id {
-            caller.user_id.clone()
-        } else {
-            caller.require_admin()?;
-            request.user_id.clone()
-        };
-        let verified = self.service.verify_mfa(&user_id, &request.code).await?;
+        let verified = self
+            .service
+            .verify_mfa(&caller.user_id, &request.get_ref().code)
+            .await?;
         respond(Ok(pb::VerifyMfaResponse { verified }))
     }
 

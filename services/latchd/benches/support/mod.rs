@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod scim;
+pub mod split;
 pub mod watched;
 
 use std::time::Duration;

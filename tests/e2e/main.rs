@@ -5,6 +5,7 @@ mod split_harness;
 
 mod audit;
 mod audit_checkpoints;
+mod audit_outbox;
 mod auth;
 mod automatic;
 mod catalog;
@@ -36,6 +37,7 @@ mod restart;
 mod reviews;
 mod schedules;
 mod scim;
+mod split_audit;
 mod split_crash;
 mod split_propagation;
 mod split_readiness;

@@ -2,6 +2,8 @@
 //! know to recompile.
 
 use chrono::{DateTime, Utc};
+use latch_runtime::audit::AuditRecord;
+use latch_runtime::audit::outbox::{self, OutboxEntry};
 use latch_runtime::database::{Migration, statement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -21,12 +23,20 @@ const SCHEMA_V1: &str = r#"
     INSERT INTO flow_version (id, value) VALUES (1, 0)
 "#;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "flow initial schema",
-    sqlite: SCHEMA_V1,
-    postgres: SCHEMA_V1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "flow initial schema",
+        sqlite: SCHEMA_V1,
+        postgres: SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "flow audit outbox",
+        sqlite: outbox::OUTBOX_SCHEMA,
+        postgres: outbox::OUTBOX_SCHEMA,
+    },
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredFlow {
@@ -52,9 +62,12 @@ pub struct FlowStore {
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
+/// One flow write: its rows and the audit records of its changes commit together.
 pub struct FlowTx<'a> {
     txn: DatabaseTransaction,
     _in_process: tokio::sync::MutexGuard<'a, ()>,
+    at: DateTime<Utc>,
+    audit: Vec<AuditRecord>,
 }
 
 impl FlowStore {
@@ -94,7 +107,13 @@ impl FlowStore {
             .collect()
     }
 
-    pub async fn begin(&self) -> Result<FlowTx<'_>, DbErr> {
+    /// Deletes the audit outbox up to `upto` (the audit log holds it) and returns what follows.
+    pub async fn audit_outbox(&self, upto: i64, limit: u32) -> Result<Vec<OutboxEntry>, DbErr> {
+        outbox::take_after(&self.db, upto, limit).await
+    }
+
+    /// Starts a write made at `at`.
+    pub async fn begin(&self, at: DateTime<Utc>) -> Result<FlowTx<'_>, DbErr> {
         let guard = self.write_lock.lock().await;
         let txn = self.db.begin().await?;
         let backend = txn.get_database_backend();
@@ -107,6 +126,8 @@ impl FlowStore {
         Ok(FlowTx {
             txn,
             _in_process: guard,
+            at,
+            audit: Vec::new(),
         })
     }
 }
@@ -134,7 +155,14 @@ impl FlowTx<'_> {
         Ok(())
     }
 
+    /// Records a change of this write for the audit log; written to the outbox at commit.
+    pub fn audit(&mut self, record: AuditRecord) {
+        self.audit.push(record);
+    }
+
+    /// Writes the audit records to the outbox and commits.
     pub async fn commit(self) -> Result<(), DbErr> {
+        outbox::append(&self.txn, self.at, &self.audit).await?;
         self.txn.commit().await
     }
 }

@@ -293,18 +293,6 @@ impl App {
             )
             .await?;
             background.extend(server.spawn(&config, !options.no_workers));
-            // Admin changes of the contexts in this process go to its audit log.
-            let sink: Arc<dyn latch_runtime::audit::AuditSink> =
-                Arc::new(latch_request::service::RequestAuditSink::new(&server.service));
-            if let Some(identity) = &identity {
-                identity.audit().connect(sink.clone());
-            }
-            if let Some(catalog) = &catalog {
-                catalog.audit().connect(sink.clone());
-            }
-            if let Some(flow) = &flow {
-                flow.audit().connect(sink);
-            }
             server.register(&mut routes);
             Some(server.service)
         } else {

@@ -1,6 +1,6 @@
 //! What the request context needs from the others: flows evaluate, identity knows people and
 //! verifies MFA, the catalog knows resources and which connector serves them. Flows are reached
-//! over their gRPC contract ([`crate::peers::flow`]); `latchd` answers the others in-process.
+//! over their gRPC contracts ([`crate::peers`]), in this process or another.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 use latch_connector_sdk::Connector;
 use latch_policy::conditions::Facts;
 use latch_policy::duration::Span;
+use latch_runtime::audit::outbox::OutboxEntry;
 use latch_runtime::{Caller, ServiceResult};
 
 use crate::domain::flows::{Asked, AutomaticFlow, Decision, FlowSummary, Generation};
@@ -107,9 +108,27 @@ pub trait Targets: Send + Sync {
     async fn connector(&self, integration_id: &str) -> ServiceResult<Arc<dyn Connector>>;
 }
 
+/// A context's audit outbox (`ListAuditOutbox` on its internal service).
+#[async_trait::async_trait]
+pub trait AuditOutbox: Send + Sync {
+    /// Up to `limit` entries after `after`, in order and without gaps. Asking after `after`
+    /// tells the context every entry up to it is in the log and may be deleted.
+    async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>>;
+}
+
+/// One context whose audit outbox the log follows.
+#[derive(Clone)]
+pub struct AuditSource {
+    /// `identity`, `catalog`, `flow`: names the cursor (`audit:outbox:{name}`).
+    pub name: &'static str,
+    pub outbox: Arc<dyn AuditOutbox>,
+}
+
 #[derive(Clone)]
 pub struct Ports {
     pub flows: Arc<dyn Flows>,
     pub people: Arc<dyn People>,
     pub targets: Arc<dyn Targets>,
+    /// The contexts that record admin changes in an outbox.
+    pub audit_sources: Vec<AuditSource>,
 }

@@ -18,7 +18,7 @@ use crate::grpc::RequestGrpc;
 use crate::peers::catalog::CatalogPeer;
 use crate::peers::flow::FlowPeer;
 use crate::peers::identity::IdentityPeople;
-use crate::ports::Ports;
+use crate::ports::{AuditSource, Ports};
 
 /// Where the request context finds the others.
 pub struct RequestPeers {
@@ -47,10 +47,27 @@ impl RequestServer {
             .await
             .map_err(|e| anyhow::anyhow!("request database: {e:#}"))?;
         let people = peers.people.clone();
+        let flows = Arc::new(FlowPeer::new(peers.flow));
+        let identity = Arc::new(IdentityPeople::new(peers.people, peers.identity));
+        let targets = Arc::new(CatalogPeer::new(peers.catalog));
         let ports = Ports {
-            flows: Arc::new(FlowPeer::new(peers.flow)),
-            people: Arc::new(IdentityPeople::new(peers.people, peers.identity)),
-            targets: Arc::new(CatalogPeer::new(peers.catalog)),
+            audit_sources: vec![
+                AuditSource {
+                    name: "identity",
+                    outbox: identity.clone(),
+                },
+                AuditSource {
+                    name: "catalog",
+                    outbox: targets.clone(),
+                },
+                AuditSource {
+                    name: "flow",
+                    outbox: flows.clone(),
+                },
+            ],
+            flows,
+            people: identity,
+            targets,
         };
         let settings = crate::RequestConfig {
             approval_timeout: chrono::TimeDelta::hours(config.request.approval_timeout_hours.max(1) as i64),
@@ -94,7 +111,8 @@ impl RequestServer {
     }
 
     /// The workers (unless `workers` is false, for tests that drive jobs by hand) and the audit
-    /// log, which is sealed and fed with directory changes either way.
+    /// log, which is sealed and fed with directory changes and the other contexts' audit
+    /// outboxes either way.
     pub fn spawn(&self, config: &LatchConfig, workers: bool) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         if workers {
@@ -111,6 +129,7 @@ impl RequestServer {
             }
         }
         tasks.push(self.service.spawn_audit(Duration::from_millis(200)));
+        tasks.extend(self.service.spawn_outbox_followers(config.follow_every()));
         tasks
     }
 }

@@ -6,7 +6,9 @@ use futures::stream::BoxStream;
 use latch_connector_sdk::convert as wire;
 use latch_proto::catalog::v1 as pb;
 use latch_proto::catalog::v1::catalog_internal_server::CatalogInternal;
+use latch_proto::common::v1::{ListAuditOutboxRequest, ListAuditOutboxResponse};
 use latch_proto::connector::v1 as connector_pb;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::auth::caller;
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::{Request, Response, Status};
@@ -248,5 +250,11 @@ impl CatalogInternal for CatalogInternalGrpc {
             .map_err(proxy_status)?;
         let stream = futures::stream::iter(records.into_iter().map(|r| Ok(wire::record_to_proto(r)))).boxed();
         ok(stream)
+    }
+    async fn list_audit_outbox(&self, request: Request<ListAuditOutboxRequest>) -> GrpcResult<ListAuditOutboxResponse> {
+        outbox_wire::require_audit_log(&request)?;
+        let (after, limit) = outbox_wire::page(request.get_ref())?;
+        let entries = self.service.audit_outbox(after, limit).await?;
+        ok(outbox_wire::response(after, &entries))
     }
 }

@@ -146,16 +146,15 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("bundle {name:?}")))?;
         tx.remember_request(&key, &format!("bundles/{}", bundle.id)).await?;
         tx.record(ChangeKind::BundleCreated, format!("bundles/{}", bundle.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "bundle.created",
             format!("bundles/{}", bundle.id),
             serde_json::Value::Null,
             serde_json::json!({ "name": bundle.name, "targets": bundle.targets.len() }),
             format!("bundle {}", bundle.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await?;
         self.bundle(&bundle.id)
     }
@@ -173,16 +172,15 @@ impl CatalogService {
         let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::Bundles, &bundle.id).await?;
         tx.record(ChangeKind::BundleDeleted, format!("bundles/{}", bundle.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "bundle.deleted",
             format!("bundles/{}", bundle.id),
             serde_json::json!({ "name": bundle.name }),
             serde_json::Value::Null,
             format!("bundle {}", bundle.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await
     }
 
@@ -261,16 +259,15 @@ impl CatalogService {
             .map_err(|e| conflict_or(e, format!("access scope {name:?}")))?;
         tx.remember_request(&key, &format!("accessScopes/{}", scope.id)).await?;
         tx.record(ChangeKind::ScopeCreated, format!("accessScopes/{}", scope.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "access_scope.created",
             format!("accessScopes/{}", scope.id),
             serde_json::Value::Null,
             serde_json::json!({ "name": scope.name }),
             format!("access scope {}", scope.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await?;
         self.scope(&scope.id)
     }
@@ -288,16 +285,15 @@ impl CatalogService {
         let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::AccessScopes, &scope.id).await?;
         tx.record(ChangeKind::ScopeDeleted, format!("accessScopes/{}", scope.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "access_scope.deleted",
             format!("accessScopes/{}", scope.id),
             serde_json::json!({ "name": scope.name }),
             serde_json::Value::Null,
             format!("access scope {}", scope.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await
     }
 }

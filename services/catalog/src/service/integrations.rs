@@ -282,17 +282,16 @@ impl CatalogService {
             ChangeKind::IntegrationCreated,
             format!("integrations/{}", integration.id),
         );
-        tx.commit().await?;
-        tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "integration.created",
             format!("integrations/{}", integration.id),
             serde_json::Value::Null,
             serde_json::json!({ "name": integration.name, "connector": integration.connector }),
             format!("integration {} (secrets not recorded)", integration.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
+        tracing::info!(integration = %integration.name, connector = %integration.connector, "integration created");
         self.after_write(None).await?;
         self.integration(&integration.id)
     }
@@ -416,16 +415,15 @@ impl CatalogService {
             .await
             .map_err(|e| conflict_or(e, format!("integration {:?}", updated.name)))?;
         tx.record(ChangeKind::IntegrationUpdated, format!("integrations/{}", updated.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "integration.updated",
             format!("integrations/{}", updated.id),
             serde_json::Value::Null,
             serde_json::json!({ "name": updated.name, "connector": updated.connector, "version": updated.version }),
             format!("integration {} (secrets not recorded)", updated.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await?;
         self.integration(&updated.id)
     }
@@ -473,17 +471,16 @@ impl CatalogService {
             ChangeKind::IntegrationDeleted,
             format!("integrations/{}", integration.id),
         );
-        tx.commit().await?;
-        tracing::info!(integration = %integration.name, "integration deleted");
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "integration.deleted",
             format!("integrations/{}", integration.id),
             serde_json::json!({ "name": integration.name, "connector": integration.connector }),
             serde_json::Value::Null,
             format!("integration {}", integration.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
+        tracing::info!(integration = %integration.name, "integration deleted");
         self.after_write(Some(super::ResourceChange::RemoveIntegration(integration.id.clone())))
             .await
     }

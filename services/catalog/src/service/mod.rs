@@ -9,7 +9,8 @@ mod resolve;
 mod resources;
 mod spaces;
 
-use latch_runtime::audit::{AuditHandle, AuditRecord};
+use latch_runtime::audit::AuditRecord;
+use latch_runtime::audit::outbox::OutboxEntry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -115,7 +116,6 @@ struct Inner {
     clock: SharedClock,
     directory: Arc<dyn PrincipalDirectory>,
     reload: tokio::sync::Mutex<()>,
-    audit: AuditHandle,
     /// The feed's last sequence in the installed snapshot; wakes change watchers.
     applied: tokio::sync::watch::Sender<i64>,
     /// Set when the server stops: change watchers end so the drain does not wait on them.
@@ -149,7 +149,6 @@ impl CatalogService {
                 clock,
                 directory,
                 reload: tokio::sync::Mutex::new(()),
-                audit: AuditHandle::default(),
                 applied: tokio::sync::watch::channel(0).0,
                 closing: tokio::sync::watch::channel(false).0,
             }),
@@ -158,31 +157,10 @@ impl CatalogService {
         Ok(service)
     }
 
-    /// Where catalog changes are recorded (connected to the audit log by the server).
-    pub fn audit(&self) -> &AuditHandle {
-        &self.inner.audit
-    }
-
-    /// Records a committed catalog change in the audit log (names and non-secret facts only).
-    pub(crate) async fn record(
-        &self,
-        actor: &Actor,
-        action: &str,
-        subject: String,
-        before: serde_json::Value,
-        after: serde_json::Value,
-        detail: String,
-    ) {
-        let record = AuditRecord {
-            actor: format!("users/{}", actor.user_id),
-            action: action.to_string(),
-            subject,
-            before,
-            after,
-            detail,
-            ..AuditRecord::default()
-        };
-        self.inner.audit.record(record).await;
+    /// The audit outbox after `upto`, once the entries up to it are deleted (the audit log,
+    /// which asks, holds them).
+    pub async fn audit_outbox(&self, upto: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
+        Ok(self.inner.store.audit_outbox(upto, limit).await?)
     }
 
     /// A consistent snapshot of the catalog.
@@ -346,5 +324,26 @@ fn conflict_or(error: sea_orm::DbErr, what: impl Into<String>) -> ServiceError {
         ServiceError::AlreadyExists(what.into())
     } else {
         error.into()
+    }
+}
+
+/// The audit record of a catalog change (names and non-secret facts only), written in the
+/// transaction of the change.
+pub(crate) fn audit_record(
+    actor: &Actor,
+    action: &str,
+    subject: String,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    detail: String,
+) -> AuditRecord {
+    AuditRecord {
+        actor: format!("users/{}", actor.user_id),
+        action: action.to_string(),
+        subject,
+        before,
+        after,
+        detail,
+        ..AuditRecord::default()
     }
 }

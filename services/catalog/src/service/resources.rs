@@ -142,16 +142,15 @@ impl CatalogService {
             ChangeKind::ResourceUpdated,
             format!("integrations/{}/resources/{}", record.integration_id, record.id),
         );
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "resource.updated",
             format!("integrations/{}/resources/{}", record.integration_id, record.id),
             serde_json::json!({ "tags": current.admin_tags, "owners": current.owners.len() }),
             serde_json::json!({ "tags": record.admin_tags, "owners": record.owners.len() }),
             format!("resource {}", record.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(Some(super::ResourceChange::Upsert(Box::new(record.clone()))))
             .await?;
         self.get_resource(&record.integration_id, &record.id)

@@ -63,16 +63,15 @@ impl CatalogService {
             .await
             .map_err(|e| super::conflict_or(e, format!("space {name:?}")))?;
         tx.record(ChangeKind::SpaceCreated, format!("spaces/{}", space.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "space.created",
             format!("spaces/{}", space.id),
             serde_json::Value::Null,
             serde_json::json!({ "name": space.name }),
             format!("space {}", space.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await?;
         Ok(space)
     }
@@ -96,16 +95,15 @@ impl CatalogService {
         let mut tx = self.store().begin(&actor.feed_name(), self.now()).await?;
         tx.delete(DocTable::Spaces, &space.id).await?;
         tx.record(ChangeKind::SpaceDeleted, format!("spaces/{}", space.id));
-        tx.commit().await?;
-        self.record(
+        tx.audit(super::audit_record(
             actor,
             "space.deleted",
             format!("spaces/{}", space.id),
             serde_json::json!({ "name": space.name }),
             serde_json::Value::Null,
             format!("space {}", space.name),
-        )
-        .await;
+        ));
+        tx.commit().await?;
         self.after_write(None).await
     }
 

@@ -1,5 +1,6 @@
 //! The catalog schema: records as JSON documents beside the key columns that carry uniqueness.
 
+use latch_runtime::audit::outbox::OUTBOX_SCHEMA;
 use latch_runtime::database::Migration;
 
 const SCHEMA_V1: &str = r#"
@@ -66,5 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "catalog change feed",
         sqlite: CHANGE_FEED_V2,
         postgres: CHANGE_FEED_V2,
+    },
+    Migration {
+        version: 3,
+        name: "catalog audit outbox",
+        sqlite: OUTBOX_SCHEMA,
+        postgres: OUTBOX_SCHEMA,
     },
 ];

@@ -4,6 +4,8 @@
 mod changes;
 mod migrations;
 
+use latch_runtime::audit::AuditRecord;
+use latch_runtime::audit::outbox::{self, OutboxEntry};
 use latch_runtime::database::statement;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult, TransactionTrait, Value,
@@ -61,6 +63,7 @@ pub struct CatalogTx<'a> {
     at: DateTime<Utc>,
     actor: String,
     changes: Vec<Change>,
+    audit: Vec<AuditRecord>,
 }
 
 impl CatalogStore {
@@ -151,6 +154,11 @@ impl CatalogStore {
         row.map(|r| r.try_get::<String>("", "secrets_sealed")).transpose()
     }
 
+    /// Deletes the audit outbox up to `upto` (the audit log holds it) and returns what follows.
+    pub async fn audit_outbox(&self, upto: i64, limit: u32) -> Result<Vec<OutboxEntry>, DbErr> {
+        outbox::take_after(&self.db, upto, limit).await
+    }
+
     pub async fn idempotent_resource(&self, key: &str) -> Result<Option<String>, DbErr> {
         if key.is_empty() {
             return Ok(None);
@@ -188,6 +196,7 @@ impl CatalogStore {
             at,
             actor: actor.to_string(),
             changes: Vec::new(),
+            audit: Vec::new(),
         })
     }
 }
@@ -269,9 +278,15 @@ impl CatalogTx<'_> {
         Ok(())
     }
 
-    /// Writes the change-feed entries and commits; returns the changes.
+    /// Records a change of this write for the audit log; written to the outbox at commit.
+    pub fn audit(&mut self, record: AuditRecord) {
+        self.audit.push(record);
+    }
+
+    /// Writes the change-feed entries and the audit records and commits; returns the changes.
     pub async fn commit(self) -> Result<Vec<Change>, DbErr> {
         self.write_changes().await?;
+        outbox::append(&self.txn, self.at, &self.audit).await?;
         self.txn.commit().await?;
         Ok(self.changes)
     }

@@ -5,9 +5,10 @@
 use std::pin::Pin;
 
 use futures::Stream;
-use latch_proto::common::v1::Role;
+use latch_proto::common::v1::{ListAuditOutboxRequest, ListAuditOutboxResponse, Role};
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_internal_server::FlowInternal;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::auth::{TokenScope, caller};
 use latch_runtime::service_identity::ServiceName;
 use latch_runtime::wire::{instant, timestamp};
@@ -293,5 +294,14 @@ impl FlowInternal for FlowInternalGrpc {
         require_request_service(&request)?;
         self.service.catch_up().await?;
         Ok(Response::new(pb::CatchUpResponse {}))
+    }
+    async fn list_audit_outbox(
+        &self,
+        request: Request<ListAuditOutboxRequest>,
+    ) -> Result<Response<ListAuditOutboxResponse>, Status> {
+        outbox_wire::require_audit_log(&request)?;
+        let (after, limit) = outbox_wire::page(request.get_ref())?;
+        let entries = self.service.audit_outbox(after, limit).await?;
+        Ok(Response::new(outbox_wire::response(after, &entries)))
     }
 }

@@ -4,7 +4,7 @@
 use latch_runtime::document::Limits;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 
-use super::{FlowService, to_yaml};
+use super::{FlowService, audit_record, to_yaml};
 use crate::domain::model::FlowSpec;
 use crate::store::{StoredFlow, name_key};
 
@@ -71,7 +71,7 @@ impl FlowService {
         if !violations.is_empty() {
             return Err(ServiceError::InvalidArgument(violations));
         }
-        let tx = self.inner.store.begin().await?;
+        let mut tx = self.inner.store.begin(self.now()).await?;
         // Plan against the stored flows, not this replica's snapshot.
         let stored = self.inner.store.all().await?;
         let mut report = ApplyReport::default();
@@ -116,25 +116,20 @@ impl FlowService {
         }
         for flow in &doomed {
             tx.delete(&flow.id).await?;
+            tx.audit(audit_record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None));
         }
         for flow in &writes {
             tx.put(flow).await?;
-        }
-        tx.commit().await?;
-        report.applied = true;
-        for flow in &doomed {
-            self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None)
-                .await;
-        }
-        for flow in &writes {
             let before = stored.iter().find(|f| f.id == flow.id).map(|f| &f.spec);
             let action = if before.is_some() {
                 "flow.updated"
             } else {
                 "flow.created"
             };
-            self.record(caller, action, &flow.id, before, Some(&flow.spec)).await;
+            tx.audit(audit_record(caller, action, &flow.id, before, Some(&flow.spec)));
         }
+        tx.commit().await?;
+        report.applied = true;
         self.recompile_after_write().await?;
         Ok(report)
     }

@@ -7,7 +7,8 @@ mod queries;
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
-use latch_runtime::audit::{AuditHandle, AuditRecord};
+use latch_runtime::audit::AuditRecord;
+use latch_runtime::audit::outbox::OutboxEntry;
 use latch_runtime::document::{self, Limits};
 use latch_runtime::{Caller, FieldViolation, ServiceError, ServiceResult, SharedClock};
 
@@ -50,7 +51,6 @@ struct Inner {
     compile: tokio::sync::Mutex<()>,
     /// The flows compiled against the catalog at least once (the catalog may be down at start).
     compiled: std::sync::atomic::AtomicBool,
-    audit: AuditHandle,
 }
 
 impl std::fmt::Debug for FlowService {
@@ -100,7 +100,6 @@ impl FlowService {
                 clock,
                 compile: tokio::sync::Mutex::new(()),
                 compiled: std::sync::atomic::AtomicBool::new(false),
-                audit: AuditHandle::default(),
             }),
         };
         match service.recompile().await {
@@ -121,9 +120,10 @@ impl FlowService {
         self.inner.compiled.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Where flow changes are recorded (connected to the audit log by the server).
-    pub fn audit(&self) -> &AuditHandle {
-        &self.inner.audit
+    /// The audit outbox after `upto`, once the entries up to it are deleted (the audit log,
+    /// which asks, holds them).
+    pub async fn audit_outbox(&self, upto: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
+        Ok(self.inner.store.audit_outbox(upto, limit).await?)
     }
 
     pub fn state(&self) -> Arc<FlowState> {
@@ -323,7 +323,7 @@ impl FlowService {
             None => None,
         };
         self.require_manager(caller, space.as_deref()).await?;
-        let tx = self.inner.store.begin().await?;
+        let mut tx = self.inner.store.begin(self.now()).await?;
         let spec = self.check(spec, None).await?;
         let now = self.now();
         let flow = StoredFlow {
@@ -334,10 +334,9 @@ impl FlowService {
             version: 1,
         };
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
+        tx.audit(audit_record(caller, "flow.created", &flow.id, None, Some(&flow.spec)));
         tx.commit().await?;
         tracing::info!(flow = %flow.spec.name, "flow created");
-        self.record(caller, "flow.created", &flow.id, None, Some(&flow.spec))
-            .await;
         self.recompile_after_write().await?;
         Ok(flow)
     }
@@ -352,7 +351,7 @@ impl FlowService {
         let current = self.flow(id)?;
         self.require_manager(caller, current.spec.space.as_deref()).await?;
         let spec = parse_definition_blocking(definition).await?;
-        let tx = self.inner.store.begin().await?;
+        let mut tx = self.inner.store.begin(self.now()).await?;
         // The stored flow, not this replica's snapshot, decides the etag check.
         let current = self
             .inner
@@ -382,9 +381,14 @@ impl FlowService {
             ..current
         };
         tx.put(&flow).await.map_err(|e| unique_or(e, &flow.spec.name))?;
+        tx.audit(audit_record(
+            caller,
+            "flow.updated",
+            &flow.id,
+            Some(&before),
+            Some(&flow.spec),
+        ));
         tx.commit().await?;
-        self.record(caller, "flow.updated", &flow.id, Some(&before), Some(&flow.spec))
-            .await;
         self.recompile_after_write().await?;
         Ok(flow)
     }
@@ -392,11 +396,10 @@ impl FlowService {
     pub async fn delete(&self, caller: &Caller, id: &str) -> ServiceResult<()> {
         let flow = self.flow(id)?;
         self.require_manager(caller, flow.spec.space.as_deref()).await?;
-        let tx = self.inner.store.begin().await?;
+        let mut tx = self.inner.store.begin(self.now()).await?;
         tx.delete(&flow.id).await?;
+        tx.audit(audit_record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None));
         tx.commit().await?;
-        self.record(caller, "flow.deleted", &flow.id, Some(&flow.spec), None)
-            .await;
         self.recompile_after_write().await
     }
 
@@ -411,21 +414,20 @@ impl FlowService {
             other => other,
         }
     }
+}
 
-    /// Records a committed change of a flow in the audit log.
-    pub(crate) async fn record(
-        &self,
-        caller: &Caller,
-        action: &str,
-        id: &str,
-        before: Option<&FlowSpec>,
-        after: Option<&FlowSpec>,
-    ) {
-        let name = after.or(before).map(|s| s.name.clone()).unwrap_or_default();
-        let mut record = AuditRecord::by(caller, action, format!("flows/{id}")).states(before, after);
-        record.flow = name;
-        self.inner.audit.record(record).await;
-    }
+/// The audit record of a change of a flow (written in the transaction of the change).
+pub(crate) fn audit_record(
+    caller: &Caller,
+    action: &str,
+    id: &str,
+    before: Option<&FlowSpec>,
+    after: Option<&FlowSpec>,
+) -> AuditRecord {
+    let name = after.or(before).map(|s| s.name.clone()).unwrap_or_default();
+    let mut record = AuditRecord::by(caller, action, format!("flows/{id}")).states(before, after);
+    record.flow = name;
+    record
 }
 
 fn unique_or(error: sea_orm::DbErr, name: &str) -> ServiceError {

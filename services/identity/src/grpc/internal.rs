@@ -5,8 +5,10 @@
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
+use latch_proto::common::v1::{ListAuditOutboxRequest, ListAuditOutboxResponse};
 use latch_proto::identity::v1 as pb;
 use latch_proto::identity::v1::identity_internal_server::{IdentityInternal, IdentityInternalServer};
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::auth::{Authenticator, TokenScope, caller};
 use latch_runtime::pagination::{PageScope, page_size_or};
 use latch_runtime::service_identity::ServiceName;
@@ -269,5 +271,11 @@ impl IdentityInternal for IdentityInternalGrpc {
             .watch_changes(after)
             .map(|item| item.map(|change| convert::change(&change)).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
+    }
+    async fn list_audit_outbox(&self, request: Request<ListAuditOutboxRequest>) -> GrpcResult<ListAuditOutboxResponse> {
+        outbox_wire::require_audit_log(&request)?;
+        let (after, limit) = outbox_wire::page(request.get_ref())?;
+        let entries = self.service.audit_outbox(after, limit).await?;
+        Ok(Response::new(outbox_wire::response(after, &entries)))
     }
 }

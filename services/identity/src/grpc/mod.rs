@@ -287,11 +287,8 @@ impl IdentityApi for IdentityGrpc {
             .transpose()?;
         let created = self
             .service
-            .create_token(&owner, &request.description, scope, expires_at)
+            .create_token_by(&caller, &owner, &request.description, scope, expires_at)
             .await?;
-        self.service
-            .record_token_change(&caller, "token.created", &created.record)
-            .await;
         respond(Ok(pb::CreateTokenResponse {
             token: Some(convert::token(&created.record)),
             secret: created.secret,
@@ -314,13 +311,7 @@ impl IdentityApi for IdentityGrpc {
 
     async fn revoke_token(&self, request: Request<pb::RevokeTokenRequest>) -> GrpcResult<pb::ApiToken> {
         let caller = caller(&request)?;
-        let record = self
-            .service
-            .revoke_token(&caller.user_id, caller.is_admin(), &request.get_ref().id)
-            .await?;
-        self.service
-            .record_token_change(&caller, "token.revoked", &record)
-            .await;
+        let record = self.service.revoke_token(&caller, &request.get_ref().id).await?;
         respond(Ok(convert::token(&record)))
     }
 

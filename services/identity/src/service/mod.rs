@@ -49,9 +49,6 @@ struct Inner {
     catch_up: tokio::sync::Mutex<()>,
     /// Set when the server shuts down, so open change streams end and the drain can finish.
     closing: watch::Sender<bool>,
-    /// Where token changes are recorded (connected to the audit log by the server); directory
-    /// changes reach the audit log through the change feed.
-    audit: latch_runtime::audit::AuditHandle,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -80,7 +77,6 @@ impl IdentityService {
                 applied,
                 catch_up: tokio::sync::Mutex::new(()),
                 closing: watch::channel(false).0,
-                audit: latch_runtime::audit::AuditHandle::default(),
             }),
         })
     }
@@ -148,8 +144,14 @@ impl IdentityService {
         Ok(())
     }
 
-    pub fn audit(&self) -> &latch_runtime::audit::AuditHandle {
-        &self.inner.audit
+    /// The audit outbox after `upto`, once the entries up to it are deleted (the audit log,
+    /// which asks, holds them).
+    pub async fn audit_outbox(
+        &self,
+        upto: i64,
+        limit: u32,
+    ) -> ServiceResult<Vec<latch_runtime::audit::outbox::OutboxEntry>> {
+        Ok(self.store().audit_outbox(upto, limit).await?)
     }
 
     /// Ends every open change stream; called when the server begins to shut down.

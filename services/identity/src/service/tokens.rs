@@ -43,6 +43,7 @@ use latch_runtime::Caller;
 use latch_runtime::audit::AuditRecord;
 
 impl IdentityService {
+    /// Creates a token without an audit record (the bootstrap admin's, made by Latch itself).
     pub async fn create_token(
         &self,
         user_id: &str,
@@ -50,31 +51,22 @@ impl IdentityService {
         scope: &str,
         expires_at: Option<DateTime<Utc>>,
     ) -> ServiceResult<CreatedToken> {
-        self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret())
+        self.create_token_with_secret(user_id, description, scope, expires_at, token::generate_secret(), None)
             .await
     }
 
-    /// Records a token change by `caller` in the audit log (never the secret, nor its hash).
-    pub async fn record_token_change(&self, caller: &Caller, action: &str, record: &TokenRecord) {
-        let facts = serde_json::json!({
-            "user_id": record.user_id,
-            "scope": record.scope,
-            "description": record.description,
-            "prefix": record.prefix,
-            "expires_at": record.expires_at,
-            "revoked_at": record.revoked_at,
-        });
-        let before = if action == "token.created" {
-            serde_json::Value::Null
-        } else {
-            let mut before = facts.clone();
-            before["revoked_at"] = serde_json::Value::Null;
-            before
-        };
-        let after = facts;
-        let mut audit = AuditRecord::by(caller, action, format!("tokens/{}", record.id)).states(before, after);
-        audit.grantee = record.user_id.clone();
-        self.inner.audit.record(audit).await;
+    /// Creates a token `caller` asked for; its audit record commits with it.
+    pub async fn create_token_by(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        description: &str,
+        scope: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> ServiceResult<CreatedToken> {
+        let secret = token::generate_secret();
+        self.create_token_with_secret(user_id, description, scope, expires_at, secret, Some(caller))
+            .await
     }
 
     async fn create_token_with_secret(
@@ -84,6 +76,7 @@ impl IdentityService {
         scope: &str,
         expires_at: Option<DateTime<Utc>>,
         secret: String,
+        by: Option<&Caller>,
     ) -> ServiceResult<CreatedToken> {
         let user = self.get_user(user_id)?;
         if scope != SCOPE_API && scope != SCOPE_SCIM {
@@ -109,7 +102,10 @@ impl IdentityService {
             revoked_at: None,
             last_used_at: None,
         };
-        self.store().insert_token(&record, &token::hash_secret(&secret)).await?;
+        let audit = by.map(|caller| token_audit(caller, "token.created", &record));
+        self.store()
+            .insert_token(&record, &token::hash_secret(&secret), audit.as_ref())
+            .await?;
         tracing::info!(token_id = %record.id, user_id = %user.id, scope, "api token created");
         Ok(CreatedToken { record, secret })
     }
@@ -118,24 +114,30 @@ impl IdentityService {
         Ok(self.store().list_tokens(user_id).await?)
     }
 
-    /// Revokes a token. Only its owner or an admin may.
-    pub async fn revoke_token(
-        &self,
-        caller_user_id: &str,
-        caller_is_admin: bool,
-        id: &str,
-    ) -> ServiceResult<TokenRecord> {
+    /// Revokes a token. Only its owner or an admin may. The audit record commits with the
+    /// revocation (none when the token was revoked already).
+    pub async fn revoke_token(&self, caller: &Caller, id: &str) -> ServiceResult<TokenRecord> {
         let record = self
             .store()
             .token_by_id(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("token {id:?}")))?;
-        if record.user_id != caller_user_id && !caller_is_admin {
+        if record.user_id != caller.user_id && !caller.is_admin() {
             // Do not reveal that someone else's token exists.
             return Err(ServiceError::NotFound(format!("token {id:?}")));
         }
-        self.store().revoke_token(id, self.now()).await?;
-        tracing::info!(token_id = %id, "api token revoked");
+        let now = self.now();
+        let revoked = TokenRecord {
+            revoked_at: Some(now),
+            ..record
+        };
+        if self
+            .store()
+            .revoke_token(id, now, &token_audit(caller, "token.revoked", &revoked))
+            .await?
+        {
+            tracing::info!(token_id = %id, "api token revoked");
+        }
         self.store()
             .token_by_id(id)
             .await?
@@ -203,10 +205,33 @@ impl IdentityService {
             SCOPE_API,
             None,
             configured.into(),
+            None,
         )
         .await?;
         Ok(BootstrapOutcome::RegisteredConfiguredToken {
             user_name: admin.user_name.clone(),
         })
     }
+}
+
+/// The audit record of a token change by `caller` (never the secret, nor its hash).
+fn token_audit(caller: &Caller, action: &str, record: &TokenRecord) -> AuditRecord {
+    let facts = serde_json::json!({
+        "user_id": record.user_id,
+        "scope": record.scope,
+        "description": record.description,
+        "prefix": record.prefix,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+    });
+    let before = if action == "token.created" {
+        serde_json::Value::Null
+    } else {
+        let mut before = facts.clone();
+        before["revoked_at"] = serde_json::Value::Null;
+        before
+    };
+    let mut audit = AuditRecord::by(caller, action, format!("tokens/{}", record.id)).states(before, facts);
+    audit.grantee = record.user_id.clone();
+    audit
 }

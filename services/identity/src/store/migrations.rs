@@ -1,6 +1,7 @@
 //! The identity schema. Users, groups and schedules are stored as JSON documents beside the key
 //! columns that carry uniqueness and lookups; the change feed is the ordered log of every write.
 
+use latch_runtime::audit::outbox::OUTBOX_SCHEMA;
 use latch_runtime::database::Migration;
 
 /// The same DDL serves both backends: only portable types are used.
@@ -72,9 +73,17 @@ const SCHEMA_V1: &str = r#"
         )
     "#;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity initial schema",
-    sqlite: SCHEMA_V1,
-    postgres: SCHEMA_V1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity initial schema",
+        sqlite: SCHEMA_V1,
+        postgres: SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "identity audit outbox",
+        sqlite: OUTBOX_SCHEMA,
+        postgres: OUTBOX_SCHEMA,
+    },
+];

@@ -3,6 +3,7 @@
 mod migrations;
 mod rows;
 mod secrets;
+mod tokens_audited;
 mod write;
 
 use std::sync::Arc;

@@ -57,25 +57,6 @@ fn token(row: &QueryResult) -> Result<TokenRecord, DbErr> {
 const TOKEN_COLUMNS: &str = "id, user_id, description, scope, prefix, created_at, expires_at, revoked_at, last_used_at";
 
 impl IdentityStore {
-    pub async fn insert_token(&self, record: &TokenRecord, secret_hash: &str) -> Result<(), DbErr> {
-        self.execute(
-            "INSERT INTO api_tokens (id, user_id, description, scope, secret_hash, prefix, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                record.id.clone().into(),
-                record.user_id.clone().into(),
-                record.description.clone().into(),
-                record.scope.clone().into(),
-                secret_hash.into(),
-                record.prefix.clone().into(),
-                format_time(record.created_at).into(),
-                record.expires_at.map(format_time).into(),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
     pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, DbErr> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = ?");
         let rows = self.query_all(&sql, vec![secret_hash.into()]).await?;
@@ -102,15 +83,6 @@ impl IdentityStore {
             }
         };
         rows.iter().map(token).collect()
-    }
-
-    pub async fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
-        self.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            vec![format_time(now).into(), id.into()],
-        )
-        .await?;
-        Ok(())
     }
 
     pub async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {

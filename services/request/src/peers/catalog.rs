@@ -13,11 +13,14 @@ use latch_connector_sdk::{
 };
 use latch_proto::catalog::v1 as pb;
 use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
+use latch_proto::common::v1::ListAuditOutboxRequest;
+use latch_runtime::audit::outbox::OutboxEntry;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::peer::{Peer, PeerChannel};
 use latch_runtime::{ServiceError, ServiceResult};
 use tonic::Status;
 
-use crate::ports::{ResourceInfo, Targets};
+use crate::ports::{AuditOutbox, ResourceInfo, Targets};
 
 /// How long a proxied connector call may take: longer than the catalog's own limit on a remote
 /// connector's answer (60 s), so that limit trips first and its error comes back as such.
@@ -182,5 +185,20 @@ impl Connector for ProxiedConnector {
             records.push(wire::record(record)?);
         }
         Ok(records)
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditOutbox for CatalogPeer {
+    async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
+        let answer = client(&self.peer)
+            .list_audit_outbox(ListAuditOutboxRequest {
+                after_sequence: after,
+                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        outbox_wire::entries(after, answer)
     }
 }

@@ -2,15 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use latch_policy::duration::Span;
+use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_internal_client::FlowInternalClient;
+use latch_runtime::audit::outbox::OutboxEntry;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::peer::{Peer, PeerChannel};
 use latch_runtime::{Caller, ServiceResult};
 use tonic::Streaming;
 
 use super::flow_wire;
 use crate::domain::flows::{Asked, AutomaticFlow, Decision, FlowSummary, Generation};
-use crate::ports::Flows;
+use crate::ports::{AuditOutbox, Flows};
 
 /// The flow service, wherever it runs.
 #[derive(Clone, Debug)]
@@ -146,5 +149,21 @@ impl Flows for FlowPeer {
             .await
             .map_err(|s| self.peer.error(s))?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditOutbox for FlowPeer {
+    async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
+        let answer = self
+            .client()
+            .list_audit_outbox(ListAuditOutboxRequest {
+                after_sequence: after,
+                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        outbox_wire::entries(after, answer)
     }
 }

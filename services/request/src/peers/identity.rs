@@ -7,12 +7,15 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use latch_directory::{DirectoryReplica, facts_from_proto};
 use latch_policy::conditions::Facts;
+use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_proto::identity::v1 as pb;
 use latch_proto::identity::v1::identity_internal_client::IdentityInternalClient;
+use latch_runtime::audit::outbox::OutboxEntry;
+use latch_runtime::audit::outbox_wire;
 use latch_runtime::peer::{Peer, PeerChannel};
 use latch_runtime::{ServiceError, ServiceResult};
 
-use crate::ports::{DirectoryChange, People};
+use crate::ports::{AuditOutbox, DirectoryChange, People};
 
 pub struct IdentityPeople {
     replica: DirectoryReplica,
@@ -136,5 +139,21 @@ impl People for IdentityPeople {
             })
             .flatten()
             .boxed()
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditOutbox for IdentityPeople {
+    async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
+        let answer = self
+            .client()
+            .list_audit_outbox(ListAuditOutboxRequest {
+                after_sequence: after,
+                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
+            })
+            .await
+            .map_err(|s| self.peer.error(s))?
+            .into_inner();
+        outbox_wire::entries(after, answer)
     }
 }

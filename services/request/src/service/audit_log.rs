@@ -1,13 +1,13 @@
 //! The audit log. Request changes are appended in the transaction of the change; other
-//! contexts append their admin changes through [`AuditSink`]; directory changes are copied from
-//! the identity change feed with a durable cursor (in the same transaction as the cursor, so
+//! contexts' admin changes are copied from their outboxes (see `audit_outbox`); directory
+//! changes are copied from the identity change feed with a durable cursor (in the same transaction as the cursor, so
 //! none is lost or doubled). One sealer at a time chains appended events with hashes. Admins
 //! and auditors read it.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use latch_runtime::audit::{AuditRecord, AuditSink, current_source};
+use latch_runtime::audit::{AuditRecord, current_source};
 use latch_runtime::database::statement;
 use latch_runtime::{Caller, ServiceError, ServiceResult};
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
@@ -66,6 +66,27 @@ fn new_event(at: chrono::DateTime<chrono::Utc>) -> AuditEvent {
     }
 }
 
+/// A change a context described, made at `at`, as an audit event.
+pub(super) fn record_event(record: AuditRecord, at: chrono::DateTime<chrono::Utc>) -> AuditEvent {
+    AuditEvent {
+        actor: record.actor,
+        action: record.action,
+        subject: record.subject,
+        source: if record.source.is_empty() {
+            current_source()
+        } else {
+            record.source
+        },
+        grantee: record.grantee,
+        flow: record.flow,
+        resources: record.resources.join(","),
+        before: record.before.to_string(),
+        after: record.after.to_string(),
+        detail: record.detail,
+        ..new_event(at)
+    }
+}
+
 /// A directory change as an audit event.
 fn directory_event(change: &DirectoryChange) -> AuditEvent {
     let deleted = change.kind.ends_with("_deleted");
@@ -112,25 +133,10 @@ impl RequestService {
             .collect()
     }
 
-    /// Appends a change another context made (sealed shortly after).
+    /// Appends a change the request context made outside a request's transaction (sealed
+    /// shortly after).
     pub async fn append_audit(&self, record: AuditRecord) -> ServiceResult<()> {
-        let event = AuditEvent {
-            actor: record.actor,
-            action: record.action,
-            subject: record.subject,
-            source: if record.source.is_empty() {
-                current_source()
-            } else {
-                record.source
-            },
-            grantee: record.grantee,
-            flow: record.flow,
-            resources: record.resources.join(","),
-            before: record.before.to_string(),
-            after: record.after.to_string(),
-            detail: record.detail,
-            ..new_event(self.now())
-        };
+        let event = record_event(record, self.now());
         let _turn = self.writer_turn().await;
         audit::insert(self.db(), &[event]).await?;
         Ok(())
@@ -311,26 +317,5 @@ impl RequestService {
             broken,
             checkpoints,
         })
-    }
-}
-
-/// The request service is the audit log other contexts append to. It is held weakly: the
-/// request service holds those contexts (its ports), and a strong reference back would keep
-/// every one of them, with their database pools, alive forever.
-pub struct RequestAuditSink(super::WeakRequestService);
-
-impl RequestAuditSink {
-    pub fn new(service: &RequestService) -> Self {
-        Self(service.downgrade())
-    }
-}
-
-#[async_trait::async_trait]
-impl AuditSink for RequestAuditSink {
-    async fn append(&self, record: AuditRecord) -> ServiceResult<()> {
-        match self.0.upgrade() {
-            Some(service) => service.append_audit(record).await,
-            None => Err(ServiceError::Unavailable("the audit log has stopped".into())),
-        }
     }
 }

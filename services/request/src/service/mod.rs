@@ -9,6 +9,7 @@
 mod audit_checkpoints;
 pub mod audit_key;
 mod audit_log;
+mod audit_outbox;
 mod decide;
 mod drift;
 mod end;
@@ -34,7 +35,8 @@ use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
 pub use audit_checkpoints::{CheckpointOptions, CheckpointVerification};
-pub use audit_log::{AUDIT_FEED, AuditVerification, RequestAuditSink};
+pub use audit_log::{AUDIT_FEED, AuditVerification};
+pub use audit_outbox::outbox_cursor;
 pub use drift::IntegrationDrift;
 pub use flow_status::{DriftEntry, FlowStatus, Holder};
 pub use follow::DIRECTORY_FEED;

@@ -1,11 +1,11 @@
-//! How a context reports its admin changes to the audit log (which the request context keeps).
-//! Contexts start before the audit log does, so they hold an [`AuditHandle`] that is pointed at
-//! the log once it runs.
+//! How a context reports its admin changes to the audit log (which the request context keeps):
+//! each change's [`AuditRecord`] goes to the context's [`outbox`] in the transaction of the
+//! change, and the request context pulls the outbox by cursor ([`outbox_wire`] is the contract).
 
-use std::sync::{Arc, OnceLock};
+pub mod outbox;
+pub mod outbox_wire;
 
 use crate::auth::Caller;
-use crate::error::ServiceResult;
 
 tokio::task_local! {
     /// Where the RPC being served came from; set by the auth layer around each call.
@@ -18,7 +18,8 @@ pub fn current_source() -> String {
 }
 
 /// One change, as the context that made it describes it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AuditRecord {
     /// `users/{id}`, or `latch` for Latch itself.
     pub actor: String,
@@ -60,46 +61,5 @@ impl AuditRecord {
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();
         self
-    }
-}
-
-#[async_trait::async_trait]
-pub trait AuditSink: Send + Sync + 'static {
-    /// Appends the record durably (it is chained into the log shortly after).
-    async fn append(&self, record: AuditRecord) -> ServiceResult<()>;
-}
-
-/// Where a context sends its audit records; cheap to clone, set once.
-#[derive(Clone, Default)]
-pub struct AuditHandle(Arc<OnceLock<Arc<dyn AuditSink>>>);
-
-impl std::fmt::Debug for AuditHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("AuditHandle").field(&self.0.get().is_some()).finish()
-    }
-}
-
-impl AuditHandle {
-    /// Points the handle at the audit log (later calls change nothing).
-    pub fn connect(&self, sink: Arc<dyn AuditSink>) {
-        let _ = self.0.set(sink);
-    }
-
-    /// Records a change that has been committed. A failure is logged loudly, never returned: the
-    /// change itself stands.
-    pub async fn record(&self, record: AuditRecord) {
-        match self.0.get() {
-            Some(sink) => {
-                let (action, subject) = (record.action.clone(), record.subject.clone());
-                if let Err(error) = sink.append(record).await {
-                    tracing::error!(%error, %action, %subject, "audit event not recorded");
-                }
-            }
-            None => tracing::warn!(
-                action = %record.action,
-                subject = %record.subject,
-                "no audit log runs in this process; event not recorded"
-            ),
-        }
     }
 }

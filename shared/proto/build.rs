@@ -19,7 +19,9 @@ fn proto_files(root: &Path, dir: &Path, found: &mut Vec<String>) -> std::io::Res
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time: a build script binary reused from another checkout must not compile
+    // that checkout's contracts.
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let mut files = Vec::new();
     proto_files(&proto_root, &proto_root.join("latch"), &mut files)?;

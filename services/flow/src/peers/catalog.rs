@@ -31,7 +31,20 @@ pub struct CatalogPeer {
     following: Arc<AtomicBool>,
     /// The connection after whose opening the flows last compiled.
     compiled_for: Arc<AtomicU64>,
+    /// Integration ids by id or name, as of one catalog version (every submit names its
+    /// integrations; the answer only changes when the catalog moves).
+    integration_ids: Arc<std::sync::Mutex<IntegrationIds>>,
 }
+
+/// Integration ids found at `version` of the catalog.
+#[derive(Debug, Default)]
+struct IntegrationIds {
+    version: i64,
+    ids: std::collections::HashMap<String, String>,
+}
+
+/// Names remembered per catalog version, at most.
+const MAX_REMEMBERED_INTEGRATIONS: usize = 10_000;
 
 fn target(spec: &TargetSpec) -> pb::Target {
     use pb::target::Kind;
@@ -76,7 +89,22 @@ impl CatalogPeer {
             connection: Arc::new(AtomicU64::new(0)),
             following: Arc::new(AtomicBool::new(false)),
             compiled_for: Arc::new(AtomicU64::new(0)),
+            integration_ids: Arc::default(),
         }
+    }
+
+    fn remembered_integration(&self, version: i64, integration: &str) -> Option<String> {
+        let ids = self.integration_ids.lock().unwrap_or_else(|p| p.into_inner());
+        (ids.version == version).then(|| ids.ids.get(integration).cloned())?
+    }
+
+    fn remember_integration(&self, version: i64, integration: &str, id: &str) {
+        let mut ids = self.integration_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.version != version || ids.ids.len() >= MAX_REMEMBERED_INTEGRATIONS {
+            ids.version = version;
+            ids.ids.clear();
+        }
+        ids.ids.insert(integration.to_string(), id.to_string());
     }
 
     /// Following the catalog's feed, with the flows compiled since the feed (re)opened: what
@@ -195,6 +223,12 @@ impl Catalog for CatalogPeer {
     }
 
     async fn integration_id(&self, integration: &str) -> ServiceResult<Option<String>> {
+        // Only found ids are remembered, and only for the catalog version they were read at
+        // (read before asking: a change while asking makes the answer count for nothing).
+        let version = self.version.load(Ordering::Acquire);
+        if let Some(id) = self.remembered_integration(version, integration) {
+            return Ok(Some(id));
+        }
         let response = self
             .client()
             .find_integration(pb::FindIntegrationRequest {
@@ -203,6 +237,9 @@ impl Catalog for CatalogPeer {
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();
+        if response.found && version > 0 {
+            self.remember_integration(version, integration, &response.id);
+        }
         Ok(response.found.then_some(response.id))
     }
 

@@ -64,7 +64,8 @@ impl Deployment {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        // The gateway first, identity last: no process outlives the peers it calls.
+        for child in self.children.iter_mut().rev() {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -33,14 +33,46 @@ fn connector_call<T>(message: T) -> tonic::Request<T> {
     request
 }
 
+/// How long what the catalog said of a resource is reused: each request stores its items'
+/// names and owners, and a popular resource is asked for many times a second. An owner change
+/// reaches new requests within this, inside the one-second propagation budget.
+const RESOURCE_INFO_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+/// Resources remembered at most.
+const MAX_REMEMBERED_RESOURCES: usize = 10_000;
+
+type RememberedResources = std::collections::HashMap<(String, String), (std::time::Instant, ResourceInfo)>;
+
 #[derive(Clone, Debug)]
 pub struct CatalogPeer {
     peer: Peer,
+    resources: std::sync::Arc<std::sync::Mutex<RememberedResources>>,
 }
 
 impl CatalogPeer {
     pub fn new(peer: Peer) -> Self {
-        Self { peer }
+        Self {
+            peer,
+            resources: Default::default(),
+        }
+    }
+
+    fn remembered(&self, key: &(String, String)) -> Option<ResourceInfo> {
+        let resources = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        resources
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < RESOURCE_INFO_FOR)
+            .map(|(_, info)| info.clone())
+    }
+
+    fn remember(&self, key: (String, String), asked_at: std::time::Instant, info: &ResourceInfo) {
+        let mut resources = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        if resources.len() >= MAX_REMEMBERED_RESOURCES {
+            resources.retain(|_, (at, _)| at.elapsed() < RESOURCE_INFO_FOR);
+            if resources.len() >= MAX_REMEMBERED_RESOURCES {
+                resources.clear();
+            }
+        }
+        resources.insert(key, (asked_at, info.clone()));
     }
 }
 
@@ -51,6 +83,11 @@ fn client(peer: &Peer) -> CatalogInternalClient<PeerChannel> {
 #[async_trait::async_trait]
 impl Targets for CatalogPeer {
     async fn resource(&self, integration_id: &str, resource_id: &str) -> ServiceResult<ResourceInfo> {
+        let key = (integration_id.to_string(), resource_id.to_string());
+        if let Some(info) = self.remembered(&key) {
+            return Ok(info);
+        }
+        let asked_at = std::time::Instant::now();
         let info = client(&self.peer)
             .get_resource_info(pb::GetResourceInfoRequest {
                 integration_id: integration_id.to_string(),
@@ -59,12 +96,14 @@ impl Targets for CatalogPeer {
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();
-        Ok(ResourceInfo {
+        let info = ResourceInfo {
             integration_name: info.integration_name,
             resource_type: info.resource_type,
             name: info.display_name,
             owners: info.owners,
-        })
+        };
+        self.remember(key, asked_at, &info);
+        Ok(info)
     }
 
     async fn integration(&self, id_or_name: &str) -> ServiceResult<(String, String)> {

@@ -18,6 +18,7 @@ mod extend_calls;
 mod feed;
 mod flow_contract;
 mod flows;
+mod fresh_users;
 mod groups;
 mod hardening;
 mod identity_internal;

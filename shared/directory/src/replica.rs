@@ -97,6 +97,18 @@ impl DirectoryReplica {
         self.people().find(user).map(|f| Facts::clone(f))
     }
 
+    /// An active user's facts, reading identity's latest changes first when the replica does
+    /// not know the user: a user created a moment ago (and already holding a token) is found,
+    /// not refused. One feed-position call per miss.
+    pub async fn facts_caught_up(&self, user: &str) -> ServiceResult<Option<Facts>> {
+        self.wait_loaded().await?;
+        if let Some(facts) = self.facts(user) {
+            return Ok(Some(facts));
+        }
+        self.catch_up().await?;
+        Ok(self.facts(user))
+    }
+
     /// Every active user's facts, ordered by user name.
     pub fn everyone(&self) -> Vec<Facts> {
         self.people().everyone()

@@ -21,8 +21,7 @@ impl IdentityPeople {
 #[async_trait::async_trait]
 impl People for IdentityPeople {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
-        self.replica.wait_loaded().await?;
-        Ok(self.replica.facts(user))
+        self.replica.facts_caught_up(user).await
     }
 
     async fn everyone(&self) -> ServiceResult<Vec<Facts>> {

@@ -61,8 +61,7 @@ fn directory_change(change: pb::Change) -> DirectoryChange {
 #[async_trait::async_trait]
 impl People for IdentityPeople {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>> {
-        self.replica.wait_loaded().await?;
-        Ok(self.replica.facts(user))
+        self.replica.facts_caught_up(user).await
     }
 
     async fn everyone(&self) -> ServiceResult<Vec<Facts>> {

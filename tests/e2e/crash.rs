@@ -339,24 +339,7 @@ async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
             for table in TABLES {
                 let request_id = format!("crash-{person}-{table}-{round}");
                 let submitted = retried!("submit", deadline, {
-                    requests.submit_request(pb::SubmitRequestRequest {
-                        request_id: request_id.clone(),
-                        items: vec![
-                            pb::RequestedItem {
-                                integration: "target".into(),
-                                resource_id: table.into(),
-                                permission: "read".into(),
-                            },
-                            pb::RequestedItem {
-                                integration: "target".into(),
-                                resource_id: table.into(),
-                                permission: "write".into(),
-                            },
-                        ],
-                        duration: "1h".into(),
-                        justification: "crash test".into(),
-                        ..Default::default()
-                    })
+                    requests.submit_request(read_and_write(&request_id, table, "crash test"))
                 })
                 .expect("answered");
                 ids.insert(submitted.id);
@@ -468,4 +451,20 @@ async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
         }
         counts
     });
+}
+
+/// A request for reading and writing `table` on the target, for one hour.
+pub(crate) fn read_and_write(request_id: &str, table: &str, justification: &str) -> pb::SubmitRequestRequest {
+    let item = |permission: &str| pb::RequestedItem {
+        integration: "target".into(),
+        resource_id: table.into(),
+        permission: permission.into(),
+    };
+    pb::SubmitRequestRequest {
+        request_id: request_id.into(),
+        items: vec![item("read"), item("write")],
+        duration: "1h".into(),
+        justification: justification.into(),
+        ..Default::default()
+    }
 }

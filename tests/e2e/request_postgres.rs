@@ -41,7 +41,7 @@ settings:
     )
 }
 
-async fn connect(credentials: &serde_json::Value) -> Result<PgConnection, sea_orm::sqlx::Error> {
+pub(crate) async fn connect(credentials: &serde_json::Value) -> Result<PgConnection, sea_orm::sqlx::Error> {
     let text = |key: &str| credentials[key].as_str().unwrap_or_default().to_string();
     let options = PgConnectOptions::new_without_pgpass()
         .host(&text("host"))
@@ -197,11 +197,23 @@ async fn read_access_to_a_table_with_approval_mfa_extension_and_expiry_through_t
         r[0].state == "expired"
     })
     .await;
+    assert_access_gone(&mut session, &credentials).await;
+
+    // Every step is visible in the CLI.
+    let shown = stdout(&cli.run(ada, &["requests", "show", &id]).await);
+    assert_every_step_shown(&shown);
+    let listed = stdout(&cli.run(ada, &["requests", "list"]).await);
+    assert!(listed.contains(&id) && listed.contains("expired"), "{listed}");
+}
+
+/// After the end: the grantee's open session is cut, the credentials no longer log in and the
+/// role is gone from the server.
+pub(crate) async fn assert_access_gone(session: &mut PgConnection, credentials: &serde_json::Value) {
     assert!(
         session.execute("SELECT 1").await.is_err(),
         "the open session was terminated"
     );
-    assert!(connect(&credentials).await.is_err(), "the role cannot log in any more");
+    assert!(connect(credentials).await.is_err(), "the role cannot log in any more");
     let role = credentials["user"].as_str().unwrap().to_string();
     let mut admin_session = PgConnection::connect(&server_url()).await.unwrap();
     let (roles,): (i64,) = sea_orm::sqlx::query_as("SELECT count(*) FROM pg_roles WHERE rolname = $1")
@@ -210,9 +222,10 @@ async fn read_access_to_a_table_with_approval_mfa_extension_and_expiry_through_t
         .await
         .unwrap();
     assert_eq!(roles, 0, "the role is dropped");
+}
 
-    // Every step is visible in the CLI.
-    let shown = stdout(&cli.run(ada, &["requests", "show", &id]).await);
+/// `latch requests show` of the README story's request lists every step it went through.
+pub(crate) fn assert_every_step_shown(shown: &str) {
     for step in [
         "mfa_verified",
         "approved",
@@ -224,6 +237,4 @@ async fn read_access_to_a_table_with_approval_mfa_extension_and_expiry_through_t
     ] {
         assert!(shown.contains(step), "{step} missing:\n{shown}");
     }
-    let listed = stdout(&cli.run(ada, &["requests", "list"]).await);
-    assert!(listed.contains(&id) && listed.contains("expired"), "{listed}");
 }

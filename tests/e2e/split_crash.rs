@@ -125,24 +125,7 @@ async fn split_processes_killed_in_turn_during_a_burst_lose_stall_and_double_not
             for table in TABLES {
                 let request_id = format!("split-crash-{person}-{table}-{rounds}");
                 let submitted = retried!("submit", deadline, {
-                    client.submit_request(pb::SubmitRequestRequest {
-                        request_id: request_id.clone(),
-                        items: vec![
-                            pb::RequestedItem {
-                                integration: "target".into(),
-                                resource_id: table.into(),
-                                permission: "read".into(),
-                            },
-                            pb::RequestedItem {
-                                integration: "target".into(),
-                                resource_id: table.into(),
-                                permission: "write".into(),
-                            },
-                        ],
-                        duration: "1h".into(),
-                        justification: "split crash test".into(),
-                        ..Default::default()
-                    })
+                    client.submit_request(crate::crash::read_and_write(&request_id, table, "split crash test"))
                 })
                 .expect("answered");
                 ids.insert(submitted.id);

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use latch_identity::domain::totp::{TotpSecret, code_at_step, time_step};
 use latch_proto::request::v1 as pb;
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::{Connection, Executor};
 use serde_json::json;
 
 use crate::cli::{Cli, stderr, stdout};
 use crate::harness::ADMIN_TOKEN;
 use crate::postgres_catalog::{ScratchDatabase, server_url, url_parts};
+use crate::request_postgres::{assert_access_gone, assert_every_step_shown, connect};
 use crate::scim::Scim;
 use crate::split_harness::{ConnectorProcess, SplitDeployment};
 
@@ -50,17 +50,6 @@ settings:
 fn json(output: &std::process::Output) -> serde_json::Value {
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(output), stderr(output));
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
-}
-
-async fn connect(credentials: &serde_json::Value) -> Result<PgConnection, sea_orm::sqlx::Error> {
-    let text = |key: &str| credentials[key].as_str().unwrap_or_default().to_string();
-    let options = PgConnectOptions::new_without_pgpass()
-        .host(&text("host"))
-        .port(text("port").parse().unwrap_or(5432))
-        .username(&text("user"))
-        .password(&text("password"))
-        .database(&text("database"));
-    PgConnection::connect_with(&options).await
 }
 
 /// Polls the request through the gateway until `done` holds, or fails at the deadline.
@@ -302,33 +291,11 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
         "expired before its end: now {ended_at}, end {}",
         after.seconds
     );
-    assert!(
-        session.execute("SELECT 1").await.is_err(),
-        "the open session was terminated"
-    );
-    assert!(connect(&credentials).await.is_err(), "the role cannot log in any more");
-    let role = credentials["user"].as_str().unwrap().to_string();
-    let mut admin_session = PgConnection::connect(&server_url()).await.unwrap();
-    let (roles,): (i64,) = sea_orm::sqlx::query_as("SELECT count(*) FROM pg_roles WHERE rolname = $1")
-        .bind(&role)
-        .fetch_one(&mut admin_session)
-        .await
-        .unwrap();
-    assert_eq!(roles, 0, "the role is dropped");
+    assert_access_gone(&mut session, &credentials).await;
 
     // Every step is visible through the CLI.
     let shown = stdout(&cli.run(ada, &["requests", "show", &id]).await);
-    for step in [
-        "mfa_verified",
-        "approved",
-        "granted",
-        "extended",
-        "expiring",
-        "ended",
-        "refund audit",
-    ] {
-        assert!(shown.contains(step), "{step} missing:\n{shown}");
-    }
+    assert_every_step_shown(&shown);
     let verified = json(&cli.run(admin, &["-o", "json", "audit", "verify"]).await);
     assert_eq!(verified["intact"], true, "{verified}");
 }

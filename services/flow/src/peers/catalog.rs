@@ -128,7 +128,6 @@ impl CatalogPeer {
         let this = self.clone();
         let mut changed = self.changed.subscribe();
         let recompile = async move {
-            let this = this;
             while changed.changed().await.is_ok() {
                 let connection = this.connection.load(Ordering::Acquire);
                 match flow.catch_up().await {

@@ -13,7 +13,6 @@ use latch_connector_sdk::{
 };
 use latch_proto::catalog::v1 as pb;
 use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
-use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_runtime::audit::outbox::OutboxEntry;
 use latch_runtime::audit::outbox_wire;
 use latch_runtime::peer::{Peer, PeerChannel};
@@ -231,10 +230,7 @@ impl Connector for ProxiedConnector {
 impl AuditOutbox for CatalogPeer {
     async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
         let answer = client(&self.peer)
-            .list_audit_outbox(ListAuditOutboxRequest {
-                after_sequence: after,
-                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
-            })
+            .list_audit_outbox(outbox_wire::request(after, limit))
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();

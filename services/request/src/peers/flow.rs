@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use latch_policy::duration::Span;
-use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_proto::flow::v1 as pb;
 use latch_proto::flow::v1::flow_internal_client::FlowInternalClient;
 use latch_runtime::audit::outbox::OutboxEntry;
@@ -157,10 +156,7 @@ impl AuditOutbox for FlowPeer {
     async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
         let answer = self
             .client()
-            .list_audit_outbox(ListAuditOutboxRequest {
-                after_sequence: after,
-                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
-            })
+            .list_audit_outbox(outbox_wire::request(after, limit))
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();

@@ -7,7 +7,6 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use latch_directory::{DirectoryReplica, facts_from_proto};
 use latch_policy::conditions::Facts;
-use latch_proto::common::v1::ListAuditOutboxRequest;
 use latch_proto::identity::v1 as pb;
 use latch_proto::identity::v1::identity_internal_client::IdentityInternalClient;
 use latch_runtime::audit::outbox::OutboxEntry;
@@ -146,10 +145,7 @@ impl AuditOutbox for IdentityPeople {
     async fn audit_outbox(&self, after: i64, limit: u32) -> ServiceResult<Vec<OutboxEntry>> {
         let answer = self
             .client()
-            .list_audit_outbox(ListAuditOutboxRequest {
-                after_sequence: after,
-                page_size: i32::try_from(limit).unwrap_or(i32::MAX),
-            })
+            .list_audit_outbox(outbox_wire::request(after, limit))
             .await
             .map_err(|s| self.peer.error(s))?
             .into_inner();

@@ -188,25 +188,40 @@ impl RequestService {
         let Some(last) = changes.last() else {
             return Ok(());
         };
+        self.copy_by_cursor(AUDIT_FEED, 1, last.sequence, |done| {
+            changes
+                .iter()
+                .filter(|c| c.sequence > done)
+                .map(directory_event)
+                .collect()
+        })
+        .await
+    }
+
+    /// Inserts into the log the events a source has past `cursor` (`fresh` is given the cursor
+    /// as stored) and moves the cursor to `last`, in one transaction. Replicas may read the same
+    /// source: on PostgreSQL they take turns by `lock`, and only the one that moves the cursor
+    /// writes the events.
+    pub(crate) async fn copy_by_cursor(
+        &self,
+        cursor: &str,
+        lock: i32,
+        last: i64,
+        fresh: impl FnOnce(i64) -> Vec<AuditEvent>,
+    ) -> ServiceResult<()> {
         let _turn = self.writer_turn().await;
         let tx = self.db().begin().await?;
-        // Replicas may read the same changes: only the one that moves the cursor writes them.
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(statement(
                 DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(7072, 1)",
-                vec![],
+                "SELECT pg_advisory_xact_lock(7072, ?)",
+                vec![lock.into()],
             ))
             .await?;
         }
-        let done = automatic::cursor(&tx, AUDIT_FEED).await?;
-        let fresh: Vec<AuditEvent> = changes
-            .iter()
-            .filter(|c| c.sequence > done)
-            .map(directory_event)
-            .collect();
-        audit::insert(&tx, &fresh).await?;
-        automatic::advance(&tx, AUDIT_FEED, last.sequence, self.now()).await?;
+        let done = automatic::cursor(&tx, cursor).await?;
+        audit::insert(&tx, &fresh(done)).await?;
+        automatic::advance(&tx, cursor, last, self.now()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use latch_runtime::ServiceResult;
 use latch_runtime::audit::outbox::OutboxEntry;
-use latch_runtime::database::statement;
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
 use super::RequestService;
 use super::audit_log::record_event;
-use crate::domain::audit::AuditEvent;
 use crate::ports::AuditSource;
-use crate::store::{audit, automatic};
+use crate::store::automatic;
 
 /// Events asked for per page.
 const PAGE: u32 = 500;
@@ -95,26 +92,13 @@ impl RequestService {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        let _turn = self.writer_turn().await;
-        let tx = self.db().begin().await?;
-        // Replicas may read the same entries: only the one that moves the cursor writes them.
-        if tx.get_database_backend() == DbBackend::Postgres {
-            tx.execute_raw(statement(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(7072, 2)",
-                vec![],
-            ))
-            .await?;
-        }
-        let done = automatic::cursor(&tx, cursor).await?;
-        let fresh: Vec<AuditEvent> = entries
-            .iter()
-            .filter(|e| e.sequence > done)
-            .map(|e| record_event(e.record.clone(), e.at))
-            .collect();
-        audit::insert(&tx, &fresh).await?;
-        automatic::advance(&tx, cursor, last.sequence, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        self.copy_by_cursor(cursor, 2, last.sequence, |done| {
+            entries
+                .iter()
+                .filter(|e| e.sequence > done)
+                .map(|e| record_event(e.record.clone(), e.at))
+                .collect()
+        })
+        .await
     }
 }

@@ -31,6 +31,14 @@ pub fn page(request: &pb::ListAuditOutboxRequest) -> ServiceResult<(i64, u32)> {
     Ok((request.after_sequence, size))
 }
 
+/// What the request service asks a context for: a page of up to `limit` after `after`.
+pub fn request(after: i64, limit: u32) -> pb::ListAuditOutboxRequest {
+    pb::ListAuditOutboxRequest {
+        after_sequence: after,
+        page_size: i32::try_from(limit).unwrap_or(i32::MAX),
+    }
+}
+
 /// The answer to a page asked after `after`.
 pub fn response(after: i64, entries: &[OutboxEntry]) -> pb::ListAuditOutboxResponse {
     pb::ListAuditOutboxResponse {

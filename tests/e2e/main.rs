@@ -39,6 +39,7 @@ mod reviews;
 mod schedules;
 mod scim;
 mod split_audit;
+mod split_connector_crash;
 mod split_crash;
 mod split_propagation;
 mod split_readiness;

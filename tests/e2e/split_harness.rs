@@ -338,30 +338,55 @@ impl ConnectorProcess {
         let dir = tempfile::tempdir().expect("connector dir");
         let log = dir.path().join("connector.log");
         let addr = free_port();
-        let child = Command::new(workspace_binary("latch-connector-postgres"))
-            .arg("--listen")
-            .arg(addr.to_string())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("start latch-connector-postgres");
+        let child = Self::spawn(addr, &log);
         let mut process = Self {
             addr,
             child,
             log,
             _dir: dir,
         };
+        process.wait_listening().await;
+        process
+    }
+
+    fn spawn(addr: SocketAddr, log: &std::path::Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        Command::new(workspace_binary("latch-connector-postgres"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start latch-connector-postgres")
+    }
+
+    async fn wait_listening(&mut self) {
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            if let Ok(Some(status)) = process.child.try_wait() {
-                panic!("connector exited with {status}: {}", process.log_tail());
+        while tokio::net::TcpStream::connect(self.addr).await.is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("connector exited with {status}: {}", self.log_tail());
             }
             assert!(started.elapsed() < Duration::from_secs(20), "connector not listening");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        process
+    }
+
+    /// SIGKILL: calls in flight end with the connection.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Started again on the same address after [`ConnectorProcess::kill`].
+    pub async fn restart(&mut self) {
+        self.child = Self::spawn(self.addr, &self.log);
+        self.wait_listening().await;
     }
 
     pub fn endpoint(&self) -> String {

@@ -84,6 +84,9 @@ pub fn fixed() -> Vec<Resource> {
     resources
 }
 
+/// Databases the generated tables are spread over.
+const GENERATED_DATABASES: usize = 100;
+
 /// `count` generated tables spread over environments and teams (for load tests).
 pub fn generated(count: usize) -> Vec<Resource> {
     const ENVS: [&str; 3] = ["prod", "staging", "dev"];
@@ -95,11 +98,67 @@ pub fn generated(count: usize) -> Vec<Resource> {
             let env = ENVS[i % ENVS.len()];
             let team = TEAMS[(i / 3) % TEAMS.len()];
             resource(
-                &format!("db-{}/t-{i}", i % 100),
+                &format!("db-{}/t-{i}", i % GENERATED_DATABASES),
                 "table",
-                &format!("database:db-{}", i % 100),
+                &format!("database:db-{}", i % GENERATED_DATABASES),
                 &[("env", env), ("team", team)],
             )
         })
         .collect()
+}
+
+/// Whether the estate holds a resource of this type and id, without building the estate: a
+/// grant at load asks this of a generated estate of up to 100,000 tables.
+pub fn exists(resource_count: Option<usize>, resource_type: &str, id: &str) -> bool {
+    match resource_count {
+        None => fixed().iter().any(|r| r.id == id && r.resource_type == resource_type),
+        Some(count) => resource_type == "table" && generated_index(id).is_some_and(|i| i < count),
+    }
+}
+
+/// `n` for the id of generated table `n` (`table:db-{n % 100}/t-{n}`), written exactly so.
+fn generated_index(id: &str) -> Option<usize> {
+    let (database, table) = id.strip_prefix("table:db-")?.split_once("/t-")?;
+    let canonical = |digits: &str| {
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'))
+    };
+    if !canonical(database) || !canonical(table) {
+        return None;
+    }
+    let index: usize = table.parse().ok()?;
+    (database.parse::<usize>().ok()? == index % GENERATED_DATABASES).then_some(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exists_agrees_with_the_estate_it_describes() {
+        for count in [None, Some(0), Some(1), Some(250)] {
+            let estate = match count {
+                Some(count) => generated(count),
+                None => fixed(),
+            };
+            for resource in &estate {
+                assert!(exists(count, &resource.resource_type, &resource.id), "{resource:?}");
+            }
+            for (kind, id) in [
+                ("table", "table:db-50/t-250"),
+                ("table", "table:db-1/t-2"),
+                ("table", "table:db-01/t-1"),
+                ("table", "table:db-1/t-01"),
+                ("table", "table:db-1/t-+1"),
+                ("table", "table:db-+1/t-1"),
+                ("table", "table:db-/t-"),
+                ("table", "table:db-1/t-1/x"),
+                ("database", "table:db-0/t-0"),
+                ("table", "table:orders-prod/payments"),
+                ("bucket", "table:orders-prod/orders"),
+            ] {
+                let listed = estate.iter().any(|r| r.id == id && r.resource_type == kind);
+                assert_eq!(exists(count, kind, id), listed, "{count:?} {kind} {id}");
+            }
+        }
+    }
 }

@@ -161,10 +161,7 @@ impl Connector for DemoConnector {
         if let Some(existing) = self.held().get(&request.grant_id) {
             return Ok(outcome(existing));
         }
-        if !Self::resources(&knobs)
-            .iter()
-            .any(|r| r.id == request.resource_id && r.resource_type == request.resource_type)
-        {
+        if !catalog::exists(knobs.resource_count, &request.resource_type, &request.resource_id) {
             return Err(ConnectorError::FailedPrecondition(format!(
                 "demo: no {} {}",
                 request.resource_type, request.resource_id

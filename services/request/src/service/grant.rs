@@ -21,6 +21,19 @@ pub(crate) enum Attempt {
     Done,
     /// Try again later; the error stays visible.
     Retry(String),
+    /// The connector granted; what it said is still to be written (see [`Granted`]).
+    Record(Box<Granted>),
+}
+
+/// A connector's answer to a grant job, to be written with the job's completion: alone, or on
+/// SQLite together with the other grants that finished meanwhile, in one writer's turn.
+#[derive(Debug)]
+pub(crate) struct Granted {
+    pub hold_id: String,
+    pub grantee_id: String,
+    pub outcome: GrantOutcome,
+    /// The end the connector was told.
+    pub told: Option<DateTime<Utc>>,
 }
 
 fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -127,13 +140,21 @@ impl RequestService {
     /// Completes the job in the transaction and commits both; a job whose lease was lost is
     /// rolled back (its new owner does the work).
     pub(crate) async fn finish(&self, tx: Tx, job: &Job) -> ServiceResult<Attempt> {
-        let claim = job.lease_owner.as_deref().unwrap_or_default();
-        if crate::store::jobs::complete(&*tx, &job.id, claim, self.now()).await? {
+        if self.complete(&tx, job).await? {
             tx.commit().await?;
-        } else {
-            tracing::warn!(job = %job.id, "lease lost; another worker took the job over");
         }
         Ok(Attempt::Done)
+    }
+
+    /// Marks the job done in the transaction; false (and a warning) when its lease was lost,
+    /// and then the transaction must be rolled back: the lease's new owner does the work.
+    pub(crate) async fn complete(&self, tx: &Tx, job: &Job) -> ServiceResult<bool> {
+        let claim = job.lease_owner.as_deref().unwrap_or_default();
+        let kept = crate::store::jobs::complete(&**tx, &job.id, claim, self.now()).await?;
+        if !kept {
+            tracing::warn!(job = %job.id, "lease lost; another worker took the job over");
+        }
+        Ok(kept)
     }
 
     /// A granting request whose items are all granted becomes active: the clock starts now.
@@ -207,8 +228,9 @@ impl RequestService {
         Ok(())
     }
 
-    /// Job `grant`: asks the connector for the shared grant, then marks every item waiting on
-    /// it granted. The grant id is the hold id, so a retry after a crash is the same grant.
+    /// Job `grant`: asks the connector for the shared grant; what it granted is written by
+    /// [`Self::record_grant`] (the worker decides when). The grant id is the hold id, so a retry
+    /// after a crash is the same grant.
     pub(crate) async fn run_grant(&self, job: &Job) -> ServiceResult<Attempt> {
         let Some(hold) = holds::get(self.db(), &job.subject).await? else {
             let tx = self.begin("").await?;
@@ -234,15 +256,35 @@ impl RequestService {
                 return self.grant_failed(job, &hold.id, &reason).await;
             }
         };
-        let tx = self.begin(&hold.grantee_id).await?;
-        let Some(mut hold) = holds::get(&*tx, &hold.id).await? else {
-            return self.finish(tx, job).await;
+        Ok(Attempt::Record(Box::new(Granted {
+            hold_id: hold.id,
+            grantee_id: hold.grantee_id,
+            outcome,
+            told,
+        })))
+    }
+
+    /// Writes a connector's grant in a transaction of its own.
+    pub(crate) async fn record_grant_alone(&self, job: &Job, granted: &Granted) -> ServiceResult<Attempt> {
+        let tx = self.begin(&granted.grantee_id).await?;
+        if self.record_grant(&tx, job, granted).await? {
+            tx.commit().await?;
+        }
+        Ok(Attempt::Done)
+    }
+
+    /// Writes what the connector granted: the shared grant is held, every item waiting on it is
+    /// granted and their requests become active; the job is completed in `tx`. False when the
+    /// job's lease was lost: `tx` must then be rolled back.
+    pub(crate) async fn record_grant(&self, tx: &Tx, job: &Job, granted: &Granted) -> ServiceResult<bool> {
+        let Some(mut hold) = holds::get(&**tx, &granted.hold_id).await? else {
+            return self.complete(tx, job).await;
         };
         if matches!(hold.state, HoldState::Revoking | HoldState::Revoked | HoldState::Failed) {
             // A stale run (its lease ran out meanwhile) granted after the grant had ended:
             // take it back. The hold id is never granted again, so revoking it is always right.
             self.enqueue(
-                &tx,
+                tx,
                 "revoke_stale",
                 &hold.id,
                 format!("revoke_stale:{}:{}", hold.id, uuid::Uuid::now_v7().simple()),
@@ -251,6 +293,7 @@ impl RequestService {
             .await?;
         }
         if hold.state == HoldState::Granting {
+            let outcome = &granted.outcome;
             let now = self.now();
             hold.state = HoldState::Granted;
             hold.account = outcome.account.clone();
@@ -261,19 +304,19 @@ impl RequestService {
                 self.secrets().seal_bound(&json, hold.id.as_bytes())
             };
             hold.granted_at = Some(now);
-            hold.told_until = told;
+            hold.told_until = granted.told;
             hold.error = String::new();
-            let waiting = requests::items_on_hold(&*tx, &hold.id, &[ItemState::Granting]).await?;
+            let waiting = requests::items_on_hold(&**tx, &hold.id, &[ItemState::Granting]).await?;
             if waiting.is_empty() {
                 hold.state = HoldState::Revoking;
-                self.enqueue(&tx, "revoke", &hold.id, format!("revoke:{}", hold.id), now)
+                self.enqueue(tx, "revoke", &hold.id, format!("revoke:{}", hold.id), now)
                     .await?;
             }
-            holds::update(&*tx, &hold).await?;
+            holds::update(&**tx, &hold).await?;
             let mut request_ids = BTreeSet::new();
             for item in waiting {
                 requests::set_item(
-                    &*tx,
+                    &**tx,
                     &item.request_id,
                     item.position,
                     ItemState::Granted,
@@ -283,11 +326,11 @@ impl RequestService {
                 request_ids.insert(item.request_id);
             }
             for id in request_ids {
-                let mut request = self.load(&*tx, &id).await?;
-                self.activate_if_granted(&tx, &mut request).await?;
+                let mut request = self.load(&**tx, &id).await?;
+                self.activate_if_granted(tx, &mut request).await?;
             }
         }
-        self.finish(tx, job).await
+        self.complete(tx, job).await
     }
 
     pub(crate) async fn call_grant(&self, hold: &HoldRow) -> Result<GrantOutcome, ConnectorError> {

@@ -157,6 +157,20 @@ impl Tx {
         self.tx.commit().await?;
         Ok(())
     }
+
+    /// A savepoint in this transaction: committed, it joins the outer transaction's fate;
+    /// rolled back, it undoes only its own writes. The outer one keeps the writer's turn.
+    pub async fn savepoint(&self) -> ServiceResult<Tx> {
+        Ok(Tx {
+            tx: self.tx.begin().await?,
+            _guard: None,
+        })
+    }
+
+    pub async fn rollback(self) -> ServiceResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
 }
 
 impl RequestService {

@@ -5,13 +5,18 @@ use futures::StreamExt;
 use latch_runtime::ServiceResult;
 
 use super::RequestService;
-use super::grant::Attempt;
+use super::grant::{Attempt, Granted};
 use crate::domain::backoff::retry_at;
 use crate::store::holds;
 use crate::store::jobs::{self, Job};
 
 /// How many claimed jobs run at once.
 const CONCURRENCY: usize = 16;
+/// Most grants written in one transaction (SQLite).
+const MAX_GRANTS_PER_WRITE: usize = 64;
+
+/// Where a worker hands the grants it made to the one writing them (SQLite).
+type Recorder = tokio::sync::mpsc::UnboundedSender<(Job, Box<Granted>)>;
 
 impl RequestService {
     /// Claims and runs the jobs due now; returns how many ran.
@@ -23,12 +28,73 @@ impl RequestService {
             jobs::claim(self.db(), &claim, self.now(), config.lease, config.batch).await?
         };
         let count = claimed.len();
-        futures::stream::iter(claimed)
-            .for_each_concurrent(CONCURRENCY, |job| async move {
-                self.run_job(&job).await;
-            })
-            .await;
+        // On SQLite every write waits for the one writer's turn: the grants that finish while
+        // one batch is written are written together in the next turn (group commit), instead
+        // of each queueing behind every submit for a turn and a commit of its own.
+        let (recorder, mut granted) = match self.inner.writer {
+            Some(_) => {
+                let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+                (Some(sender), Some(receiver))
+            }
+            None => (None, None),
+        };
+        let run = async move {
+            let recorder = recorder.as_ref();
+            futures::stream::iter(claimed)
+                .for_each_concurrent(CONCURRENCY, |job| async move {
+                    self.run_job(&job, recorder).await;
+                })
+                .await;
+            // The recorder is dropped here: the writer below ends once it has written the rest.
+        };
+        let write = async {
+            if let Some(granted) = granted.as_mut() {
+                self.write_grants(granted).await;
+            }
+        };
+        futures::join!(run, write);
         Ok(count)
+    }
+
+    /// Writes the grants handed over, as many as are waiting in each transaction.
+    async fn write_grants(&self, granted: &mut tokio::sync::mpsc::UnboundedReceiver<(Job, Box<Granted>)>) {
+        while let Some(first) = granted.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_GRANTS_PER_WRITE
+                && let Ok(next) = granted.try_recv()
+            {
+                batch.push(next);
+            }
+            let failures = match self.write_grant_batch(&batch).await {
+                Ok(failures) => failures,
+                // The transaction itself failed: nothing of the batch was written.
+                Err(error) => batch.iter().map(|(job, _)| (job, error.to_string())).collect(),
+            };
+            for (job, error) in failures {
+                self.record_failure(job, &error).await;
+            }
+        }
+    }
+
+    /// One transaction, one savepoint per grant: a grant that cannot be written (or whose lease
+    /// was lost) is undone alone and the rest commit. Returns the grants that failed.
+    async fn write_grant_batch<'a>(&self, batch: &'a [(Job, Box<Granted>)]) -> ServiceResult<Vec<(&'a Job, String)>> {
+        // SQLite only: the writer's turn is the grantee lock.
+        let tx = self.begin("").await?;
+        let mut failures = Vec::new();
+        for (job, granted) in batch {
+            let step = tx.savepoint().await?;
+            match self.record_grant(&step, job, granted).await {
+                Ok(true) => step.commit().await?,
+                Ok(false) => step.rollback().await?,
+                Err(error) => {
+                    step.rollback().await?;
+                    failures.push((job, error.to_string()));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(failures)
     }
 
     async fn dispatch(&self, job: &Job) -> ServiceResult<Attempt> {
@@ -70,7 +136,7 @@ impl RequestService {
         }
     }
 
-    async fn run_job(&self, job: &Job) {
+    async fn run_job(&self, job: &Job, recorder: Option<&Recorder>) {
         let result = tokio::select! {
             result = self.dispatch(job) => result,
             () = self.keep_lease(job) => {
@@ -79,22 +145,37 @@ impl RequestService {
                 return;
             }
         };
+        let result = match result {
+            Ok(Attempt::Record(granted)) => match recorder {
+                Some(recorder) => match recorder.send((job.clone(), granted)) {
+                    Ok(()) => return,
+                    Err(unsent) => self.record_grant_alone(job, &unsent.0.1).await,
+                },
+                None => self.record_grant_alone(job, &granted).await,
+            },
+            other => other,
+        };
         let error = match result {
-            Ok(Attempt::Done) => return,
+            Ok(Attempt::Done | Attempt::Record(_)) => return,
             Ok(Attempt::Retry(error)) => error,
             Err(error) => error.to_string(),
         };
+        self.record_failure(job, &error).await;
+    }
+
+    /// A failed attempt: the job runs again after its backoff, and a grant's error is shown.
+    async fn record_failure(&self, job: &Job, error: &str) {
         let attempt = u32::try_from(job.attempts).unwrap_or(0) + 1;
         let retry = retry_at(&job.id, attempt, self.now());
         tracing::warn!(job = %job.id, attempt, %error, retry_at = %retry, "job failed; will retry");
         let _turn = self.writer_turn().await;
         if matches!(job.kind.as_str(), "grant" | "revoke" | "extend")
-            && let Err(e) = holds::set_error(self.db(), &job.subject, &error).await
+            && let Err(e) = holds::set_error(self.db(), &job.subject, error).await
         {
             tracing::warn!(job = %job.id, error = %e, "could not record the job's error");
         }
         let claim = job.lease_owner.as_deref().unwrap_or_default();
-        if let Err(e) = jobs::fail(self.db(), &job.id, claim, &error, retry).await {
+        if let Err(e) = jobs::fail(self.db(), &job.id, claim, error, retry).await {
             // The lease runs out and the job is claimed again: nothing is lost.
             tracing::warn!(job = %job.id, error = %e, "could not record the failed attempt");
         }

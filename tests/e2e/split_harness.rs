@@ -21,12 +21,19 @@ pub const CONTEXTS: [&str; 4] = ["identity", "catalog", "flow", "request"];
 /// A port no one listens on, outside the kernel's ephemeral range (32768–60999 here): a port
 /// the kernel handed out for a listener a moment ago is as likely to be taken next by any
 /// outgoing connection (database pools, gRPC clients) of the many processes a split test runs.
-/// Random in 20000–32767, checked free; concurrent tests rarely meet in 12,768 ports.
+/// Random in 20000–32767, checked free, and never handed out twice in this test process: a
+/// killed process's port is free until it restarts, and another test must not take it then
+/// (its process would answer this test's health checks and calls).
 pub fn free_port() -> SocketAddr {
     use rand::Rng as _;
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     let mut rng = rand::rng();
     loop {
         let port = rng.random_range(20_000..32_768u16);
+        if !HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            continue;
+        }
         if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
             return listener.local_addr().expect("bound address");
         }

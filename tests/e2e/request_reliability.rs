@@ -4,6 +4,7 @@
 
 use chrono::TimeDelta;
 use latch_proto::request::v1 as pb;
+use sea_orm::ConnectionTrait;
 
 use crate::harness::TestServer;
 use crate::request_support::{
@@ -315,4 +316,92 @@ async fn two_servers_on_one_postgres_work_one_queue_without_double_grants() {
     .await;
     assert!(scripted.live().await.is_empty());
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_grant_whose_job_another_worker_took_is_not_written_while_the_grants_finishing_with_it_are() {
+    let scripted = Scripted::new();
+    let server = TestServer::start_with_connectors(vec![scripted.clone()]).await;
+    integration(&server, "shop", "scripted", &[]).await;
+    create_flow(&server, &automatic_flow("prod tables", "shop")).await;
+    let (_ada, token) = person(&server, "ada", "Engineering", "").await;
+    let mut client = server.requests_with(Some(&token)).await;
+    // Three grants that the connector makes, then holds back until they answer together (on
+    // SQLite they are then written in one transaction).
+    for table in TABLES {
+        scripted.hang_after_grant(table, true);
+    }
+    let id = client
+        .submit_request(ask(
+            TABLES.iter().map(|table| item("shop", table, "read")).collect(),
+            "1h",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    for _ in 0..250 {
+        if scripted.grant_calls().len() == TABLES.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(scripted.grant_calls().len(), TABLES.len(), "three grant calls hang");
+
+    // Meanwhile another worker takes the first grant's job over: this worker's answer for it
+    // must not be written (the job is the other worker's now), the other two must.
+    let db = server.request_database().await;
+    let set_lease = |until: &str| {
+        format!(
+            "UPDATE jobs SET lease_owner = 'another-worker', lease_until = '{until}' \
+             WHERE kind = 'grant' AND subject IN (SELECT id FROM holds WHERE resource_id = '{}')",
+            TABLES[0]
+        )
+    };
+    let taken = db
+        .execute_unprepared(&set_lease("2999-01-01T00:00:00.000000Z"))
+        .await
+        .unwrap();
+    assert_eq!(taken.rows_affected(), 1, "the first grant's job");
+    for table in TABLES {
+        scripted.hang_after_grant(table, false);
+    }
+    scripted.release_hung();
+    let ids = [id.clone()];
+    let items = |request: &pb::AccessRequest| -> std::collections::BTreeMap<String, String> {
+        request
+            .items
+            .iter()
+            .map(|item| (item.resource_id.clone(), item.state.clone()))
+            .collect()
+    };
+    let written = drive(&server, &mut client, &ids, TimeDelta::zero(), 250, |all| {
+        all[0].items.iter().filter(|item| item.state == "granted").count() == 2
+    })
+    .await;
+    assert_eq!(
+        items(&written[0]),
+        [
+            (TABLES[0].to_string(), "granting".to_string()),
+            (TABLES[1].to_string(), "granted".to_string()),
+            (TABLES[2].to_string(), "granted".to_string()),
+        ]
+        .into()
+    );
+    assert_eq!(written[0].state, "granting");
+
+    // The other worker dies: its lease runs out, the job is claimed again and the grant made
+    // again under the same grant id, once at the system.
+    db.execute_unprepared(&set_lease("2000-01-01T00:00:00.000000Z"))
+        .await
+        .unwrap();
+    wait_states(&server, &mut client, &ids, &["active"]).await;
+    let calls = scripted.grant_calls();
+    assert_eq!(calls.len(), TABLES.len(), "one grant id per access: {calls:?}");
+    assert_eq!(
+        calls.values().sum::<u32>(),
+        4,
+        "the taken-over grant was asked twice: {calls:?}"
+    );
+    assert_eq!(scripted.live().await.len(), TABLES.len());
 }

@@ -43,6 +43,7 @@ mod split_connector_crash;
 mod split_crash;
 mod split_propagation;
 mod split_readiness;
+mod split_secrets;
 mod split_story;
 mod tokens;
 mod users;

@@ -30,7 +30,7 @@ const PEOPLE: usize = 3;
 /// An access as the target holds it: (grantee, resource id, permission).
 type Access = (String, String, String);
 
-fn flow_document() -> String {
+pub(crate) fn flow_document() -> String {
     r#"
 name: tables through a crashing connector
 kind: self_serve

@@ -97,8 +97,13 @@ impl Process {
         }
     }
 
+    /// Everything the process has logged, across its restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.log();
         let lines: Vec<_> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
@@ -157,6 +162,11 @@ pub struct SplitDeployment {
 impl SplitDeployment {
     /// Starts the contexts and the gateway and waits until each is ready.
     pub async fn start() -> Self {
+        Self::start_logging("warn").await
+    }
+
+    /// [`SplitDeployment::start`] with every process logging at `level`.
+    pub async fn start_logging(level: &str) -> Self {
         let database_url = fresh_postgres().await.unwrap_or_default();
         let names: Vec<&'static str> = CONTEXTS.iter().copied().chain(["gateway"]).collect();
         let ports: BTreeMap<&str, SocketAddr> = names.iter().map(|n| (*n, free_port())).collect();
@@ -167,7 +177,7 @@ impl SplitDeployment {
                 ("LATCH_ENCRYPTION_KEY".into(), ENCRYPTION_KEY.into()),
                 ("LATCH_AUDIT__SIGNING_KEY".into(), AUDIT_SIGNING_KEY.into()),
                 ("LATCH_REQUEST__POLL_MS".into(), "20".into()),
-                ("LATCH_TELEMETRY__LOG_LEVEL".into(), "warn".into()),
+                ("LATCH_TELEMETRY__LOG_LEVEL".into(), level.into()),
             ];
             if !database_url.is_empty() {
                 env.push(("LATCH_DATABASE_URL".into(), database_url.clone()));

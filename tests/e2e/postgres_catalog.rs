@@ -158,3 +158,54 @@ pub fn url_parts(url: &str) -> (String, String, String) {
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
     (host.to_string(), port.to_string(), user)
 }
+
+/// Latch's own PostgreSQL URL takes libpq's `sslmode`: with `require` every connection the
+/// server opens to its database is encrypted (the machine's PostgreSQL serves TLS).
+#[tokio::test]
+async fn latch_on_postgresql_with_sslmode_require_connects_over_tls_only() {
+    let scratch = ScratchDatabase::create().await;
+    let (prefix, _) = server_url()
+        .rsplit_once('/')
+        .map(|(p, d)| (p.to_string(), d.to_string()))
+        .unwrap();
+    let admin = sea_orm::Database::connect(server_url())
+        .await
+        .expect("the local PostgreSQL");
+    let serves_tls = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_setting('ssl') = 'on' AS on",
+        ))
+        .await
+        .unwrap()
+        .and_then(|row| row.try_get::<bool>("", "on").ok())
+        .unwrap_or(false);
+    assert!(serves_tls, "the local PostgreSQL must have ssl = on for this test");
+    let url = format!("{prefix}/{}?sslmode=require", scratch.name);
+    let server = crate::harness::TestServer::start_on(
+        std::sync::Arc::new(tempfile::tempdir().unwrap()),
+        url,
+        latch_runtime::clock::ManualClock::new(crate::harness::epoch()),
+    )
+    .await;
+    let mut admin_client = server.admin().await;
+    crate::harness::create_user(&mut admin_client, "tls-ada", &[("department", "Engineering")], "").await;
+    let sessions = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT count(*) AS sessions, count(*) FILTER (WHERE s.ssl) AS encrypted \
+                 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.datname = '{}' AND a.pid <> pg_backend_pid()",
+                scratch.name
+            ),
+        ))
+        .await
+        .unwrap()
+        .expect("a row");
+    let total: i64 = sessions.try_get("", "sessions").unwrap();
+    let encrypted: i64 = sessions.try_get("", "encrypted").unwrap();
+    assert!(total > 0, "Latch holds connections to its database");
+    assert_eq!(encrypted, total, "every connection Latch opened is encrypted");
+    admin.close().await.ok();
+}

@@ -14,6 +14,7 @@ pub const USER: &str = "user";
 pub const PASSWORD: &str = "password";
 pub const DATABASE: &str = "database";
 pub const SSLMODE: &str = "sslmode";
+pub const SSLROOTCERT: &str = "sslrootcert";
 pub const DATABASES: &str = "databases";
 
 const DEFAULT_PORT: u16 = 5432;
@@ -61,10 +62,19 @@ pub fn config_fields() -> Vec<ConfigField> {
         ),
         field(
             SSLMODE,
-            "disable, allow or prefer; this build has no tls support, so require and verify-* are refused",
+            "disable, allow, prefer, require (tls, the certificate unchecked), verify-ca (tls, the certificate \
+             signed by sslrootcert) or verify-full (verify-ca, and the certificate names host)",
             false,
             false,
             DEFAULT_SSLMODE,
+        ),
+        field(
+            SSLROOTCERT,
+            "pem certificate(s) of the authority the server's certificate must chain to, for verify-ca and \
+             verify-full; empty: the public web roots",
+            false,
+            false,
+            "",
         ),
         field(
             DATABASES,
@@ -76,13 +86,18 @@ pub fn config_fields() -> Vec<ConfigField> {
     ]
 }
 
-/// The TLS modes this build can honour (it links no TLS library).
+/// libpq's TLS modes, with libpq's meanings (TLS through rustls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     Disable,
     Allow,
-    /// Asks for TLS and, without a TLS library, always falls back to plaintext.
     Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by the configured authority.
+    VerifyCa,
+    /// [`SslMode::VerifyCa`], and the certificate names the host connected to.
+    VerifyFull,
 }
 
 impl SslMode {
@@ -91,9 +106,15 @@ impl SslMode {
             Self::Disable => PgSslMode::Disable,
             Self::Allow => PgSslMode::Allow,
             Self::Prefer => PgSslMode::Prefer,
+            Self::Require => PgSslMode::Require,
+            Self::VerifyCa => PgSslMode::VerifyCa,
+            Self::VerifyFull => PgSslMode::VerifyFull,
         }
     }
 }
+
+/// The most an `sslrootcert` may hold: a bundle of a few authorities.
+const MAX_ROOT_CERT_BYTES: usize = 64 * 1024;
 
 /// A config that has passed [`PostgresConfig::parse`]. Its `Debug` leaves the password out.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,6 +125,8 @@ pub struct PostgresConfig {
     password: Option<String>,
     pub maintenance_database: String,
     pub ssl_mode: SslMode,
+    /// PEM; `None`: the public web roots.
+    pub ssl_root_cert: Option<String>,
     /// `None`: every database that allows connections and is not a template.
     pub managed_databases: Option<BTreeSet<String>>,
 }
@@ -117,6 +140,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("maintenance_database", &self.maintenance_database)
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert.as_ref().map(String::len))
             .field("managed_databases", &self.managed_databases)
             .finish()
     }
@@ -151,17 +175,32 @@ impl PostgresConfig {
             "disable" => SslMode::Disable,
             "allow" => SslMode::Allow,
             "prefer" => SslMode::Prefer,
-            raw @ ("require" | "verify-ca" | "verify-full") => {
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => {
+                // The value is not quoted back: it may be anything, of any length.
                 problems.push(format!(
-                    "{SSLMODE} {raw} needs tls, which this build of the connector does not include"
+                    "{SSLMODE} must be disable, allow, prefer, require, verify-ca or verify-full"
                 ));
                 SslMode::Disable
             }
-            raw => {
-                problems.push(format!("{SSLMODE} must be disable, allow or prefer, got {raw:?}"));
-                SslMode::Disable
-            }
         };
+        let ssl_root_cert = text(SSLROOTCERT).map(String::from);
+        if let Some(pem) = &ssl_root_cert {
+            if pem.len() > MAX_ROOT_CERT_BYTES {
+                problems.push(format!("{SSLROOTCERT} must be at most {MAX_ROOT_CERT_BYTES} bytes"));
+            } else if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                problems.push(format!(
+                    "{SSLROOTCERT} must hold pem certificates (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+            if !matches!(ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) {
+                problems.push(format!(
+                    "{SSLROOTCERT} is used only with {SSLMODE} verify-ca or verify-full"
+                ));
+            }
+        }
         let managed_databases = text(DATABASES).map(|raw| {
             raw.split(',')
                 .map(str::trim)
@@ -184,6 +223,7 @@ impl PostgresConfig {
             password: config.get(PASSWORD).filter(|p| !p.is_empty()).cloned(),
             maintenance_database: text(DATABASE).unwrap_or(DEFAULT_DATABASE).to_string(),
             ssl_mode,
+            ssl_root_cert,
             managed_databases,
         })
     }
@@ -211,6 +251,10 @@ impl PostgresConfig {
             .application_name("latch-connector-postgres")
             // Statements carry password verifiers: sqlx must not log them.
             .disable_statement_logging();
+        let options = match &self.ssl_root_cert {
+            Some(pem) => options.ssl_root_cert_from_pem(pem.as_bytes().to_vec()),
+            None => options,
+        };
         match &self.password {
             Some(password) => options.password(password),
             None => options,
@@ -289,10 +333,45 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_are_refused_without_tls_support() {
-        let problems =
-            PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("sslmode", "require")])).unwrap_err();
-        assert!(problems[0].contains("tls"), "{problems:?}");
+    fn tls_modes_parse_and_a_root_certificate_needs_a_verifying_mode() {
+        for (raw, mode) in [
+            ("require", SslMode::Require),
+            ("verify-ca", SslMode::VerifyCa),
+            ("verify-full", SslMode::VerifyFull),
+        ] {
+            let parsed = PostgresConfig::parse(&config(&[("host", "h"), ("user", "u"), ("sslmode", raw)])).unwrap();
+            assert_eq!(parsed.ssl_mode, mode);
+        }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let parsed = PostgresConfig::parse(&config(&[
+            ("host", "h"),
+            ("user", "u"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", pem),
+        ]))
+        .unwrap();
+        assert_eq!(parsed.ssl_root_cert.as_deref(), Some(pem.trim()));
+        let problems = PostgresConfig::parse(&config(&[
+            ("host", "h"),
+            ("user", "u"),
+            ("sslmode", "require"),
+            ("sslrootcert", "not a certificate"),
+        ]))
+        .unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("pem certificates")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("verify-ca or verify-full")),
+            "{problems:?}"
+        );
+        let huge = format!("-----BEGIN CERTIFICATE-----{}", "A".repeat(100_000));
+        let problems = PostgresConfig::parse(&config(&[
+            ("host", "h"),
+            ("user", "u"),
+            ("sslmode", "verify-ca"),
+            ("sslrootcert", &huge),
+        ]))
+        .unwrap_err();
+        assert!(problems[0].contains("at most"), "{problems:?}");
     }
 
     #[test]

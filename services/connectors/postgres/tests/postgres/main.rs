@@ -8,3 +8,4 @@ mod credentials;
 mod grants;
 mod scratch_cluster;
 mod support;
+mod tls;

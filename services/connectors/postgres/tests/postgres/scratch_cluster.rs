@@ -1,4 +1,6 @@
-//! A scratch PostgreSQL cluster for this test binary, with password authentication.
+//! A scratch PostgreSQL cluster for this test binary, with password authentication and TLS
+//! (a certificate for `localhost`, not for `127.0.0.1`, from an authority made for the run;
+//! clients may still connect without TLS).
 //!
 //! The machine's own server may trust local connections, which would let a test log in with
 //! any password and prove nothing about the credentials a grant returns. So the tests
@@ -29,10 +31,14 @@ pub const SUPERUSER: &str = "postgres";
 const OS_USER: &str = "postgres";
 /// What the directory holds once the server is up: `port` and `password` lines.
 const INFO_FILE: &str = "cluster-info";
+/// The authority that signed the server's certificate (PEM), in the cluster's directory.
+const CA_FILE: &str = "ca.pem";
 
 pub struct ScratchCluster {
     pub port: u16,
     pub password: String,
+    /// The authority the server's certificate chains to (PEM).
+    pub ca_pem: String,
 }
 
 /// The run's cluster, started by the first test that asks.
@@ -80,8 +86,9 @@ fn running(dir: &Path) -> Option<ScratchCluster> {
     let mut lines = info.lines();
     let port: u16 = lines.next()?.parse().ok()?;
     let password = lines.next()?.to_string();
+    let ca_pem = std::fs::read_to_string(dir.join(CA_FILE)).ok()?;
     std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    Some(ScratchCluster { port, password })
+    Some(ScratchCluster { port, password, ca_pem })
 }
 
 fn start(bin: &Path, dir: &Path, lock_path: &Path, runner: u32) -> ScratchCluster {
@@ -116,10 +123,17 @@ fn start(bin: &Path, dir: &Path, lock_path: &Path, runner: u32) -> ScratchCluste
          host all all ::1/128 scram-sha-256\n",
     )
     .expect("write pg_hba.conf");
+    let ca_pem = write_certificates(dir, &data);
+    if as_root {
+        run(
+            Command::new("chown").arg("-R").arg(format!("{OS_USER}:")).arg(dir),
+            "chown the certificates to the postgres user",
+        );
+    }
 
     let port = free_port();
     let options = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c password_encryption=scram-sha-256 \
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c password_encryption=scram-sha-256 -c ssl=on \
          -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
         dir.display()
     );
@@ -174,7 +188,32 @@ fn start(bin: &Path, dir: &Path, lock_path: &Path, runner: u32) -> ScratchCluste
     }
     // The shell outlives this process in the usual case; reaped here if it ends first.
     std::thread::spawn(move || shell.wait());
-    ScratchCluster { port, password }
+    ScratchCluster { port, password, ca_pem }
+}
+
+/// An authority made for this run and a server certificate it signs, for `localhost` only (so
+/// a client checking names refuses the same server reached as `127.0.0.1`): `server.crt` and `server.key` (mode 0600) in the data directory, where the
+/// server looks with `ssl=on`, and the authority in [`CA_FILE`]. Returns the authority (PEM).
+fn write_certificates(dir: &Path, data: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+
+    let ca_key = rcgen::KeyPair::generate().expect("authority key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("authority params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "latch scratch cluster authority");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("authority certificate");
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
+    let server = server_params.signed_by(&server_key, &*ca).expect("server certificate");
+    std::fs::write(data.join("server.crt"), server.pem()).expect("write server.crt");
+    let key = data.join("server.key");
+    std::fs::write(&key, server_key.serialize_pem()).expect("write server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod server.key");
+    let ca_pem = ca.pem();
+    std::fs::write(dir.join(CA_FILE), &ca_pem).expect("write the authority");
+    ca_pem
 }
 
 /// The directory holding initdb and pg_ctl: `LATCH_TEST_PG_BINDIR`, the newest

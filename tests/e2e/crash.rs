@@ -176,11 +176,11 @@ impl Drop for Latchd {
     }
 }
 
+/// Outside the kernel's ephemeral range and never handed out twice (see the split harness): a
+/// port the kernel picked could be taken by an outgoing connection while latchd is down, and
+/// the restart would then fail to listen.
 fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    crate::split_harness::free_port()
 }
 
 fn channel(addr: SocketAddr) -> Channel {

@@ -71,6 +71,18 @@ pub fn optional_time(
         .transpose()
 }
 
+/// The URL with `sslmode=disable` added when it names no `sslmode`: TLS to the database is
+/// asked for in the URL (`sslmode=require`, or `verify-full` with `sslrootcert`), never
+/// negotiated on a guess (libpq's `prefer` gives no protection: anyone in the path can decline).
+fn plain_unless_asked(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, query)| query).unwrap_or_default();
+    if query.split('&').any(|pair| pair.starts_with("sslmode=")) {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 /// Connects a context to its database and applies its migrations.
 pub async fn connect_context(
     config: &LatchConfig,
@@ -79,7 +91,7 @@ pub async fn connect_context(
 ) -> anyhow::Result<DatabaseConnection> {
     debug_assert!(context.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
     let connection = if config.is_postgres() {
-        let mut options = ConnectOptions::new(config.database_url.clone());
+        let mut options = ConnectOptions::new(plain_unless_asked(&config.database_url));
         options
             .max_connections(16)
             .min_connections(1)
@@ -279,5 +291,25 @@ mod statement_tests {
         assert!(split[1].ends_with("END $$"));
         assert!(split[2].ends_with("SELECT RAISE(ABORT, 'no'); END"));
         assert_eq!(split[4], "CREATE INDEX a_x ON a (x)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_unless_asked;
+
+    #[test]
+    fn tls_to_the_database_is_what_the_url_asks_for() {
+        assert_eq!(plain_unless_asked("postgres://h/db"), "postgres://h/db?sslmode=disable");
+        assert_eq!(
+            plain_unless_asked("postgres://h/db?application_name=x"),
+            "postgres://h/db?application_name=x&sslmode=disable"
+        );
+        for asked in [
+            "postgres://h/db?sslmode=require",
+            "postgres://h/db?a=b&sslmode=verify-full&sslrootcert=/ca.pem",
+        ] {
+            assert_eq!(plain_unless_asked(asked), asked);
+        }
     }
 }

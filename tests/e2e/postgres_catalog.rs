@@ -29,16 +29,20 @@ impl ScratchDatabase {
             .await
             .unwrap();
         admin.close().await.ok();
-        let (prefix, _) = server_url()
-            .rsplit_once('/')
-            .map(|(p, d)| (p.to_string(), d.to_string()))
-            .unwrap();
-        let db = sea_orm::Database::connect(format!("{prefix}/{name}")).await.unwrap();
+        let scratch = Self { name };
+        let db = sea_orm::Database::connect(scratch.url()).await.unwrap();
         db.execute_unprepared("CREATE TABLE orders (id SERIAL PRIMARY KEY, total INT)")
             .await
             .unwrap();
         db.close().await.ok();
-        Self { name }
+        scratch
+    }
+
+    /// The URL of this database on the local server.
+    pub fn url(&self) -> String {
+        let server = server_url();
+        let (prefix, _) = server.rsplit_once('/').expect("database URL has a path");
+        format!("{prefix}/{}", self.name)
     }
 }
 
@@ -164,10 +168,6 @@ pub fn url_parts(url: &str) -> (String, String, String) {
 #[tokio::test]
 async fn latch_on_postgresql_with_sslmode_require_connects_over_tls_only() {
     let scratch = ScratchDatabase::create().await;
-    let (prefix, _) = server_url()
-        .rsplit_once('/')
-        .map(|(p, d)| (p.to_string(), d.to_string()))
-        .unwrap();
     let admin = sea_orm::Database::connect(server_url())
         .await
         .expect("the local PostgreSQL");
@@ -181,7 +181,7 @@ async fn latch_on_postgresql_with_sslmode_require_connects_over_tls_only() {
         .and_then(|row| row.try_get::<bool>("", "on").ok())
         .unwrap_or(false);
     assert!(serves_tls, "the local PostgreSQL must have ssl = on for this test");
-    let url = format!("{prefix}/{}?sslmode=require", scratch.name);
+    let url = format!("{}?sslmode=require", scratch.url());
     let server = crate::harness::TestServer::start_on(
         std::sync::Arc::new(tempfile::tempdir().unwrap()),
         url,

@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::crash::retried;
 use crate::harness::ADMIN_TOKEN;
-use crate::postgres_catalog::{ScratchDatabase, server_url, url_parts};
+use crate::postgres_catalog::{ScratchDatabase, server_url};
 use crate::split_harness::{ConnectorProcess, SplitDeployment};
 
 /// The whole test, kills and restarts included, stays within this.
@@ -84,13 +84,7 @@ async fn roles_in(database: &str) -> BTreeMap<Access, Vec<String>> {
 async fn the_postgres_connector_process_killed_during_grants_and_revokes_leaves_each_access_once_then_none() {
     let deadline = Instant::now() + BUDGET;
     let scratch = ScratchDatabase::create().await;
-    let (prefix, _) = server_url()
-        .rsplit_once('/')
-        .map(|(p, d)| (p.to_string(), d.to_string()))
-        .unwrap();
-    let target_db = sea_orm::Database::connect(format!("{prefix}/{}", scratch.name))
-        .await
-        .unwrap();
+    let target_db = sea_orm::Database::connect(scratch.url()).await.unwrap();
     for table in &TABLES[1..] {
         target_db
             .execute_unprepared(&format!("CREATE TABLE {table} (id SERIAL PRIMARY KEY)"))
@@ -104,26 +98,13 @@ async fn the_postgres_connector_process_killed_during_grants_and_revokes_leaves_
 
     // The world, through the gateway: the scratch database through the connector process, a flow
     // that approves at once, three engineers.
-    let (host, port, user) = url_parts(&server_url());
     let mut catalog_client = deployment.catalog(ADMIN_TOKEN);
     catalog_client
-        .create_integration(catalog::CreateIntegrationRequest {
-            integration: Some(catalog::Integration {
-                display_name: "target".into(),
-                connector: "remote".into(),
-                endpoint: connector.endpoint(),
-                config: [
-                    ("host".to_string(), host),
-                    ("port".to_string(), port),
-                    ("user".to_string(), user),
-                    ("databases".to_string(), scratch.name.clone()),
-                ]
-                .into(),
-                ..Default::default()
-            }),
-            secrets: [("password".to_string(), "not-checked-under-trust-auth".to_string())].into(),
-            request_id: "connector-crash-integration".into(),
-        })
+        .create_integration(connector.integration(
+            &scratch.name,
+            "not-checked-under-trust-auth",
+            "connector-crash-integration",
+        ))
         .await
         .expect("integration");
     catalog_client

@@ -410,6 +410,34 @@ impl ConnectorProcess {
         format!("http://{}", self.addr)
     }
 
+    /// A remote integration named `target` on this connector, managing `database` on the local
+    /// PostgreSQL (trust authentication there: `password` is sent, never checked).
+    pub fn integration(
+        &self,
+        database: &str,
+        password: &str,
+        request_id: &str,
+    ) -> latch_proto::catalog::v1::CreateIntegrationRequest {
+        let (host, port, user) = crate::postgres_catalog::url_parts(&crate::postgres_catalog::server_url());
+        latch_proto::catalog::v1::CreateIntegrationRequest {
+            integration: Some(latch_proto::catalog::v1::Integration {
+                display_name: "target".into(),
+                connector: "remote".into(),
+                endpoint: self.endpoint(),
+                config: [
+                    ("host".to_string(), host),
+                    ("port".to_string(), port),
+                    ("user".to_string(), user),
+                    ("databases".to_string(), database.to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            }),
+            secrets: [("password".to_string(), password.to_string())].into(),
+            request_id: request_id.into(),
+        }
+    }
+
     pub fn log_tail(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

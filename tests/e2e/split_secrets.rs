@@ -12,7 +12,7 @@ use latch_proto::request::v1 as pb;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::harness::ADMIN_TOKEN;
-use crate::postgres_catalog::{ScratchDatabase, server_url, url_parts};
+use crate::postgres_catalog::ScratchDatabase;
 use crate::split_harness::{CONTEXTS, ConnectorProcess, SplitDeployment};
 
 /// Every row of every table of one context's database, as text (PostgreSQL: its schema).
@@ -73,27 +73,9 @@ async fn an_integration_password_appears_in_no_log_no_answer_and_no_database_of_
     let _logs = deployment.logs_on_panic();
     let mut answers: Vec<String> = Vec::new();
 
-    let (host, port, user) = url_parts(&server_url());
     let mut catalog_client = deployment.catalog(ADMIN_TOKEN);
     let created = catalog_client
-        .create_integration(catalog::CreateIntegrationRequest {
-            integration: Some(catalog::Integration {
-                display_name: "target".into(),
-                connector: "remote".into(),
-                endpoint: connector.endpoint(),
-                config: [
-                    ("host".to_string(), host),
-                    ("port".to_string(), port),
-                    ("user".to_string(), user),
-                    ("databases".to_string(), scratch.name.clone()),
-                ]
-                .into(),
-                ..Default::default()
-            }),
-            // Trust authentication on the local server: the password is sent, never checked.
-            secrets: [("password".to_string(), canary.clone())].into(),
-            request_id: "secrets-integration".into(),
-        })
+        .create_integration(connector.integration(&scratch.name, &canary, "secrets-integration"))
         .await
         .expect("integration")
         .into_inner();

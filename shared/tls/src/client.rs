@@ -1,0 +1,151 @@
+//! Dialling peers for tonic channels: `http://` in plain text, `https://` with TLS, showing
+//! this process's certificate and checking the server's against the configured authorities
+//! and the name in the URL.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::Uri;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::TlsSource;
+
+/// A connection a [`TlsConnector`] made.
+pub enum ClientStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Makes the connections of a tonic channel: plain for `http://`, TLS for `https://`.
+#[derive(Clone, Default)]
+pub struct TlsConnector {
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl std::fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConnector").field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+impl TlsConnector {
+    /// A connector that can dial only `http://` addresses.
+    pub fn plain() -> Self {
+        Self { tls: None }
+    }
+
+    /// A connector that dials `https://` with `source`'s certificate and authorities.
+    pub fn new(source: Option<&TlsSource>) -> Self {
+        Self {
+            tls: source.map(TlsSource::client_config),
+        }
+    }
+
+    /// A connector that dials `https://` trusting `source`'s authorities, showing no certificate.
+    pub fn anonymous(source: &TlsSource) -> Self {
+        Self {
+            tls: Some(source.anonymous_client_config()),
+        }
+    }
+
+    /// Whether `https://` addresses can be dialled.
+    pub fn has_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// A channel to `endpoint`, connected on first use (and again after a failure).
+    pub fn channel(&self, endpoint: Endpoint) -> Channel {
+        endpoint.connect_with_connector_lazy(self.clone())
+    }
+
+    /// A channel to `endpoint`, connected now.
+    pub async fn connect(&self, endpoint: Endpoint) -> Result<Channel, tonic::transport::Error> {
+        endpoint.connect_with_connector(self.clone()).await
+    }
+}
+
+fn refused(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionRefused, message)
+}
+
+impl tower::Service<Uri> for TlsConnector {
+    type Response = TokioIo<ClientStream>;
+    type Error = io::Error;
+    type Future = BoxFuture<'static, io::Result<Self::Response>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            let secure = match uri.scheme_str() {
+                Some("https") => true,
+                Some("http") => false,
+                _ => return Err(refused(format!("{uri}: only http:// and https:// can be dialled"))),
+            };
+            let host = uri
+                .host()
+                .ok_or_else(|| refused(format!("{uri}: no host")))?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+            let tcp = TcpStream::connect((host.as_str(), port)).await?;
+            tcp.set_nodelay(true)?;
+            if !secure {
+                return Ok(TokioIo::new(ClientStream::Plain(tcp)));
+            }
+            let config = tls.ok_or_else(|| {
+                refused(format!(
+                    "{uri}: https:// needs this process's TLS settings (tls.cert_file, tls.key_file, tls.ca_file)"
+                ))
+            })?;
+            let name = ServerName::try_from(host.clone())
+                .map_err(|_| refused(format!("{uri}: {host:?} is not a name a certificate can carry")))?;
+            let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
+            Ok(TokioIo::new(ClientStream::Tls(Box::new(stream))))
+        })
+    }
+}

@@ -1,0 +1,301 @@
+//! A TLS configuration that follows its files: rustls asks for the certificate and the
+//! authorities at every handshake, and gets whatever was last read successfully. A file that
+//! is half written or wrong is reported and the previous certificate stays in use.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+
+use crate::material::{Material, TlsError, TlsFiles};
+
+/// Whether a server asks its clients for a certificate and whether it insists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A client may show a certificate (then it must verify) or none (a user's client).
+    Optional,
+    /// Only clients with a certificate from a trusted authority complete the handshake.
+    Required,
+}
+
+struct Current {
+    material: Material,
+    clients: Arc<dyn ClientCertVerifier>,
+    servers: Arc<WebPkiServerVerifier>,
+}
+
+struct Inner {
+    files: TlsFiles,
+    trust_domain: String,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<Current>>,
+}
+
+/// Certificates and authorities from [`TlsFiles`], reloaded when the files change.
+#[derive(Clone)]
+pub struct TlsSource(Arc<Inner>);
+
+impl std::fmt::Debug for TlsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSource")
+            .field("files", &self.0.files)
+            .field("trust_domain", &self.0.trust_domain)
+            .finish()
+    }
+}
+
+fn current_of(material: Material, provider: &Arc<CryptoProvider>) -> Result<Current, TlsError> {
+    let clients = WebPkiClientVerifier::builder_with_provider(material.roots.clone(), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Config(format!("tls.ca_file: cannot check client certificates with it: {e}")))?;
+    let servers = WebPkiServerVerifier::builder_with_provider(material.roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| TlsError::Config(format!("tls.ca_file: cannot check server certificates with it: {e}")))?;
+    Ok(Current {
+        material,
+        clients,
+        servers,
+    })
+}
+
+impl TlsSource {
+    /// Reads the files now; an error names the setting and what is wrong.
+    pub fn load(files: TlsFiles, trust_domain: &str) -> Result<Self, TlsError> {
+        let provider = crate::provider();
+        let current = current_of(files.load()?, &provider)?;
+        Ok(Self(Arc::new(Inner {
+            files,
+            trust_domain: trust_domain.to_string(),
+            provider,
+            current: RwLock::new(Arc::new(current)),
+        })))
+    }
+
+    pub fn trust_domain(&self) -> &str {
+        &self.0.trust_domain
+    }
+
+    fn current(&self) -> Arc<Current> {
+        self.0.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Reads the files again; `Ok(true)` when they changed and new handshakes now use them.
+    pub fn reload(&self) -> Result<bool, TlsError> {
+        let material = self.0.files.load()?;
+        if material.digest == self.current().material.digest {
+            return Ok(false);
+        }
+        let current = current_of(material, &self.0.provider)?;
+        *self.0.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(current);
+        Ok(true)
+    }
+
+    /// Checks the files every `every` until the task is aborted.
+    pub fn spawn_reloader(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let source = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let checked = source.clone();
+                match tokio::task::spawn_blocking(move || checked.reload()).await {
+                    Ok(Ok(true)) => tracing::info!(
+                        cert_file = %source.0.files.cert_file.display(),
+                        "TLS certificate files changed; new connections use them"
+                    ),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(error)) => tracing::warn!(
+                        %error,
+                        "TLS certificate files could not be reloaded; the previous certificate stays in use"
+                    ),
+                    Err(error) => tracing::warn!(%error, "TLS reload task failed"),
+                }
+            }
+        })
+    }
+
+    /// The configuration of a server whose clients authenticate as `client_auth` says,
+    /// offering `alpn` (`h2` for gRPC).
+    pub fn server_config(&self, client_auth: ClientAuth, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+        let mut config = ServerConfig::builder_with_provider(self.0.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default TLS versions")
+            .with_client_cert_verifier(Arc::new(Clients {
+                source: self.clone(),
+                mandatory: client_auth == ClientAuth::Required,
+            }))
+            .with_cert_resolver(Arc::new(Certificate(self.clone())));
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(config)
+    }
+
+    /// The configuration of a client that shows this process's certificate and trusts the
+    /// configured authorities, offering HTTP/2.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        let mut config = ClientConfig::builder_with_provider(self.0.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default TLS versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Servers(self.clone())))
+            .with_client_cert_resolver(Arc::new(Certificate(self.clone())));
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Arc::new(config)
+    }
+}
+
+impl TlsSource {
+    /// A client that trusts the configured authorities but shows no certificate (a user's
+    /// client, or a test of what a server does with one).
+    pub fn anonymous_client_config(&self) -> Arc<ClientConfig> {
+        let mut config = ClientConfig::builder_with_provider(self.0.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default TLS versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Servers(self.clone())))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Arc::new(config)
+    }
+}
+
+/// This process's certificate, as a server and as a client.
+#[derive(Debug)]
+struct Certificate(TlsSource);
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.current().material.key.clone())
+    }
+}
+
+impl ResolvesClientCert for Certificate {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.current().material.key.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+fn supported_schemes(provider: &CryptoProvider) -> Vec<SignatureScheme> {
+    provider.signature_verification_algorithms.supported_schemes()
+}
+
+/// Client certificates, checked against the authorities last read.
+#[derive(Debug)]
+struct Clients {
+    source: TlsSource,
+    mandatory: bool,
+}
+
+impl ClientCertVerifier for Clients {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // Hints are optional; clients here have exactly one certificate to show.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.source
+            .current()
+            .clients
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.source.0.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.source.0.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        supported_schemes(&self.source.0.provider)
+    }
+}
+
+/// Server certificates, checked against the authorities last read and the name dialled.
+#[derive(Debug)]
+struct Servers(TlsSource);
+
+impl ServerCertVerifier for Servers {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.0
+            .current()
+            .servers
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.0.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.0.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        supported_schemes(&self.0.0.provider)
+    }
+}

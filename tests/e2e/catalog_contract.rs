@@ -36,6 +36,7 @@ fn internal_as(server: &TestServer, me: ServiceName) -> CatalogInternalClient<Pe
         &format!("http://{}", server.grpc_addr),
         me,
         ServiceKey::new(key),
+        &latch_tls::client::TlsConnector::plain(),
     )
     .expect("peer");
     CatalogInternalClient::new(peer.channel())
@@ -484,6 +485,7 @@ async fn a_connector_slower_than_the_default_peer_deadline_still_grants_through_
         &format!("http://{}", server.grpc_addr),
         ServiceName::Request,
         ServiceKey::new(key),
+        &latch_tls::client::TlsConnector::plain(),
     )
     .expect("peer");
     let targets = latch_request::peers::catalog::CatalogPeer::new(peer);

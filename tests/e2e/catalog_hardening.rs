@@ -249,19 +249,26 @@ async fn a_panicking_connector_fails_its_call_and_the_server_keeps_serving() {
         .expect("and syncs other integrations");
 }
 
-/// A remote connector on loopback, reachable under the spellings the tests try.
-async fn remote_demo() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let _ = latch_connector_sdk::server::serve(
-            Arc::new(latch_connector_demo::DemoConnector::new()),
-            listener,
-            std::future::pending(),
-        )
-        .await;
-    });
-    (address, task)
+/// A remote connector on loopback over mutual TLS, reachable under the spellings the tests
+/// try, and a server whose catalog holds a certificate it admits.
+async fn remote_demo() -> (latch_connector_sdk::testing::Served, TestServer) {
+    let served =
+        latch_connector_sdk::testing::serve_on_loopback(Arc::new(latch_connector_demo::DemoConnector::new())).await;
+    let catalog = served.callers.catalog.clone();
+    let server = TestServer::start_configured(
+        Arc::new(tempfile::tempdir().unwrap()),
+        crate::harness::fresh_postgres().await.unwrap_or_default(),
+        latch_runtime::clock::ManualClock::new(crate::harness::epoch()),
+        Vec::new(),
+        Default::default(),
+        move |config| {
+            config.tls.cert_file = catalog.cert_file.display().to_string();
+            config.tls.key_file = catalog.key_file.display().to_string();
+            config.tls.ca_file = catalog.ca_file.display().to_string();
+        },
+    )
+    .await;
+    (served, server)
 }
 
 async fn create_remote(
@@ -285,10 +292,9 @@ async fn create_remote(
 
 #[tokio::test]
 async fn plain_http_endpoints_that_only_look_like_loopback_are_refused() {
-    let server = TestServer::start().await;
+    let (connector, server) = remote_demo().await;
     let mut catalog = server.catalog_admin().await;
-    let (address, connector) = remote_demo().await;
-    let port = address.port();
+    let port = connector.endpoint.rsplit(':').next().unwrap().to_string();
     for endpoint in [
         format!("http://127.0.0.1@0.0.0.0:{port}"),
         format!("http://127.0.0.1:{port}@0.0.0.0:{port}"),
@@ -301,11 +307,17 @@ async fn plain_http_endpoints_that_only_look_like_loopback_are_refused() {
         assert_eq!(status.code(), Code::InvalidArgument, "{endpoint}: {status:?}");
         assert_eq!(violated_fields(&status), ["integration.endpoint"], "{endpoint}");
     }
-    // Loopback is fine, and what is stored (and dialled) is the canonical form.
-    let created = create_remote(&mut catalog, "remote", &format!("HTTP://0x7f.1:{port}"))
+    // Plain text to loopback passes the endpoint rule, but the connector admits only callers
+    // with the catalog's certificate: it never answers in plain text.
+    let status = create_remote(&mut catalog, "plain", &format!("HTTP://0x7f.1:{port}"))
         .await
-        .expect("loopback");
-    assert_eq!(created.endpoint, format!("http://127.0.0.1:{port}"));
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // What is stored (and dialled) is the canonical form.
+    let created = create_remote(&mut catalog, "remote", &format!("HTTPS://0x7f.1:{port}"))
+        .await
+        .expect("mutual TLS to loopback");
+    assert_eq!(created.endpoint, format!("https://127.0.0.1:{port}"));
     catalog
         .sync_integration(pb::SyncIntegrationRequest { id: "remote".into() })
         .await
@@ -316,7 +328,7 @@ async fn plain_http_endpoints_that_only_look_like_loopback_are_refused() {
     let database = catalog_database(&dir, &url).await;
     database
         .execute_unprepared(&format!(
-            "UPDATE integrations SET doc = replace(doc, 'http://127.0.0.1:{port}', 'http://127.0.0.1@0.0.0.0:{port}')"
+            "UPDATE integrations SET doc = replace(doc, 'https://127.0.0.1:{port}', 'https://127.0.0.1@0.0.0.0:{port}')"
         ))
         .await
         .expect("tamper");
@@ -329,5 +341,5 @@ async fn plain_http_endpoints_that_only_look_like_loopback_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(status.message().contains("user name"), "{}", status.message());
-    connector.abort();
+    drop(connector);
 }

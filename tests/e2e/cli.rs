@@ -13,6 +13,8 @@ fn latch_binary() -> PathBuf {
 pub struct Cli {
     server: String,
     config_dir: tempfile::TempDir,
+    /// The authority to trust for an `https://` server.
+    ca_file: Option<PathBuf>,
 }
 
 impl Cli {
@@ -25,6 +27,16 @@ impl Cli {
         Self {
             server: format!("http://{grpc_addr}"),
             config_dir: tempfile::tempdir().unwrap(),
+            ca_file: None,
+        }
+    }
+
+    /// The CLI against a gateway serving TLS with a certificate from the test authority.
+    pub fn over_tls(grpc_addr: std::net::SocketAddr) -> Self {
+        Self {
+            server: format!("https://localhost:{}", grpc_addr.port()),
+            config_dir: tempfile::tempdir().unwrap(),
+            ca_file: Some(crate::test_pki::files("tests").ca_file),
         }
     }
 
@@ -41,7 +53,11 @@ impl Cli {
             .env("LATCH_CONFIG_DIR", self.config_dir.path())
             .env_remove("LATCH_TOKEN")
             .env_remove("LATCH_OUTPUT")
+            .env_remove("LATCH_CA_FILE")
             .stdin(std::process::Stdio::null());
+        if let Some(ca_file) = &self.ca_file {
+            command.env("LATCH_CA_FILE", ca_file);
+        }
         if let Some(token) = token {
             command.env("LATCH_TOKEN", token);
         }
@@ -93,6 +109,7 @@ async fn whoami_login_and_exit_codes_scripts_can_trust() {
     let unreachable = Cli {
         server: "http://127.0.0.1:1".into(),
         config_dir: tempfile::tempdir().unwrap(),
+        ca_file: None,
     };
     let output = unreachable.run(Some(ADMIN_TOKEN), &["whoami"]).await;
     assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));

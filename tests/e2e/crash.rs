@@ -140,6 +140,8 @@ impl Latchd {
             .env("LATCH_AUDIT__SIGNING_KEY", crate::harness::AUDIT_SIGNING_KEY)
             .env("LATCH_REQUEST__POLL_MS", "20")
             .env("LATCH_TELEMETRY__LOG_LEVEL", "warn")
+            // Its catalog calls the connector over mutual TLS with this certificate.
+            .envs(crate::test_pki::env("catalog"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -184,11 +186,7 @@ fn free_port() -> SocketAddr {
 }
 
 fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(5))
-        .connect_lazy()
+    crate::test_pki::channel_as("tests", addr)
 }
 
 fn bearer(token: &str) -> Bearer {
@@ -232,13 +230,7 @@ pub(crate) use retried;
 async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
     let deadline = Instant::now() + BUDGET;
     let target = Arc::new(Target::default());
-    let connector_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let connector_addr = connector_listener.local_addr().unwrap();
-    tokio::spawn(latch_connector_sdk::server::serve(
-        target.clone(),
-        connector_listener,
-        std::future::pending(),
-    ));
+    let connector_endpoint = crate::test_pki::serve_connector(target.clone()).await;
     let data_dir = tempfile::tempdir().unwrap();
     let mut latchd = Latchd {
         grpc: free_port(),
@@ -276,7 +268,7 @@ async fn latchd_killed_at_random_points_loses_stalls_and_doubles_nothing() {
             integration: Some(catalog::Integration {
                 display_name: "target".into(),
                 connector: "remote".into(),
-                endpoint: format!("http://{connector_addr}"),
+                endpoint: connector_endpoint.clone(),
                 config: [("failure_rate".to_string(), "0.2".to_string())].into(),
                 ..Default::default()
             }),

@@ -36,7 +36,14 @@ approval:
 fn flow_internal_as(server: &TestServer, me: ServiceName) -> FlowInternalClient<latch_runtime::peer::PeerChannel> {
     let secrets = SecretBox::from_config_or_file(ENCRYPTION_KEY, server.data_dir.path()).expect("secrets");
     let key = ServiceKey::new(secrets.derive_key("service identity"));
-    let peer = Peer::remote(ServiceName::Flow, &format!("http://{}", server.grpc_addr), me, key).expect("peer");
+    let peer = Peer::remote(
+        ServiceName::Flow,
+        &format!("http://{}", server.grpc_addr),
+        me,
+        key,
+        &latch_tls::client::TlsConnector::plain(),
+    )
+    .expect("peer");
     FlowInternalClient::new(peer.channel())
 }
 

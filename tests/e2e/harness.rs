@@ -55,6 +55,8 @@ pub struct TestServer {
     pub database_url: String,
     /// The in-process catalog, for reaching its built-in connectors directly.
     pub catalog: Option<latch_catalog::CatalogService>,
+    /// How clients dial it: over TLS (trusting its authority) when it was configured with TLS.
+    tls: Option<latch_tls::client::TlsConnector>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow_free::Result>>,
 }
@@ -195,6 +197,11 @@ impl TestServer {
             config.audit.signing_key = AUDIT_SIGNING_KEY.into();
         }
         configure(&mut config);
+        let tls = config
+            .tls
+            .load()
+            .map_err(|error| format!("{error:#}"))?
+            .map(|source| latch_tls::client::TlsConnector::anonymous(&source));
         let shared: SharedClock = clock.clone();
         let app = App::build(
             config,
@@ -224,6 +231,7 @@ impl TestServer {
             data_dir,
             database_url,
             catalog,
+            tls,
             stop: Some(stop),
             task: Some(task),
         })
@@ -275,11 +283,17 @@ impl TestServer {
 
     /// A fresh channel to the server and the interceptor that sends `token` as a Bearer credential.
     async fn channel(&self, token: Option<&str>) -> (Channel, Bearer) {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect over gRPC");
+        let channel = match &self.tls {
+            None => Channel::from_shared(format!("http://{}", self.grpc_addr))
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect over gRPC"),
+            Some(dialer) => dialer
+                .connect(Channel::from_shared(format!("https://localhost:{}", self.grpc_addr.port())).expect("uri"))
+                .await
+                .expect("connect over gRPC with TLS"),
+        };
         let header = token.map(|t| format!("Bearer {t}").parse().expect("ascii token"));
         (channel, Bearer(header))
     }

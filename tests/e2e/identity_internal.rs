@@ -31,6 +31,7 @@ pub(crate) fn peer(server: &TestServer, me: ServiceName) -> Peer {
         &format!("http://{}", server.grpc_addr),
         me,
         service_key(server),
+        &latch_tls::client::TlsConnector::plain(),
     )
     .expect("peer")
 }

@@ -2,6 +2,7 @@
 
 mod harness;
 mod split_harness;
+mod test_pki;
 
 mod audit;
 mod audit_checkpoints;
@@ -45,5 +46,6 @@ mod split_propagation;
 mod split_readiness;
 mod split_secrets;
 mod split_story;
+mod split_tls;
 mod tokens;
 mod users;

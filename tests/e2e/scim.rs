@@ -19,8 +19,23 @@ impl Scim {
 
     /// SCIM at any HTTP base (a split deployment's identity process) with a SCIM token.
     pub(crate) fn at(http_base: &str, token: String) -> Self {
+        Self::with_client(http_base, token, reqwest::Client::new())
+    }
+
+    /// SCIM over TLS, trusting the test authority (the identity provider's view of a
+    /// deployment with TLS on every port).
+    pub(crate) fn over_tls(http_base: &str, token: String) -> Self {
+        let authority = std::fs::read(crate::test_pki::files("tests").ca_file).expect("the test authority");
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&authority).expect("PEM"))
+            .build()
+            .expect("an HTTPS client");
+        Self::with_client(http_base, token, client)
+    }
+
+    fn with_client(http_base: &str, token: String, http: reqwest::Client) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http,
             base: format!("{http_base}/scim/v2"),
             token,
         }

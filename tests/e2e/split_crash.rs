@@ -30,13 +30,7 @@ const VICTIMS: [&str; 5] = ["identity", "catalog", "flow", "request", "gateway"]
 async fn split_processes_killed_in_turn_during_a_burst_lose_stall_and_double_nothing() {
     let deadline = Instant::now() + BUDGET;
     let target = Arc::new(Target::default());
-    let connector_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let connector_addr = connector_listener.local_addr().unwrap();
-    tokio::spawn(latch_connector_sdk::server::serve(
-        target.clone(),
-        connector_listener,
-        std::future::pending(),
-    ));
+    let connector_endpoint = crate::test_pki::serve_connector(target.clone()).await;
     let deployment = SplitDeployment::start().await;
     let _logs = deployment.logs_on_panic();
 
@@ -48,7 +42,7 @@ async fn split_processes_killed_in_turn_during_a_burst_lose_stall_and_double_not
             integration: Some(catalog::Integration {
                 display_name: "target".into(),
                 connector: "remote".into(),
-                endpoint: format!("http://{connector_addr}"),
+                endpoint: connector_endpoint.clone(),
                 config: [("failure_rate".to_string(), "0.2".to_string())].into(),
                 ..Default::default()
             }),
@@ -120,7 +114,11 @@ async fn split_processes_killed_in_turn_during_a_burst_lose_stall_and_double_not
     // with the rounds before), until every process has been killed once during it.
     let mut ids = BTreeSet::new();
     let mut rounds = 0;
-    while rounds < 2 || (cycles.load(Ordering::SeqCst) == 0 && rounds < 12) {
+    while rounds < 2 || (cycles.load(Ordering::SeqCst) == 0 && rounds < 40) {
+        if rounds >= 2 {
+            // Paced, so the rounds span a whole cycle of kills however fast they are served.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
         for (person, client) in requests_of.iter_mut().enumerate() {
             for table in TABLES {
                 let request_id = format!("split-crash-{person}-{table}-{rounds}");

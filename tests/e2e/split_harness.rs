@@ -66,6 +66,11 @@ impl Process {
         }
     }
 
+    /// A channel to this process's gRPC port, as a test client.
+    pub fn channel(&self) -> Channel {
+        channel(self.grpc)
+    }
+
     pub fn start(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -117,7 +122,7 @@ impl Process {
             {
                 panic!("{} exited with {status}:\n{}", self.name, self.log_tail());
             }
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel(self.grpc));
+            let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel());
             let serving = health
                 .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
                 .await
@@ -144,12 +149,10 @@ impl Drop for Process {
     }
 }
 
+/// A channel to a process of a split deployment, over TLS with the test client's certificate
+/// ("tests": from the deployment's authority, naming no Latch service).
 pub fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy()
+    crate::test_pki::channel_as("tests", addr)
 }
 
 /// Every context in its own process, and a gateway.
@@ -160,12 +163,15 @@ pub struct SplitDeployment {
 }
 
 impl SplitDeployment {
-    /// Starts the contexts and the gateway and waits until each is ready.
+    /// Starts the contexts and the gateway, with mutual TLS on every hop, and waits until each
+    /// is ready.
     pub async fn start() -> Self {
         Self::start_logging("warn").await
     }
 
-    /// [`SplitDeployment::start`] with every process logging at `level`.
+    /// [`SplitDeployment::start`] with every process logging at `level`. Each process has a
+    /// certificate naming its service; the contexts take only clients with a certificate from
+    /// the test authority, and call each other over `https://`.
     pub async fn start_logging(level: &str) -> Self {
         let database_url = fresh_postgres().await.unwrap_or_default();
         let names: Vec<&'static str> = CONTEXTS.iter().copied().chain(["gateway"]).collect();
@@ -182,11 +188,15 @@ impl SplitDeployment {
             if !database_url.is_empty() {
                 env.push(("LATCH_DATABASE_URL".into(), database_url.clone()));
             }
+            env.extend(crate::test_pki::env(name));
+            if *name != "gateway" {
+                env.push(("LATCH_TLS__REQUIRE_CLIENT_CERT".into(), "true".into()));
+            }
             for peer in CONTEXTS {
                 if peer != *name {
                     env.push((
                         format!("LATCH_PEERS__{}", peer.to_uppercase()),
-                        format!("http://{}", ports[peer]),
+                        format!("https://localhost:{}", ports[peer].port()),
                     ));
                 }
             }
@@ -246,7 +256,7 @@ impl SplitDeployment {
     }
 
     fn gateway_channel(&self) -> Channel {
-        channel(self.gateway())
+        self.process("gateway").channel()
     }
 
     pub fn identity(&self, token: &str) -> crate::harness::Client {
@@ -372,9 +382,16 @@ impl ConnectorProcess {
             .append(true)
             .open(log)
             .expect("log file");
+        let tls = crate::test_pki::files("connector");
         Command::new(workspace_binary("latch-connector-postgres"))
             .arg("--listen")
             .arg(addr.to_string())
+            .arg("--tls-cert-file")
+            .arg(&tls.cert_file)
+            .arg("--tls-key-file")
+            .arg(&tls.key_file)
+            .arg("--tls-ca-file")
+            .arg(&tls.ca_file)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -406,8 +423,9 @@ impl ConnectorProcess {
         self.wait_listening().await;
     }
 
+    /// Over mutual TLS: the connector admits the catalog's certificate only.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://localhost:{}", self.addr.port())
     }
 
     /// A remote integration named `target` on this connector, managing `database` on the local

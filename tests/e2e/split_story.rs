@@ -86,7 +86,7 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
     let deployment = SplitDeployment::start().await;
     let _logs = deployment.logs_on_panic();
     deployment.assert_each_context_has_its_own_store().await;
-    let cli = Cli::at(deployment.gateway());
+    let cli = Cli::over_tls(deployment.gateway());
     let admin = Some(ADMIN_TOKEN);
 
     // SCIM on the identity process: the manager, then the requester reporting to them.
@@ -109,7 +109,11 @@ async fn split_deployment_runs_the_readme_story_through_the_gateway_with_the_pos
         .as_str()
         .expect("scim secret")
         .to_string();
-    let scim = Scim::at(&format!("http://{}", deployment.process("identity").http), scim_token);
+    // The identity provider speaks SCIM over TLS to the identity process's HTTP port.
+    let scim = Scim::over_tls(
+        &format!("https://localhost:{}", deployment.process("identity").http.port()),
+        scim_token,
+    );
     let mut boss = crate::scim::okta_user("boss@example.com", "Bo", "Boss");
     boss["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"] = json!("Engineering");
     let (status, boss) = scim.post("/Users", boss).await;

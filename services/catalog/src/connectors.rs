@@ -10,6 +10,7 @@ use latch_connector_sdk::isolated::Isolated;
 use latch_connector_sdk::{Connector, ConnectorError, Description};
 use latch_runtime::endpoint::canonical_endpoint;
 use latch_runtime::{ServiceError, ServiceResult};
+use latch_tls::client::TlsConnector;
 
 use crate::domain::records::{Integration, REMOTE};
 
@@ -18,6 +19,8 @@ pub type SharedConnector = Arc<dyn Connector>;
 #[derive(Default)]
 pub struct ConnectorRegistry {
     builtins: BTreeMap<String, SharedConnector>,
+    /// Dials remote connectors: `https://` with this process's certificate (mutual TLS).
+    dialer: TlsConnector,
     remotes: tokio::sync::Mutex<HashMap<String, SharedConnector>>,
 }
 
@@ -50,6 +53,12 @@ impl ConnectorRegistry {
         self
     }
 
+    /// How remote connectors are dialled (this process's TLS certificate, when it has one).
+    pub fn with_dialer(mut self, dialer: TlsConnector) -> Self {
+        self.dialer = dialer;
+        self
+    }
+
     pub fn builtin_descriptions(&self) -> Vec<Description> {
         self.builtins.values().map(|c| c.describe()).collect()
     }
@@ -72,7 +81,9 @@ impl ConnectorRegistry {
                 return Ok(found.clone());
             }
             // Connect without holding the lock: one unreachable endpoint must not stall the others.
-            let remote = RemoteConnector::connect(endpoint).await.map_err(service_error)?;
+            let remote = RemoteConnector::connect(endpoint, &self.dialer)
+                .await
+                .map_err(service_error)?;
             let remote: SharedConnector = Arc::new(Isolated::new(Arc::new(remote)));
             let mut remotes = self.remotes.lock().await;
             return Ok(remotes.entry(endpoint.to_string()).or_insert(remote).clone());

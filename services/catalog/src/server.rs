@@ -51,6 +51,13 @@ impl CatalogServer {
             CatalogInternalGrpc::new(self.service.clone()).into_server(),
             &[ServiceName::Flow, ServiceName::Request],
         );
+        // Connector access (and the secrets behind it) is the request service's alone.
+        for method in ["DescribeConnector", "Grant", "Extend", "Revoke", "ListGrants"] {
+            routes.restrict_method(
+                &format!("/latch.catalog.v1.CatalogInternal/{method}"),
+                &[ServiceName::Request],
+            );
+        }
     }
 
     /// Follows other replicas' writes and re-reads every integration on schedule.

@@ -27,6 +27,9 @@ pub struct GlobalArgs {
     /// API token [default: the token stored by `latch login`]
     #[arg(long, env = "LATCH_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM authorities to trust for an https:// server [default: the public web roots]
+    #[arg(long, env = "LATCH_CA_FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// How to print results
     #[arg(long, short = 'o', value_enum, env = "LATCH_OUTPUT", default_value_t = OutputFormat::Table, global = true)]
     pub output: OutputFormat,

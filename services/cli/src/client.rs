@@ -75,6 +75,29 @@ pub async fn connect_audit(server: &str, token: &str) -> Result<AuditClient, Cli
     Ok(AuditServiceClient::with_interceptor(channel, auth))
 }
 
+static CA_FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// The authorities an `https://` server's certificate must come from (`--ca-file`); the
+/// public web roots when not given.
+pub fn trust(ca_file: Option<std::path::PathBuf>) {
+    let _ = CA_FILE.set(ca_file);
+}
+
+fn dialer(server: &str) -> Result<latch_tls::client::TlsConnector, CliError> {
+    if !server.trim().to_ascii_lowercase().starts_with("https://") {
+        return Ok(latch_tls::client::TlsConnector::plain());
+    }
+    let authorities = match CA_FILE.get().cloned().flatten() {
+        Some(path) => Some(
+            std::fs::read(&path)
+                .map_err(|error| CliError::Usage(format!("--ca-file {}: cannot read it: {error}", path.display())))?,
+        ),
+        None => None,
+    };
+    latch_tls::client::TlsConnector::for_users(authorities.as_deref())
+        .map_err(|error| CliError::Usage(format!("--ca-file: {error}")))
+}
+
 /// The token is checked before the network is touched, so a malformed one never costs a
 /// connection attempt.
 async fn authenticated_channel(server: &str, token: &str) -> Result<(Channel, BearerAuth), CliError> {
@@ -82,10 +105,13 @@ async fn authenticated_channel(server: &str, token: &str) -> Result<(Channel, Be
     let endpoint = Endpoint::from_shared(server.to_string())
         .map_err(|error| CliError::Usage(format!("invalid server address {server:?}: {error}")))?
         .connect_timeout(CONNECT_TIMEOUT);
-    let channel = endpoint.connect().await.map_err(|error| CliError::Unreachable {
-        server: server.to_string(),
-        cause: error_chain(&error),
-    })?;
+    let channel = dialer(server)?
+        .connect(endpoint)
+        .await
+        .map_err(|error| CliError::Unreachable {
+            server: server.to_string(),
+            cause: error_chain(&error),
+        })?;
     Ok((channel, auth))
 }
 

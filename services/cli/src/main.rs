@@ -32,6 +32,7 @@ use crate::error::CliError;
 fn main() -> ExitCode {
     // Usage errors exit with 2 here, `--help` and `--version` with 0.
     let cli = Cli::parse();
+    client::trust(cli.global.ca_file.clone());
     let mut server = Context::server_hint(&cli.global);
     let result = Context::resolve(&cli.global).and_then(|ctx| {
         server.clone_from(&ctx.server);

@@ -8,6 +8,8 @@ use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use latch_runtime::config::PeersConfig;
 use latch_runtime::service_identity::{ServiceName, internal_service_of};
+use latch_tls::client::TlsConnector;
+use latch_tls::server::PeerInfo;
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt as _;
@@ -57,7 +59,7 @@ pub struct Backends {
 
 impl Backends {
     /// Channels to the four contexts; an error naming the first peer setting that is missing.
-    pub fn from_peers(peers: &PeersConfig) -> anyhow::Result<Self> {
+    pub fn from_peers(peers: &PeersConfig, dialer: &TlsConnector) -> anyhow::Result<Self> {
         let mut channels = BTreeMap::new();
         for service in [
             ServiceName::Identity,
@@ -77,7 +79,7 @@ impl Backends {
                 .tcp_nodelay(true)
                 .http2_keep_alive_interval(Duration::from_secs(20))
                 .keep_alive_while_idle(true);
-            channels.insert(service, endpoint.connect_lazy());
+            channels.insert(service, dialer.channel(endpoint));
         }
         Ok(Self { channels })
     }
@@ -132,7 +134,11 @@ pub fn router(backends: Backends) -> anyhow::Result<(axum::Router, tonic_health:
         .into_axum_router();
     let router = own.fallback(move |request: Request| {
         let backends = backends.clone();
-        let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<PeerInfo>>()
+            .map(|c| c.0.remote_addr)
+            .or_else(|| request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
         async move { backends.forward(client, request).await }
     });
     Ok((router, reporter))
@@ -173,7 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_missing_peer_is_named() {
-        let error = Backends::from_peers(&PeersConfig::default()).unwrap_err();
+        let error = Backends::from_peers(&PeersConfig::default(), &TlsConnector::plain()).unwrap_err();
         assert!(error.to_string().contains("peers.identity"), "{error}");
         let peers = PeersConfig {
             identity: "http://127.0.0.1:1".into(),
@@ -181,7 +187,7 @@ mod tests {
             flow: "http://127.0.0.1:3".into(),
             request: String::new(),
         };
-        let error = Backends::from_peers(&peers).unwrap_err();
+        let error = Backends::from_peers(&peers, &TlsConnector::plain()).unwrap_err();
         assert!(error.to_string().contains("LATCH_PEERS__REQUEST"), "{error}");
     }
 }

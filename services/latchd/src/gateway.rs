@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 pub struct Gateway {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    tls: Option<latch_tls::TlsSource>,
+    reload_every: std::time::Duration,
     router: axum::Router,
     health: tonic_health::server::HealthReporter,
 }
@@ -19,7 +21,9 @@ impl Gateway {
     /// Checks the peers and binds both ports; nothing is dialled until a call arrives.
     pub async fn build(config: &LatchConfig) -> anyhow::Result<Self> {
         config.check().map_err(|rule| anyhow::anyhow!(rule))?;
-        let backends = latch_gateway::Backends::from_peers(&config.peers)?;
+        let tls = config.tls.load()?;
+        let backends =
+            latch_gateway::Backends::from_peers(&config.peers, &latch_tls::client::TlsConnector::new(tls.as_ref()))?;
         let (router, health) = latch_gateway::router(backends)?;
         let grpc_listener = TcpListener::bind(config.grpc_addr)
             .await
@@ -30,6 +34,8 @@ impl Gateway {
         Ok(Self {
             grpc_listener,
             http_listener,
+            tls,
+            reload_every: config.tls.reload_every(),
             router,
             health,
         })
@@ -50,15 +56,21 @@ impl Gateway {
         self.health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
-        tracing::info!(grpc = %self.grpc_addr(), "latch gateway ready");
+        tracing::info!(grpc = %self.grpc_addr(), tls = self.tls.is_some(), "latch gateway ready");
+        // Clients of the gateway are people's tools: they show no certificate.
+        let security = latch_runtime::tls_config::http_security(&self.tls);
+        let reloader = self.tls.as_ref().map(|tls| tls.spawn_reloader(self.reload_every));
+        let grpc_incoming = latch_tls::server::Incoming::new(self.grpc_listener, security.clone(), &[b"h2"])?;
+        let http_incoming = latch_tls::server::Incoming::new(self.http_listener, security, &[b"h2", b"http/1.1"])?;
         let grpc = axum::serve(
-            self.grpc_listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            grpc_incoming,
+            self.router
+                .into_make_service_with_connect_info::<latch_tls::server::PeerInfo>(),
         )
         .with_graceful_shutdown(wait(stopped.clone()))
         .into_future();
         let http = axum::serve(
-            self.http_listener,
+            http_incoming,
             axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" })),
         )
         .with_graceful_shutdown(wait(stopped))
@@ -72,6 +84,9 @@ impl Gateway {
             let _ = stop.send(true);
         };
         let (grpc, http, ()) = tokio::join!(grpc, http, signal);
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         grpc.context("gateway gRPC server")?;
         http.context("gateway HTTP server")?;
         Ok(())

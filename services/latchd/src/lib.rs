@@ -111,6 +111,9 @@ fn replica(people: &Option<latch_directory::DirectoryReplica>) -> anyhow::Result
 pub struct App {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    /// How each port serves: TLS when `tls.*` is configured.
+    grpc_security: latch_tls::server::Security,
+    http_security: latch_tls::server::Security,
     routes: GrpcRoutes,
     http: axum::Router,
     authenticator: latch_runtime::auth::SharedAuthenticator,
@@ -186,7 +189,11 @@ impl App {
         latch_runtime::pagination::set_token_key(secrets.derive_key("page tokens"));
         // Services prove themselves to each other with a key every process derives alike.
         let service_key = latch_runtime::service_identity::ServiceKey::new(secrets.derive_key("service identity"));
-        let mut links = links::Links::new(service_key.clone(), config.peers.clone());
+        // One certificate for every listener and every client of this process, followed as it
+        // rotates.
+        let tls = config.tls.load()?;
+        let dialer = latch_tls::client::TlsConnector::new(tls.as_ref());
+        let mut links = links::Links::new(service_key.clone(), config.peers.clone(), dialer.clone());
         // Every peer a requested context needs is here or configured, before anything opens.
         for context in &contexts {
             for needed in needs(*context) {
@@ -201,6 +208,9 @@ impl App {
         }
         let follow_every = config.follow_every();
         let mut background = Vec::new();
+        if let Some(tls) = &tls {
+            background.push(tls.spawn_reloader(config.tls.reload_every()));
+        }
         let mut routes = GrpcRoutes::new();
         routes.set_service_key(service_key);
         let mut http = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
@@ -235,7 +245,7 @@ impl App {
         let catalog = if contexts.contains(&ServiceName::Catalog) {
             let server = latch_catalog::server::CatalogServer::open(
                 &config,
-                builtin_connectors(&options.connectors),
+                builtin_connectors(&options.connectors).with_dialer(dialer.clone()),
                 clock.clone(),
                 secrets.clone(),
                 links.peer(ServiceName::Identity, ServiceName::Catalog)?,
@@ -314,6 +324,8 @@ impl App {
         Ok(Self {
             grpc_listener,
             http_listener,
+            grpc_security: latch_runtime::tls_config::grpc_security(&config.tls, &tls),
+            http_security: latch_runtime::tls_config::http_security(&tls),
             routes,
             http,
             authenticator,
@@ -381,10 +393,15 @@ impl App {
             let _ = receiver.wait_for(|stop| *stop).await;
         };
         tracing::info!(grpc = %self.grpc_addr(), http = %self.http_addr(), "latchd ready");
-        let grpc = self
-            .routes
-            .serve(self.grpc_listener, self.authenticator, wait(stopped.clone()));
-        let http = axum::serve(self.http_listener, self.http)
+        let grpc = self.routes.serve(
+            self.grpc_listener,
+            self.grpc_security,
+            self.authenticator,
+            wait(stopped.clone()),
+        );
+        let http_incoming =
+            latch_tls::server::Incoming::new(self.http_listener, self.http_security, &[b"h2", b"http/1.1"])?;
+        let http = axum::serve(http_incoming, self.http)
             .with_graceful_shutdown(wait(stopped))
             .into_future();
         let identity = self.identity.clone();

@@ -9,17 +9,20 @@ use latch_runtime::config::PeersConfig;
 use latch_runtime::peer::{MemoryConnector, Peer};
 use latch_runtime::server::GrpcRoutes;
 use latch_runtime::service_identity::{ServiceKey, ServiceName};
+use latch_tls::client::TlsConnector;
 
 pub struct Links {
     key: ServiceKey,
+    dialer: TlsConnector,
     local: HashMap<ServiceName, MemoryConnector>,
     remote: PeersConfig,
 }
 
 impl Links {
-    pub fn new(key: ServiceKey, remote: PeersConfig) -> Self {
+    pub fn new(key: ServiceKey, remote: PeersConfig, dialer: TlsConnector) -> Self {
         Self {
             key,
+            dialer,
             local: HashMap::new(),
             remote,
         }
@@ -44,7 +47,7 @@ impl Links {
             return Ok(Peer::in_process(callee, connector.clone(), me, self.key.clone()));
         }
         match self.remote.of(callee) {
-            Some(url) => Peer::remote(callee, url, me, self.key.clone()),
+            Some(url) => Peer::remote(callee, url, me, self.key.clone(), &self.dialer),
             None => anyhow::bail!(
                 "the {me} service needs the {callee} service: run it in this process (--services …,{callee}) \
                  or set peers.{callee} (LATCH_PEERS__{}) to its gRPC address",

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use latch_proto::connector::v1 as pb;
 use latch_proto::connector::v1::connector_service_client::ConnectorServiceClient;
+use latch_tls::client::TlsConnector;
 use tonic::transport::Channel;
 
 use crate::connector::{Connector, ConnectorResult};
@@ -18,15 +19,17 @@ pub struct RemoteConnector {
 }
 
 impl RemoteConnector {
-    /// Connects lazily to `endpoint` (`http://host:port`) and asks it to describe itself.
-    pub async fn connect(endpoint: &str) -> ConnectorResult<Self> {
-        let channel = Channel::from_shared(endpoint.to_string())
+    /// Connects to `endpoint` (`https://host:port`) with `dialer` (this process's client
+    /// certificate) and asks it to describe itself.
+    pub async fn connect(endpoint: &str, dialer: &TlsConnector) -> ConnectorResult<Self> {
+        let endpoint_config = Channel::from_shared(endpoint.to_string())
             .map_err(|e| ConnectorError::invalid("endpoint", e.to_string()))?
             .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(60))
-            .connect()
+            .timeout(std::time::Duration::from_secs(60));
+        let channel = dialer
+            .connect(endpoint_config)
             .await
-            .map_err(|e| ConnectorError::Unavailable(format!("cannot reach connector at {endpoint}: {e}")))?;
+            .map_err(|e| ConnectorError::Unavailable(format!("cannot reach connector at {endpoint}: {}", chain(&e))))?;
         let mut client = ConnectorServiceClient::new(channel);
         let description = convert::description(client.describe(pb::DescribeRequest {}).await?.into_inner());
         Ok(Self { client, description })
@@ -110,4 +113,16 @@ async fn collect_at_most<T>(mut stream: tonic::Streaming<T>, limit: usize, what:
         items.push(item);
     }
     Ok(items)
+}
+
+/// An error with its causes, so a refused certificate says why ("UnknownCA").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -209,3 +209,70 @@ pub async fn check<C: Connector + ?Sized>(connector: &C, case: &ConformanceCase)
     }
     Ok(())
 }
+
+/// Callers a served connector must refuse: one with no client certificate, and one whose
+/// certificate (from the right authority) names a Latch service other than the catalog.
+#[derive(Clone, Debug)]
+pub struct Strangers {
+    pub anonymous: latch_tls::client::TlsConnector,
+    pub wrong_service: latch_tls::client::TlsConnector,
+}
+
+/// Over gRPC at `endpoint` (`https://…`): `Grant` from a caller in plain text, with no
+/// certificate, or with a certificate of the wrong service is refused, and grants nothing
+/// (`authorized`, the catalog's own client, does not list it afterwards).
+pub async fn check_caller_authentication(
+    endpoint: &str,
+    strangers: &Strangers,
+    authorized: &dyn Connector,
+    case: &ConformanceCase,
+) -> Result<(), String> {
+    use latch_proto::connector::v1::connector_service_client::ConnectorServiceClient;
+
+    let grant_id = format!(
+        "conformance-stranger-{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let request = GrantRequest {
+        grant_id: grant_id.clone(),
+        grantee: case.grantee.clone(),
+        resource_type: case.resource_type.clone(),
+        resource_id: case.resource_id.clone(),
+        permission: case.permission.clone(),
+        expires_at: Some(Utc::now() + TimeDelta::hours(1)),
+        context: Default::default(),
+    };
+    let plain = endpoint.replacen("https://", "http://", 1);
+    let attempts = [
+        ("plain text", plain.as_str(), latch_tls::client::TlsConnector::plain()),
+        ("no client certificate", endpoint, strangers.anonymous.clone()),
+        (
+            "a certificate naming another service",
+            endpoint,
+            strangers.wrong_service.clone(),
+        ),
+    ];
+    for (who, address, dialer) in attempts {
+        let target = tonic::transport::Endpoint::from_shared(address.to_string())
+            .map_err(|e| format!("endpoint {address}: {e}"))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10));
+        let channel = dialer.channel(target);
+        let answer = ConnectorServiceClient::new(channel)
+            .grant(crate::convert::grant_request_to_proto(&case.config, &request))
+            .await;
+        if answer.is_ok() {
+            return fail(format!(
+                "caller authentication: a Grant from a caller with {who} was accepted"
+            ));
+        }
+    }
+    let held = authorized
+        .list_grants(&case.config)
+        .await
+        .map_err(|e| format!("list_grants: {e}"))?;
+    if held.iter().any(|g| g.grant_id == grant_id) {
+        return fail("caller authentication: a refused Grant left a grant behind");
+    }
+    Ok(())
+}

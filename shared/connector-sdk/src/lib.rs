@@ -13,6 +13,8 @@ pub mod isolated;
 pub mod limits;
 pub mod model;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config_range::{NumberRange, decimal_setting, integer_setting};
 pub use connector::{Connector, ConnectorResult, check_permission};

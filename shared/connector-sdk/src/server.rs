@@ -8,6 +8,9 @@ use latch_proto::connector::v1 as pb;
 use latch_proto::connector::v1::connector_service_server::{ConnectorService, ConnectorServiceServer};
 use tonic::{Request, Response, Status};
 
+use latch_tls::TlsSource;
+use latch_tls::server::{ClientAuth, Incoming, PeerInfo, Security};
+
 use crate::connector::Connector;
 use crate::convert;
 
@@ -25,15 +28,82 @@ impl<C: Connector> ConnectorGrpc<C> {
     }
 }
 
-/// Serves `connector` on `listener` until `shutdown` resolves (a connector's `main` in a line).
+/// Who may call a connector: mutual TLS, always. The connector's certificate and the
+/// authorities it trusts come from a [`TlsSource`] (reloaded as the files rotate); a client
+/// completes the handshake only with a certificate from those authorities, and may call only
+/// when the certificate names one of the allowed services (Latch's catalog by default).
+#[derive(Clone, Debug)]
+pub struct CallerAuth {
+    source: TlsSource,
+    allowed: Vec<String>,
+}
+
+impl CallerAuth {
+    /// Mutual TLS with `source`, admitting the catalog service (`spiffe://<domain>/catalog`).
+    pub fn mutual_tls(source: TlsSource) -> Self {
+        Self {
+            source,
+            allowed: vec!["catalog".to_string()],
+        }
+    }
+
+    /// Admits these service names instead (their certificates' `spiffe://<domain>/<name>`).
+    pub fn allowing(mut self, names: &[&str]) -> Self {
+        self.allowed = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// The caller's service identity, or the status refusing the call (logged).
+    #[allow(clippy::result_large_err)] // tonic's interceptor signature
+    fn admit(&self, request: &Request<()>) -> Result<(), Status> {
+        let peer = request.extensions().get::<PeerInfo>();
+        let Some(identity) = peer.and_then(|p| p.identity.as_ref()) else {
+            tracing::warn!(
+                peer = ?peer.map(|p| p.remote_addr),
+                "refused a connector call: the client's certificate names no service"
+            );
+            return Err(Status::unauthenticated(
+                "this connector needs a client certificate naming the calling Latch service",
+            ));
+        };
+        if !self.allowed.iter().any(|name| *name == identity.name) {
+            tracing::warn!(peer = ?peer.map(|p| p.remote_addr), caller = %identity, "refused a connector call from a service that may not call it");
+            return Err(Status::permission_denied(format!(
+                "{identity} may not call this connector; it admits {}",
+                self.allowed.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Serves `connector` on `listener` until `shutdown` resolves (a connector's `main` in a line),
+/// admitting only the callers `auth` allows: an unauthenticated call is refused and logged.
 pub async fn serve<C: Connector>(
     connector: Arc<C>,
     listener: tokio::net::TcpListener,
+    auth: CallerAuth,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let security = Security::Tls {
+        source: auth.source.clone(),
+        client_auth: ClientAuth::Required,
+    };
+    let incoming = match Incoming::new(listener, security, &[b"h2"]) {
+        Ok(incoming) => incoming,
+        Err(error) => {
+            tracing::error!(%error, "cannot serve the connector");
+            return Ok(());
+        }
+    };
+    let service =
+        ConnectorServiceServer::with_interceptor(ConnectorGrpc::new(connector), move |request: Request<()>| {
+            auth.admit(&request)?;
+            Ok(request)
+        });
     tonic::transport::Server::builder()
-        .add_service(ConnectorGrpc::new(connector).into_server())
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming.into_stream(), shutdown)
         .await
 }
 

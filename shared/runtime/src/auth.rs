@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use latch_proto::common::v1::Role;
+use latch_tls::server::PeerInfo;
 use tonic::Status;
 use tower::{Layer, Service};
 
@@ -124,12 +125,18 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 
 /// Where a call came from: the peer address, and the client a proxy claims it serves.
 fn source<B>(request: &http::Request<B>) -> String {
-    let peer = request
-        .extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|addr| addr.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let peer = match request.extensions().get::<PeerInfo>() {
+        Some(info) => match &info.identity {
+            Some(identity) => format!("{} ({identity})", info.remote_addr),
+            None => info.remote_addr.to_string(),
+        },
+        None => request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|addr| addr.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+    };
     match request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         // The header is the client's claim; the peer is what was seen.
         Some(forwarded) => format!("grpc {peer} (x-forwarded-for: {})", forwarded.trim()),
@@ -147,6 +154,8 @@ fn is_public_path(path: &str) -> bool {
 pub struct ServiceGate {
     key: ServiceKey,
     internal: HashMap<&'static str, Vec<ServiceName>>,
+    /// Methods of an internal service that fewer services may call (`/pkg.Svc/Method`).
+    methods: HashMap<String, Vec<ServiceName>>,
 }
 
 impl ServiceGate {
@@ -154,7 +163,16 @@ impl ServiceGate {
         Self {
             key,
             internal: HashMap::new(),
+            methods: HashMap::new(),
         }
+    }
+
+    /// Narrows one method (`/latch.catalog.v1.CatalogInternal/Grant`) to `callers`.
+    pub fn restrict(&mut self, path: &str, callers: &[ServiceName]) {
+        self.methods
+            .entry(path.to_string())
+            .or_default()
+            .extend_from_slice(callers);
     }
 
     /// Lets `callers` (and only them) call the internal service `name`.
@@ -162,8 +180,59 @@ impl ServiceGate {
         self.internal.entry(name).or_default().extend_from_slice(callers);
     }
 
-    /// The caller of an internal RPC, or the status that refuses it.
-    fn admit(&self, service: &str, headers: &http::HeaderMap, source: String) -> Result<Caller, Status> {
+    /// The caller of an internal RPC, or the status that refuses it. Over TLS the caller is the
+    /// service its verified client certificate names, and nothing else: a signed header is not
+    /// accepted there (every process can sign one). In plain text, which is served on loopback
+    /// and in-process only, the signed header names it.
+    fn admit(
+        &self,
+        service: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+        peer: Option<&PeerInfo>,
+        source: String,
+    ) -> Result<Caller, Status> {
+        let name = match peer.filter(|peer| peer.tls) {
+            Some(peer) => self.certified(service, peer, &source)?,
+            None => self.signed(service, headers, &source)?,
+        };
+        let allowed = self
+            .methods
+            .get(path)
+            .or_else(|| self.internal.get(service))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if !allowed.contains(&name) {
+            tracing::warn!(caller = %name, %source, path, "a service called an internal RPC it may not");
+            return Err(Status::permission_denied(format!(
+                "{path} accepts only the {} service; {name} may not call it",
+                allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(Caller::service(name, source))
+    }
+
+    /// The service a TLS client's certificate names.
+    fn certified(&self, service: &str, peer: &PeerInfo, source: &str) -> Result<ServiceName, Status> {
+        let Some(identity) = &peer.identity else {
+            tracing::warn!(
+                %source,
+                service,
+                certificate = peer.client_certificate,
+                "refused an internal RPC: no service identity in a client certificate"
+            );
+            return Err(Status::unauthenticated(format!(
+                "{service} is internal to Latch: it needs a client certificate naming a Latch service (spiffe://<trust domain>/<service>)"
+            )));
+        };
+        identity.name.parse::<ServiceName>().map_err(|_| {
+            tracing::warn!(%source, service, %identity, "refused an internal RPC: the certificate names no Latch service");
+            Status::permission_denied(format!("{service} is internal to Latch; {identity} is not a Latch service"))
+        })
+    }
+
+    /// The service a signed `x-latch-service` header names (plain text: loopback, in-process).
+    fn signed(&self, service: &str, headers: &http::HeaderMap, source: &str) -> Result<ServiceName, Status> {
         let Some(credential) = headers.get(SERVICE_HEADER).and_then(|v| v.to_str().ok()) else {
             return Err(if bearer_token(headers).is_some() {
                 Status::permission_denied(format!("{service} is internal to Latch: a user's token cannot call it"))
@@ -175,19 +244,10 @@ impl ServiceGate {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
-        let name = self.key.verify(credential, now).map_err(|error| {
+        self.key.verify(credential, now).map_err(|error| {
             tracing::warn!(%error, %source, service, "refused a service credential");
             Status::unauthenticated("invalid service credential")
-        })?;
-        let allowed = self.internal.get(service).map(Vec::as_slice).unwrap_or_default();
-        if !allowed.contains(&name) {
-            tracing::warn!(caller = %name, %source, service, "a service called an internal RPC it may not");
-            return Err(Status::permission_denied(format!(
-                "{service} accepts only the {} service; {name} may not call it",
-                allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        Ok(Caller::service(name, source))
+        })
     }
 }
 
@@ -258,7 +318,13 @@ where
             }
             if let Some(service) = internal_service_of(request.uri().path()) {
                 let admitted = match &gate {
-                    Some(gate) => gate.admit(service, request.headers(), source(&request)),
+                    Some(gate) => gate.admit(
+                        service,
+                        request.uri().path(),
+                        request.headers(),
+                        request.extensions().get::<PeerInfo>(),
+                        source(&request),
+                    ),
                     None => Err(Status::permission_denied(format!(
                         "{service} is internal to Latch and not served to callers of this address"
                     ))),

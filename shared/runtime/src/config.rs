@@ -33,6 +33,8 @@ pub struct LatchConfig {
     pub telemetry: TelemetryConfig,
     /// Where the services this process does not run live (split deployments).
     pub peers: PeersConfig,
+    /// TLS for every listener and client of this process.
+    pub tls: crate::tls_config::TlsConfig,
 }
 
 /// The address of each context that runs in another process: `http://host:port` of its gRPC
@@ -85,6 +87,11 @@ impl PeersConfig {
             }
             if !url.path().trim_matches('/').is_empty() || url.query().is_some() || !url.username().is_empty() {
                 return Err(format!("{rule}, without a path, query or credentials"));
+            }
+            if url.scheme() == "http" && !url.host().is_some_and(|host| crate::endpoint::is_loopback(&host)) {
+                return Err(format!(
+                    "peers.{key}: plain http:// only to loopback (127.0.0.0/8, [::1] or localhost); use https:// for other hosts"
+                ));
             }
         }
         Ok(())
@@ -345,6 +352,7 @@ impl Default for LatchConfig {
             notifications: NotificationSettings::default(),
             telemetry: TelemetryConfig::default(),
             peers: PeersConfig::default(),
+            tls: crate::tls_config::TlsConfig::default(),
         }
     }
 }
@@ -388,6 +396,7 @@ impl std::fmt::Debug for LatchConfig {
             .field("request", &self.request)
             .field("telemetry", &self.telemetry)
             .field("peers", &self.peers)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -422,6 +431,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "notifications",
     "telemetry",
     "peers",
+    "tls",
 ];
 
 /// Whether an environment key (prefix stripped, `__` possibly already turned into `.`) names one
@@ -520,6 +530,19 @@ impl LatchConfig {
         }
         self.audit.check()?;
         self.peers.check()?;
+        self.tls
+            .check(&[("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)])?;
+        if !self.tls.enabled() {
+            for service in crate::service_identity::ServiceName::ALL {
+                if let Some(url) = self.peers.of(service)
+                    && url.trim().to_ascii_lowercase().starts_with("https://")
+                {
+                    return Err(format!(
+                        "peers.{service}: https:// needs this process's certificate: set tls.cert_file, tls.key_file and tls.ca_file"
+                    ));
+                }
+            }
+        }
         self.notifications.check()
     }
 

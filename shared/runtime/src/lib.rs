@@ -21,6 +21,7 @@ pub mod service_identity;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod tls_config;
 pub mod wire;
 
 pub use auth::{Caller, TokenScope};

@@ -9,6 +9,7 @@ use std::io;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use latch_tls::client::TlsConnector;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tonic::metadata::MetadataValue;
@@ -107,9 +108,16 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A peer at `url` (`http://host:port`); the connection is made on first use and remade
-    /// after a failure, so a peer that starts later is picked up.
-    pub fn remote(callee: ServiceName, url: &str, me: ServiceName, key: ServiceKey) -> anyhow::Result<Self> {
+    /// A peer at `url` (`http://host:port` on loopback, `https://host:port` anywhere, dialled
+    /// by `dialer` with this process's certificate); the connection is made on first use and
+    /// remade after a failure, so a peer that starts later is picked up.
+    pub fn remote(
+        callee: ServiceName,
+        url: &str,
+        me: ServiceName,
+        key: ServiceKey,
+        dialer: &TlsConnector,
+    ) -> anyhow::Result<Self> {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| anyhow::anyhow!("peers.{callee}: {url:?} is not a URL: {e}"))?
             .connect_timeout(CONNECT_TIMEOUT)
@@ -119,7 +127,7 @@ impl Peer {
             .keep_alive_while_idle(true);
         Ok(Self {
             callee,
-            channel: endpoint.connect_lazy(),
+            channel: dialer.channel(endpoint),
             auth: ServiceAuth { me, key },
         })
     }

@@ -144,6 +144,7 @@ mod tests {
             "http://127.0.0.1:9",
             ServiceName::Flow,
             ServiceKey::new([7; 32]),
+            &latch_tls::client::TlsConnector::plain(),
         )
         .expect("peer");
         RemoteAuthenticator::new(peer)

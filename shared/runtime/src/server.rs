@@ -3,8 +3,8 @@
 
 use std::future::Future;
 
+use latch_tls::server::{Incoming, Security};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 
@@ -19,6 +19,7 @@ pub struct GrpcRoutes {
     routes: tonic::service::RoutesBuilder,
     service_names: Vec<&'static str>,
     internal: Vec<(&'static str, Vec<ServiceName>)>,
+    restricted: Vec<(String, Vec<ServiceName>)>,
     service_key: Option<ServiceKey>,
     readiness: Vec<crate::readiness::ReadyCheck>,
 }
@@ -35,6 +36,7 @@ impl GrpcRoutes {
             routes: Routes::builder(),
             service_names: Vec::new(),
             internal: Vec::new(),
+            restricted: Vec::new(),
             service_key: None,
             readiness: Vec::new(),
         }
@@ -65,6 +67,13 @@ impl GrpcRoutes {
         self.add(service)
     }
 
+    /// Narrows one method of an internal service to fewer callers than the service admits
+    /// (`/latch.catalog.v1.CatalogInternal/Grant`: only request may ask for connector access).
+    pub fn restrict_method(&mut self, path: &str, callers: &[ServiceName]) -> &mut Self {
+        self.restricted.push((path.to_string(), callers.to_vec()));
+        self
+    }
+
     /// Health reports NOT_SERVING while any of `checks` fails (e.g. while a feed the context
     /// evaluates from has not caught up), SERVING while all hold.
     pub fn add_readiness(&mut self, check: crate::readiness::ReadyCheck) -> &mut Self {
@@ -77,6 +86,9 @@ impl GrpcRoutes {
             let mut gate = ServiceGate::new(key);
             for (name, callers) in &self.internal {
                 gate.allow(name, callers);
+            }
+            for (path, callers) in &self.restricted {
+                gate.restrict(path, callers);
             }
             std::sync::Arc::new(gate)
         })
@@ -123,9 +135,11 @@ impl GrpcRoutes {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and drains in-flight calls.
+    /// Under TLS, the service identity in a client's certificate is who it is on internal RPCs.
     pub async fn serve(
         mut self,
         listener: TcpListener,
+        security: Security,
         authenticator: SharedAuthenticator,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -184,12 +198,13 @@ impl GrpcRoutes {
             }
         };
         let gate = self.gate();
+        let incoming = Incoming::new(listener, security, &[b"h2"])?;
         let served = Server::builder()
             .layer(TraceContextLayer)
             .layer(AuthLayer::new(authenticator).with_gate(gate))
             .layer(InputGuardLayer)
             .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming.into_stream(), shutdown)
             .await;
         if let Some(readiness) = readiness_task {
             readiness.abort();

@@ -64,7 +64,9 @@ pub struct TlsConnector {
 
 impl std::fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConnector").field("tls", &self.tls.is_some()).finish()
+        f.debug_struct("TlsConnector")
+            .field("tls", &self.tls.is_some())
+            .finish()
     }
 }
 
@@ -86,6 +88,37 @@ impl TlsConnector {
         Self {
             tls: Some(source.anonymous_client_config()),
         }
+    }
+
+    /// A connector for people's tools (the CLI): trusting the authorities in `ca_pem`, or the
+    /// public web roots when none are given, and showing no certificate.
+    pub fn for_users(ca_pem: Option<&[u8]>) -> Result<Self, crate::TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_pem {
+            Some(pem) => {
+                use rustls::pki_types::pem::PemObject as _;
+                for authority in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                    let authority =
+                        authority.map_err(|e| crate::TlsError::Config(format!("not PEM certificates: {e}")))?;
+                    roots
+                        .add(authority)
+                        .map_err(|e| crate::TlsError::Config(format!("not a usable authority: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(crate::TlsError::Config("holds no certificate".into()));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let mut config = ClientConfig::builder_with_provider(crate::provider())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            tls: Some(Arc::new(config)),
+        })
     }
 
     /// Whether `https://` addresses can be dialled.

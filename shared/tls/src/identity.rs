@@ -87,8 +87,15 @@ mod tests {
             rcgen::string::Ia5String::try_from("spiffe://latch/request").unwrap(),
         ));
         let der = params.self_signed(&key).unwrap().der().to_vec();
-        assert_eq!(identity_of(&der, "latch"), Some(ServiceIdentity::new("latch", "request")));
-        assert_eq!(identity_of(&der, "other"), None, "another trust domain names nobody here");
+        assert_eq!(
+            identity_of(&der, "latch"),
+            Some(ServiceIdentity::new("latch", "request"))
+        );
+        assert_eq!(
+            identity_of(&der, "other"),
+            None,
+            "another trust domain names nobody here"
+        );
 
         params.subject_alt_names.push(rcgen::SanType::URI(
             rcgen::string::Ia5String::try_from("spiffe://latch/catalog").unwrap(),

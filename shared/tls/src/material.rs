@@ -56,7 +56,11 @@ fn read(setting: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
         .map_err(|e| TlsError::file(setting, path, format!("cannot read: {e}")))?
         .len();
     if size > MAX_FILE_BYTES {
-        return Err(TlsError::file(setting, path, format!("larger than {MAX_FILE_BYTES} bytes")));
+        return Err(TlsError::file(
+            setting,
+            path,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
     }
     std::fs::read(path).map_err(|e| TlsError::file(setting, path, format!("cannot read: {e}")))
 }
@@ -66,7 +70,11 @@ fn certificates(setting: &'static str, path: &Path, bytes: &[u8]) -> Result<Vec<
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::file(setting, path, format!("not PEM certificates: {e}")))?;
     if certificates.is_empty() {
-        return Err(TlsError::file(setting, path, "holds no certificate (PEM, BEGIN CERTIFICATE)"));
+        return Err(TlsError::file(
+            setting,
+            path,
+            "holds no certificate (PEM, BEGIN CERTIFICATE)",
+        ));
     }
     Ok(certificates)
 }
@@ -79,9 +87,8 @@ impl TlsFiles {
         let key_bytes = read("tls.key_file", &self.key_file)?;
         let ca_bytes = read("tls.ca_file", &self.ca_file)?;
         let chain = certificates("tls.cert_file", &self.cert_file, &cert_bytes)?;
-        let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
-            TlsError::file("tls.key_file", &self.key_file, format!("not a PEM private key: {e}"))
-        })?;
+        let key = PrivateKeyDer::from_pem_slice(&key_bytes)
+            .map_err(|e| TlsError::file("tls.key_file", &self.key_file, format!("not a PEM private key: {e}")))?;
         let signing = crate::provider()
             .key_provider
             .load_private_key(key)

@@ -130,10 +130,7 @@ pub struct Incoming {
 #[derive(Clone, Debug)]
 pub enum Security {
     Plain,
-    Tls {
-        source: TlsSource,
-        client_auth: ClientAuth,
-    },
+    Tls { source: TlsSource, client_auth: ClientAuth },
 }
 
 impl Incoming {

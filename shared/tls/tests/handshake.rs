@@ -84,7 +84,9 @@ async fn only_a_client_with_a_current_certificate_from_the_authority_gets_throug
     )
     .await;
     let good = pki.write(dir.path(), "request", &pki.leaf(Some("request"), Validity::Current));
-    check(&server.url, Some(&good)).await.expect("the right certificate works");
+    check(&server.url, Some(&good))
+        .await
+        .expect("the right certificate works");
 
     let expired = pki.write(dir.path(), "expired", &pki.leaf(Some("request"), Validity::Expired));
     let status = check(&server.url, Some(&expired)).await.unwrap_err();
@@ -106,7 +108,9 @@ async fn only_a_client_with_a_current_certificate_from_the_authority_gets_throug
         .unwrap_err();
     assert_refused(&status, "CertificateRequired");
 
-    let status = check(&server.url.replace("https://", "http://"), None).await.unwrap_err();
+    let status = check(&server.url.replace("https://", "http://"), None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown),
         "plain text to a TLS port: {status:?}"
@@ -123,7 +127,9 @@ async fn a_client_must_trust_the_servers_authority_and_name() {
     )
     .await;
     let good = pki.write(dir.path(), "client", &pki.leaf(Some("request"), Validity::Current));
-    check(&server.url, Some(&good)).await.expect("the right authority works");
+    check(&server.url, Some(&good))
+        .await
+        .expect("the right authority works");
 
     let other = TestPki::new("another authority");
     let fooled = other.write(dir.path(), "fooled", &other.leaf(Some("request"), Validity::Current));
@@ -156,7 +162,10 @@ async fn a_rotated_certificate_serves_new_connections_while_an_open_stream_carri
         .into_inner();
     let first = watch.next().await.unwrap().unwrap();
     assert_eq!(first.status, ServingStatus::Serving as i32);
-    assert!(check(&server.url, Some(&trusts_new)).await.is_err(), "before the rotation");
+    assert!(
+        check(&server.url, Some(&trusts_new)).await.is_err(),
+        "before the rotation"
+    );
 
     // cert-manager writes the new certificate and authority in place; the server notices.
     let rotated = new.leaf(Some("catalog"), Validity::Current);
@@ -170,7 +179,10 @@ async fn a_rotated_certificate_serves_new_connections_while_an_open_stream_carri
     check(&server.url, Some(&trusts_new))
         .await
         .expect("new connections get the new certificate");
-    assert!(check(&server.url, Some(&trusts_old)).await.is_err(), "and no longer the old one");
+    assert!(
+        check(&server.url, Some(&trusts_old)).await.is_err(),
+        "and no longer the old one"
+    );
 
     server.health.set_service_status("", ServingStatus::NotServing).await;
     let next = tokio::time::timeout(Duration::from_secs(5), watch.next())
@@ -192,5 +204,7 @@ async fn a_broken_rotation_keeps_the_previous_certificate() {
     let error = server.source.reload().unwrap_err();
     assert!(error.to_string().contains("tls.key_file"), "{error}");
     let client = pki.write(dir.path(), "client", &pki.leaf(Some("request"), Validity::Current));
-    check(&server.url, Some(&client)).await.expect("still serving the previous certificate");
+    check(&server.url, Some(&client))
+        .await
+        .expect("still serving the previous certificate");
 }

@@ -17,23 +17,21 @@ async fn the_demo_connector_passes_the_conformance_kit() {
 
 #[tokio::test]
 async fn the_demo_connector_passes_over_grpc_too() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(latch_connector_sdk::server::serve(
-        std::sync::Arc::new(DemoConnector::new()),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let remote = latch_connector_sdk::client::RemoteConnector::connect(&format!("http://{address}"))
-        .await
-        .unwrap();
+    let served = latch_connector_sdk::testing::serve_on_loopback(std::sync::Arc::new(DemoConnector::new())).await;
+    let remote =
+        latch_connector_sdk::client::RemoteConnector::connect(&served.endpoint, &served.callers.catalog_dialer())
+            .await
+            .unwrap();
     let case = ConformanceCase::new(config(&[]), "bucket", "bucket:exports-prod", "write");
     check(&remote, &case).await.expect("conformance over gRPC");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    latch_connector_sdk::conformance::check_caller_authentication(
+        &served.endpoint,
+        &served.callers.strangers(),
+        &remote,
+        &case,
+    )
+    .await
+    .expect("only the catalog may call");
 }
 
 #[tokio::test]

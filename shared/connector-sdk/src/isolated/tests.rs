@@ -81,14 +81,8 @@ async fn an_answer_over_the_limit_is_refused() {
 /// goes over, before the answer is held in memory.
 #[tokio::test]
 async fn a_remote_answer_over_the_limit_is_refused_by_the_client() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(crate::server::serve(
-        Arc::new(Faulty { overflow: true }),
-        listener,
-        std::future::pending(),
-    ));
-    let remote = crate::client::RemoteConnector::connect(&format!("http://{address}"))
+    let served = crate::testing::serve_on_loopback(Arc::new(Faulty { overflow: true })).await;
+    let remote = crate::client::RemoteConnector::connect(&served.endpoint, &served.callers.catalog_dialer())
         .await
         .unwrap();
     let error = remote.list_resources(&Config::new()).await.unwrap_err();
@@ -96,5 +90,4 @@ async fn a_remote_answer_over_the_limit_is_refused_by_the_client() {
         matches!(&error, ConnectorError::FailedPrecondition(m) if m.contains("more than 100000 resources")),
         "{error:?}"
     );
-    server.abort();
 }

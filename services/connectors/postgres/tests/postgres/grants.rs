@@ -416,17 +416,10 @@ async fn refusals_say_whether_retrying_helps() {
 async fn conformance_kit_passes_over_grpc() {
     // What the binary does: serve the connector; Latch reaches it as a RemoteConnector.
     let database = TestDatabase::create().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(latch_connector_sdk::server::serve(
-        std::sync::Arc::new(PostgresConnector::new()),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let remote = RemoteConnector::connect(&endpoint).await.expect("reach the connector");
+    let served = latch_connector_sdk::testing::serve_on_loopback(std::sync::Arc::new(PostgresConnector::new())).await;
+    let remote = RemoteConnector::connect(&served.endpoint, &served.callers.catalog_dialer())
+        .await
+        .expect("reach the connector");
     let case = ConformanceCase::new(
         database.config(),
         "table",
@@ -434,8 +427,9 @@ async fn conformance_kit_passes_over_grpc() {
         "write",
     );
     conformance::check(&remote, &case).await.expect("conformance over grpc");
-    let _ = stop.send(());
-    let _ = server.await;
+    conformance::check_caller_authentication(&served.endpoint, &served.callers.strangers(), &remote, &case)
+        .await
+        .expect("only the catalog may call");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod catalog_contract;
 mod catalog_hardening;
 mod cli;
 mod cli_new_user;
+mod context_keys;
 mod crash;
 mod extend_calls;
 mod feed;

@@ -15,6 +15,16 @@ use crate::harness::{ADMIN_TOKEN, AUDIT_SIGNING_KEY, Bearer, fresh_postgres, wor
 /// The key every process of one deployment shares (secrets at rest and service identities).
 pub const ENCRYPTION_KEY: &str = "c3BsaXQtZGVwbG95bWVudC10ZXN0LWtleS0wMTIzNDU=";
 
+/// A key of `context`'s own (base64 of 32 bytes), the same for every run.
+pub fn context_key(context: &str) -> String {
+    use base64::Engine as _;
+    let mut key = [0u8; 32];
+    for (i, b) in context.bytes().cycle().take(32).enumerate() {
+        key[i] = b.wrapping_add(i as u8);
+    }
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
 /// The contexts, in start order; the gateway comes last.
 pub const CONTEXTS: [&str; 4] = ["identity", "catalog", "flow", "request"];
 
@@ -189,6 +199,13 @@ impl SplitDeployment {
                 env.push(("LATCH_DATABASE_URL".into(), database_url.clone()));
             }
             env.extend(crate::test_pki::env(name));
+            // Each context that seals secrets has keys of its own, which no other process holds.
+            if matches!(*name, "identity" | "catalog" | "request") {
+                env.push((
+                    format!("LATCH_{}__ENCRYPTION_KEYS", name.to_uppercase()),
+                    format!("{name}1:{}", context_key(name)),
+                ));
+            }
             if *name != "gateway" {
                 env.push(("LATCH_TLS__REQUIRE_CLIENT_CERT".into(), "true".into()));
             }

@@ -95,7 +95,7 @@ async fn internal_rpcs_admit_only_the_services_their_certificates_name() {
 
     // Flow may follow the catalog, but connector access is request's alone.
     let mut as_flow = CatalogInternalClient::new(channel_as("flow", catalog_addr));
-    let mut feed = as_flow
+    let _feed = as_flow
         .watch_changes(catalog::WatchCatalogChangesRequest { after_sequence: 0 })
         .await
         .expect("flow follows the catalog")

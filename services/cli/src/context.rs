@@ -158,6 +158,7 @@ mod tests {
         let global = GlobalArgs {
             server: Some(" ".into()),
             token: None,
+            ca_file: None,
             output: OutputFormat::Json,
         };
         assert_eq!(Context::server_hint(&global), DEFAULT_SERVER);

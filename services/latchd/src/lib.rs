@@ -16,7 +16,10 @@ use tokio::net::TcpListener;
 
 mod demo;
 pub mod gateway;
+mod keys;
 mod links;
+
+pub use keys::reseal_all;
 
 /// Every service this build can run, in start order.
 pub const ALL_SERVICES: &[ServiceName] = &[
@@ -71,7 +74,7 @@ impl std::fmt::Debug for AppOptions {
 }
 
 /// The contexts to run: all of them by default.
-fn contexts(requested: &[String]) -> anyhow::Result<Vec<ServiceName>> {
+pub fn contexts(requested: &[String]) -> anyhow::Result<Vec<ServiceName>> {
     if requested.is_empty() {
         return Ok(ALL_SERVICES.to_vec());
     }
@@ -218,7 +221,8 @@ impl App {
         // A process without identity neither opens its database nor bootstraps it, and asks
         // the identity service who each caller is.
         let (identity, bootstrap, authenticator) = if contexts.contains(&ServiceName::Identity) {
-            let server = latch_identity::server::IdentityServer::open(&config, clock.clone(), secrets.clone()).await?;
+            let sealing = keys::context_secrets(&config, &secrets, ServiceName::Identity, split)?;
+            let server = latch_identity::server::IdentityServer::open(&config, clock.clone(), sealing).await?;
             if options.demo {
                 let document = parse_import_document(DEMO_DIRECTORY)?;
                 let report = server.service.import_directory("demo", &document, false).await?;
@@ -247,7 +251,7 @@ impl App {
                 &config,
                 builtin_connectors(&options.connectors).with_dialer(dialer.clone()),
                 clock.clone(),
-                secrets.clone(),
+                keys::context_secrets(&config, &secrets, ServiceName::Catalog, split)?,
                 links.peer(ServiceName::Identity, ServiceName::Catalog)?,
             )
             .await?;
@@ -293,7 +297,7 @@ impl App {
             let server = latch_request::server::RequestServer::open(
                 &config,
                 clock.clone(),
-                secrets.clone(),
+                keys::context_secrets(&config, &secrets, ServiceName::Request, split)?,
                 latch_request::server::RequestPeers {
                     people: replica(&people)?,
                     identity: links.peer(ServiceName::Identity, ServiceName::Request)?,

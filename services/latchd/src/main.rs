@@ -36,6 +36,11 @@ struct Args {
     /// Load a small demo directory (users, groups, an on-call schedule) at start.
     #[arg(long)]
     demo: bool,
+    /// Seal every secret of the --services contexts (default: all) again under the newest key
+    /// of each context's ring (`<context>.encryption_keys`), then exit. On SQLite stop the
+    /// server first; on PostgreSQL it can run beside the replicas.
+    #[arg(long)]
+    reseal: bool,
 }
 
 #[tokio::main]
@@ -61,6 +66,27 @@ async fn main() -> ExitCode {
         config.data_dir = dir;
     }
     let _telemetry = latch_runtime::telemetry::init(&config.telemetry);
+    if args.reseal {
+        let resealed = match latchd::contexts(&args.services) {
+            Ok(contexts) => latchd::reseal_all(&config, &contexts).await,
+            Err(error) => Err(error),
+        };
+        return match resealed {
+            Ok(reports) => {
+                for (context, report) in reports {
+                    println!(
+                        "{context}: {} re-sealed, {} already under the newest key, {} rewritten meanwhile by the service",
+                        report.resealed, report.current, report.raced
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.services.iter().any(|s| s == "gateway") {
         if args.services.len() > 1 {
             eprintln!("error: the gateway runs alone (--services gateway); it has no context of its own");

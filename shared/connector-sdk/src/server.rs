@@ -66,7 +66,7 @@ impl CallerAuth {
                 "this connector needs a client certificate naming the calling Latch service",
             ));
         };
-        if !self.allowed.iter().any(|name| *name == identity.name) {
+        if !self.allowed.contains(&identity.name) {
             tracing::warn!(peer = ?peer.map(|p| p.remote_addr), caller = %identity, "refused a connector call from a service that may not call it");
             return Err(Status::permission_denied(format!(
                 "{identity} may not call this connector; it admits {}",

@@ -285,6 +285,9 @@ pub struct RequestSettings {
     /// Repair the drift those checks find: revoke grants Latch does not know, give missing
     /// ones again. Off by default: drift is reported (log and audit trail) for people to judge.
     pub repair_drift: bool,
+    /// The request service's own keys for the credentials it holds (`id:base64,…`, the
+    /// sealing key first); empty: the deployment's `encryption_key`.
+    pub encryption_keys: KeyRing,
 }
 
 impl Default for RequestSettings {
@@ -295,6 +298,7 @@ impl Default for RequestSettings {
             reconcile_interval_secs: 300,
             drift_check_minutes: 60,
             repair_drift: false,
+            encryption_keys: KeyRing::default(),
         }
     }
 }
@@ -304,12 +308,16 @@ impl Default for RequestSettings {
 pub struct CatalogConfig {
     /// Every integration's resources are re-read this often (seconds).
     pub sync_interval_secs: u64,
+    /// The catalog's own keys for integration secrets (`id:base64,…`, the sealing key first);
+    /// empty: the deployment's `encryption_key`.
+    pub encryption_keys: KeyRing,
 }
 
 impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             sync_interval_secs: 900,
+            encryption_keys: KeyRing::default(),
         }
     }
 }
@@ -323,6 +331,26 @@ pub struct IdentityConfig {
     pub auditor_group: String,
     /// The issuer shown in authenticator apps.
     pub mfa_issuer: String,
+    /// Identity's own keys for TOTP secrets (`id:base64,…`, the sealing key first); empty: the
+    /// deployment's `encryption_key`.
+    pub encryption_keys: KeyRing,
+}
+
+/// A context's key ring as configured (`id:base64,id:base64`); Debug never shows it.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct KeyRing(pub String);
+
+impl KeyRing {
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() { "\"\"" } else { "<redacted>" })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -363,6 +391,7 @@ impl Default for IdentityConfig {
             admin_group: "latch-admins".into(),
             auditor_group: "latch-auditors".into(),
             mfa_issuer: "Latch".into(),
+            encryption_keys: KeyRing::default(),
         }
     }
 }

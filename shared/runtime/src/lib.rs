@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod peer;
 pub mod readiness;
 pub mod remote_auth;
+pub mod reseal;
 pub mod server;
 pub mod service_identity;
 pub mod shutdown;

@@ -19,6 +19,13 @@ use chrono::{DateTime, Utc};
 
 pub use migrations::MIGRATIONS;
 
+/// The column this context seals (integration secrets, bound to the integration id), for a re-seal.
+pub const SEALED: latch_runtime::reseal::SealedColumn = latch_runtime::reseal::SealedColumn {
+    table: "integrations",
+    id: "id",
+    column: "secrets_sealed",
+};
+
 /// The tables holding one JSON document per record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocTable {

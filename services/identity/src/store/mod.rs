@@ -14,6 +14,13 @@ use crate::domain::change::Change;
 use crate::domain::directory::Directory;
 
 pub use migrations::MIGRATIONS;
+
+/// The column this context seals (TOTP secrets, bound to the user id), for a re-seal.
+pub const SEALED: latch_runtime::reseal::SealedColumn = latch_runtime::reseal::SealedColumn {
+    table: "mfa_enrollments",
+    id: "user_id",
+    column: "secret_sealed",
+};
 pub use secrets::{MfaRecord, TokenRecord};
 pub use write::WriteTx;
 

@@ -11,3 +11,10 @@ pub mod requests;
 pub mod reviews;
 
 pub use migrations::MIGRATIONS;
+
+/// The column this context seals (credentials of held grants, bound to the hold id), for a re-seal.
+pub const SEALED: latch_runtime::reseal::SealedColumn = latch_runtime::reseal::SealedColumn {
+    table: "holds",
+    id: "id",
+    column: "credentials",
+};

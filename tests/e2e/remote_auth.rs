@@ -101,7 +101,10 @@ async fn a_process_without_identity_authenticates_through_it_and_drops_a_revoked
             services: vec!["catalog".into()],
             ..Default::default()
         },
-        |config| config.peers.identity = identity_url,
+        |config| {
+            config.peers.identity = identity_url;
+            config.catalog.encryption_keys.0 = format!("k1:{}", crate::split_harness::context_key("catalog"));
+        },
     )
     .await;
     let (_, secret) = server.user_secret("fay").await;

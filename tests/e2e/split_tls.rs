@@ -85,12 +85,26 @@ async fn internal_rpcs_admit_only_the_services_their_certificates_name() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
-    // A user's token is not a service identity either, over any certificate.
-    let status =
-        CatalogInternalClient::with_interceptor(channel_as("gateway", catalog_addr), Bearer::token(ADMIN_TOKEN))
-            .find_integration(find("x"))
-            .await
-            .unwrap_err();
+    // A user's token is not a service identity either: over a good certificate that names no
+    // service, an admin's token gets nowhere.
+    let nameless = crate::test_pki::nameless_files();
+    let status = CatalogInternalClient::with_interceptor(
+        channel_with(Some(&nameless), catalog_addr),
+        Bearer::token(ADMIN_TOKEN),
+    )
+    .find_integration(find("x"))
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(
+        status.message().contains("client certificate naming a Latch service"),
+        "{status:?}"
+    );
+    // Nor does the gateway's certificate reach the catalog's internal calls.
+    let status = CatalogInternalClient::new(channel_as("gateway", catalog_addr))
+        .find_integration(find("x"))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
     // Flow may follow the catalog, but connector access is request's alone.
@@ -207,4 +221,30 @@ async fn a_certificate_rotated_under_an_open_watch_changes_stream_leaves_it_alon
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn a_process_refuses_a_certificate_naming_a_service_it_does_not_run() {
+    let gateway = crate::test_pki::files("gateway");
+    let error = match TestServer::try_start_configured(
+        std::sync::Arc::new(tempfile::tempdir().unwrap()),
+        String::new(),
+        latch_runtime::clock::ManualClock::new(crate::harness::epoch()),
+        Vec::new(),
+        Default::default(),
+        move |config| {
+            config.tls.cert_file = gateway.cert_file.display().to_string();
+            config.tls.key_file = gateway.key_file.display().to_string();
+            config.tls.ca_file = gateway.ca_file.display().to_string();
+        },
+    )
+    .await
+    {
+        Ok(_) => panic!("started with the gateway's certificate"),
+        Err(error) => error,
+    };
+    assert!(
+        error.contains("tls.cert_file: this process runs identity, catalog, flow, request but its certificate names spiffe://latch/gateway"),
+        "{error}"
+    );
 }

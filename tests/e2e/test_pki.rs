@@ -103,6 +103,13 @@ pub fn stranger_files(name: &str) -> TlsFiles {
     files
 }
 
+/// A certificate from the test authority that names no service (no SPIFFE URI).
+pub fn nameless_files() -> TlsFiles {
+    let authority = authority();
+    let leaf = authority.pki.leaf(None, Validity::Current);
+    authority.pki.write(authority.dir.path(), "nameless", &leaf)
+}
+
 /// A channel over TLS with whatever certificate `files` hold (or none: `None`).
 pub fn channel_with(files: Option<&TlsFiles>, addr: std::net::SocketAddr) -> Channel {
     let endpoint = Channel::from_shared(format!("https://localhost:{}", addr.port()))

@@ -85,6 +85,16 @@ pub fn trust(ca_file: Option<std::path::PathBuf>) {
 
 fn dialer(server: &str) -> Result<latch_tls::client::TlsConnector, CliError> {
     if !server.trim().to_ascii_lowercase().starts_with("https://") {
+        // The token travels with every call: in plain text only to this machine.
+        let local = url::Url::parse(server.trim())
+            .ok()
+            .and_then(|url| url.host().map(|host| host.to_owned()))
+            .is_some_and(|host| is_loopback(&host));
+        if !local {
+            return Err(CliError::Usage(format!(
+                "{server:?}: plain http:// only to this machine (127.0.0.1, [::1], localhost); use https:// (with --ca-file for a private authority)"
+            )));
+        }
         return Ok(latch_tls::client::TlsConnector::plain());
     }
     let authorities = match CA_FILE.get().cloned().flatten() {
@@ -96,6 +106,15 @@ fn dialer(server: &str) -> Result<latch_tls::client::TlsConnector, CliError> {
     };
     latch_tls::client::TlsConnector::for_users(authorities.as_deref())
         .map_err(|error| CliError::Usage(format!("--ca-file: {error}")))
+}
+
+/// 127.0.0.0/8, `::1`, or exactly `localhost`.
+fn is_loopback(host: &url::Host<String>) -> bool {
+    match host {
+        url::Host::Ipv4(address) => address.is_loopback(),
+        url::Host::Ipv6(address) => address.is_loopback(),
+        url::Host::Domain(name) => name == "localhost",
+    }
 }
 
 /// The token is checked before the network is touched, so a malformed one never costs a
@@ -143,6 +162,17 @@ mod tests {
     #[test]
     fn rejects_tokens_that_cannot_be_a_header() {
         assert!(matches!(BearerAuth::new("bad\ntoken"), Err(CliError::MalformedToken)));
+    }
+
+    #[tokio::test]
+    async fn a_token_is_sent_in_plain_text_only_to_this_machine() {
+        let error = connect("http://latch.example.com:7070", "t").await.unwrap_err();
+        assert!(
+            matches!(&error, CliError::Usage(m) if m.contains("https://")),
+            "{error:?}"
+        );
+        let error = connect("http://127.0.0.1.example.com:7070", "t").await.unwrap_err();
+        assert!(matches!(error, CliError::Usage(_)), "{error:?}");
     }
 
     #[tokio::test]

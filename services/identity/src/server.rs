@@ -36,12 +36,7 @@ impl IdentityServer {
         routes.add(IdentityGrpc::new(self.service.clone()).into_server());
         routes.add_internal(
             IdentityInternalGrpc::new(self.service.clone()).into_server(),
-            &[
-                ServiceName::Catalog,
-                ServiceName::Flow,
-                ServiceName::Request,
-                ServiceName::Gateway,
-            ],
+            &[ServiceName::Catalog, ServiceName::Flow, ServiceName::Request],
         );
     }
 

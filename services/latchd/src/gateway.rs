@@ -22,6 +22,9 @@ impl Gateway {
     pub async fn build(config: &LatchConfig) -> anyhow::Result<Self> {
         config.check().map_err(|rule| anyhow::anyhow!(rule))?;
         let tls = config.tls.load()?;
+        if let Some(tls) = &tls {
+            crate::check_own_identity(tls, &[latch_runtime::service_identity::ServiceName::Gateway])?;
+        }
         let backends =
             latch_gateway::Backends::from_peers(&config.peers, &latch_tls::client::TlsConnector::new(tls.as_ref()))?;
         let (router, health) = latch_gateway::router(backends)?;

@@ -18,6 +18,22 @@ fn ring_of(config: &LatchConfig, context: ServiceName) -> Option<(&'static str, 
     }
 }
 
+/// In a split process, the rings of contexts it does not run are refused: each context's keys
+/// are given only to the processes that run it.
+pub fn refuse_foreign_rings(config: &LatchConfig, runs: &[ServiceName]) -> anyhow::Result<()> {
+    for context in [ServiceName::Identity, ServiceName::Catalog, ServiceName::Request] {
+        if let Some((setting, ring)) = ring_of(config, context)
+            && !ring.trim().is_empty()
+            && !runs.contains(&context)
+        {
+            anyhow::bail!(
+                "{setting} is set in a process that does not run the {context} service: give each context's keys only to its own processes"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `context`'s box. `split`: this process does not run every context, so the context's own
 /// ring is required.
 pub fn context_secrets(

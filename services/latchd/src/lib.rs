@@ -94,6 +94,26 @@ pub fn contexts(requested: &[String]) -> anyhow::Result<Vec<ServiceName>> {
     Ok(contexts)
 }
 
+/// A process's certificate names one of the services it runs: it is who the process is to its
+/// peers and connectors, and a certificate mounted on the wrong process would lend it another
+/// service's rights. (A process running several contexts calls its peers as the one named.)
+pub(crate) fn check_own_identity(tls: &latch_tls::TlsSource, runs: &[ServiceName]) -> anyhow::Result<()> {
+    let own = tls.own_identity();
+    let named = own.as_ref().and_then(|id| id.name.parse::<ServiceName>().ok());
+    if named.is_some_and(|name| runs.contains(&name)) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "tls.cert_file: this process runs {} but its certificate names {}; give it a certificate with the URI SAN spiffe://{}/<one of those>",
+        runs.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        own.map_or_else(
+            || "no service (no spiffe:// URI in its trust domain)".to_string(),
+            |id| id.to_string()
+        ),
+        tls.trust_domain()
+    )
+}
+
 /// The contexts each one calls.
 fn needs(context: ServiceName) -> &'static [ServiceName] {
     match context {
@@ -194,7 +214,13 @@ impl App {
         let service_key = latch_runtime::service_identity::ServiceKey::new(secrets.derive_key("service identity"));
         // One certificate for every listener and every client of this process, followed as it
         // rotates.
+        if split {
+            keys::refuse_foreign_rings(&config, &contexts)?;
+        }
         let tls = config.tls.load()?;
+        if let Some(tls) = &tls {
+            check_own_identity(tls, &contexts)?;
+        }
         let dialer = latch_tls::client::TlsConnector::new(tls.as_ref());
         let mut links = links::Links::new(service_key.clone(), config.peers.clone(), dialer.clone());
         // Every peer a requested context needs is here or configured, before anything opens.

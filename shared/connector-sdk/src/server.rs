@@ -84,18 +84,12 @@ pub async fn serve<C: Connector>(
     listener: tokio::net::TcpListener,
     auth: CallerAuth,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let security = Security::Tls {
         source: auth.source.clone(),
         client_auth: ClientAuth::Required,
     };
-    let incoming = match Incoming::new(listener, security, &[b"h2"]) {
-        Ok(incoming) => incoming,
-        Err(error) => {
-            tracing::error!(%error, "cannot serve the connector");
-            return Ok(());
-        }
-    };
+    let incoming = Incoming::new(listener, security, &[b"h2"])?;
     let service =
         ConnectorServiceServer::with_interceptor(ConnectorGrpc::new(connector), move |request: Request<()>| {
             auth.admit(&request)?;
@@ -104,7 +98,8 @@ pub async fn serve<C: Connector>(
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(incoming.into_stream(), shutdown)
-        .await
+        .await?;
+    Ok(())
 }
 
 type Streamed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;

@@ -73,9 +73,10 @@ impl SecretBox {
             let id = id.trim();
             if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
+                // The id is not echoed: a key written before its id would be printed whole.
                 return Err(CryptoError::BadRing(format!(
-                    "{setting}: key id {} must be 1 to 32 letters, digits, '-' or '_'",
-                    crate::text::quote(id)
+                    "{setting}: key number {} has an id that is not 1 to 32 letters, digits, '-' or '_' (id:base64, the id first)",
+                    keys.len() + 1
                 )));
             }
             if keys.iter().any(|(known, _)| known == id) {
@@ -307,6 +308,7 @@ mod tests {
         for (ring, rule) in [
             (k.clone(), "id:base64"),
             (format!("a b:{k}"), "letters"),
+            (format!("{k}:k1"), "the id first"),
             (format!("k1:{k},k1:{k}"), "twice"),
             ("k1:c2hvcnQ=".to_string(), "32 bytes"),
         ] {

@@ -83,6 +83,13 @@ impl TlsSource {
         &self.0.trust_domain
     }
 
+    /// The service identity this process's own certificate names, in the trust domain.
+    pub fn own_identity(&self) -> Option<crate::ServiceIdentity> {
+        let current = self.current();
+        let leaf = current.material.key.cert.first()?;
+        crate::identity_of(leaf.as_ref(), &self.0.trust_domain)
+    }
+
     fn current(&self) -> Arc<Current> {
         self.0.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -136,6 +143,11 @@ impl TlsSource {
             }))
             .with_cert_resolver(Arc::new(Certificate(self.clone())));
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // A resumed session brings back the client certificate it was made with, unchecked:
+        // an authority since removed, or a certificate since expired, would keep its identity.
+        // Every connection shows and proves its certificate afresh.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
         Arc::new(config)
     }
 

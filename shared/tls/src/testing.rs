@@ -43,11 +43,22 @@ impl TestPki {
     /// A certificate for `localhost` and 127.0.0.1, naming `service` (in the default trust
     /// domain) when given.
     pub fn leaf(&self, service: Option<&str>, validity: Validity) -> Leaf {
+        self.make_leaf(service, validity, true)
+    }
+
+    /// Like [`TestPki::leaf`], for the name `localhost` only (not 127.0.0.1).
+    pub fn leaf_for_localhost_only(&self, service: Option<&str>) -> Leaf {
+        self.make_leaf(service, Validity::Current, false)
+    }
+
+    fn make_leaf(&self, service: Option<&str>, validity: Validity, with_ip: bool) -> Leaf {
         let key = rcgen::KeyPair::generate().expect("leaf key");
         let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
-        params
-            .subject_alt_names
-            .push(rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        if with_ip {
+            params
+                .subject_alt_names
+                .push(rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        }
         if let Some(service) = service {
             let uri = ServiceIdentity::new(DEFAULT_TRUST_DOMAIN, service).uri();
             params.subject_alt_names.push(rcgen::SanType::URI(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use latch_proto::catalog::v1 as catalog;
 use latch_proto::catalog::v1::catalog_internal_client::CatalogInternalClient;
 use latch_runtime::crypto::SecretBox;
+use latch_runtime::peer::Peer;
 use latch_runtime::service_identity::{SERVICE_HEADER, ServiceKey, ServiceName};
 use latch_tls::testing::{TestPki, Validity, write_atomically};
 use tokio_stream::StreamExt;
@@ -44,6 +45,43 @@ async fn internal_rpcs_admit_only_the_services_their_certificates_name() {
         .map(|_| ())
         .or_else(|status| (status.code() == Code::NotFound).then_some(()).ok_or(status))
         .expect("request may ask the catalog");
+
+    // A caller checks its peer too: the flow process, dialled as if it were the catalog, is
+    // refused although its certificate comes from the same authority.
+    let dialer = latch_tls::client::TlsConnector::new(Some(&crate::test_pki::source("request")));
+    let key = ServiceKey::new(
+        SecretBox::from_base64(ENCRYPTION_KEY)
+            .unwrap()
+            .derive_key("service identity"),
+    );
+    let impostor = Peer::remote(
+        ServiceName::Catalog,
+        &format!("https://localhost:{}", deployment.process("flow").grpc.port()),
+        ServiceName::Request,
+        key.clone(),
+        &dialer,
+    )
+    .unwrap();
+    let status = CatalogInternalClient::new(impostor.channel())
+        .find_integration(find("x"))
+        .await
+        .unwrap_err();
+    assert_handshake_refused(&status, "the flow process dialled as the catalog");
+    assert!(format!("{status:?}").contains("not the catalog service"), "{status:?}");
+    let catalog = Peer::remote(
+        ServiceName::Catalog,
+        &format!("https://localhost:{}", catalog_addr.port()),
+        ServiceName::Request,
+        key,
+        &dialer,
+    )
+    .unwrap();
+    CatalogInternalClient::new(catalog.channel())
+        .find_integration(find("nothing-here"))
+        .await
+        .map(|_| ())
+        .or_else(|status| (status.code() == Code::NotFound).then_some(()).ok_or(status))
+        .expect("the catalog is the catalog");
 
     // Contexts take only clients with a certificate from the deployment's authority.
     let no_certificate = CatalogInternalClient::new(channel_with(None, catalog_addr))

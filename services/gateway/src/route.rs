@@ -79,7 +79,7 @@ impl Backends {
                 .tcp_nodelay(true)
                 .http2_keep_alive_interval(Duration::from_secs(20))
                 .keep_alive_while_idle(true);
-            channels.insert(service, dialer.channel(endpoint));
+            channels.insert(service, dialer.expecting(service.as_str()).channel(endpoint));
         }
         Ok(Self { channels })
     }

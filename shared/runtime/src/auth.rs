@@ -202,6 +202,10 @@ impl ServiceGate {
             .or_else(|| self.internal.get(service))
             .map(Vec::as_slice)
             .unwrap_or_default();
+        if allowed.is_empty() {
+            tracing::warn!(caller = %name, %source, path, "a service called an internal RPC this process does not serve");
+            return Err(Status::unimplemented(format!("{path} is not served by this process")));
+        }
         if !allowed.contains(&name) {
             tracing::warn!(caller = %name, %source, path, "a service called an internal RPC it may not");
             return Err(Status::permission_denied(format!(

@@ -127,7 +127,7 @@ impl Peer {
             .keep_alive_while_idle(true);
         Ok(Self {
             callee,
-            channel: dialer.channel(endpoint),
+            channel: dialer.expecting(callee.as_str()).channel(endpoint),
             auth: ServiceAuth { me, key },
         })
     }

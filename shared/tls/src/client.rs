@@ -60,6 +60,8 @@ impl AsyncWrite for ClientStream {
 #[derive(Clone, Default)]
 pub struct TlsConnector {
     tls: Option<Arc<ClientConfig>>,
+    /// Where `tls` came from, to make a connector expecting a given server identity.
+    source: Option<TlsSource>,
 }
 
 impl std::fmt::Debug for TlsConnector {
@@ -73,13 +75,25 @@ impl std::fmt::Debug for TlsConnector {
 impl TlsConnector {
     /// A connector that can dial only `http://` addresses.
     pub fn plain() -> Self {
-        Self { tls: None }
+        Self {
+            tls: None,
+            source: None,
+        }
     }
 
     /// A connector that dials `https://` with `source`'s certificate and authorities.
     pub fn new(source: Option<&TlsSource>) -> Self {
         Self {
-            tls: source.map(TlsSource::client_config),
+            tls: source.map(|s| s.client_config(None)),
+            source: source.cloned(),
+        }
+    }
+
+    /// This connector, insisting that the server's certificate names `service` (a Latch peer).
+    pub fn expecting(&self, service: &str) -> Self {
+        Self {
+            tls: self.source.as_ref().map(|s| s.client_config(Some(service))),
+            source: self.source.clone(),
         }
     }
 
@@ -87,6 +101,7 @@ impl TlsConnector {
     pub fn anonymous(source: &TlsSource) -> Self {
         Self {
             tls: Some(source.anonymous_client_config()),
+            source: None,
         }
     }
 
@@ -118,6 +133,7 @@ impl TlsConnector {
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(Self {
             tls: Some(Arc::new(config)),
+            source: None,
         })
     }
 

@@ -152,13 +152,18 @@ impl TlsSource {
     }
 
     /// The configuration of a client that shows this process's certificate and trusts the
-    /// configured authorities, offering HTTP/2.
-    pub fn client_config(&self) -> Arc<ClientConfig> {
+    /// configured authorities, offering HTTP/2; when `expected` is given, the server's
+    /// certificate must also name that service (a peer is who it should be, not merely a
+    /// holder of some certificate from the authority).
+    pub fn client_config(&self, expected: Option<&str>) -> Arc<ClientConfig> {
         let mut config = ClientConfig::builder_with_provider(self.0.provider.clone())
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default TLS versions")
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Servers(self.clone())))
+            .with_custom_certificate_verifier(Arc::new(Servers {
+                source: self.clone(),
+                expected: expected.map(str::to_string),
+            }))
             .with_client_cert_resolver(Arc::new(Certificate(self.clone())));
         config.alpn_protocols = vec![b"h2".to_vec()];
         Arc::new(config)
@@ -173,7 +178,10 @@ impl TlsSource {
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default TLS versions")
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Servers(self.clone())))
+            .with_custom_certificate_verifier(Arc::new(Servers {
+                source: self.clone(),
+                expected: None,
+            }))
             .with_no_client_auth();
         config.alpn_protocols = vec![b"h2".to_vec()];
         Arc::new(config)
@@ -270,9 +278,13 @@ impl ClientCertVerifier for Clients {
     }
 }
 
-/// Server certificates, checked against the authorities last read and the name dialled.
+/// Server certificates, checked against the authorities last read, the name dialled and, when
+/// expected, the service identity.
 #[derive(Debug)]
-struct Servers(TlsSource);
+struct Servers {
+    source: TlsSource,
+    expected: Option<String>,
+}
 
 impl ServerCertVerifier for Servers {
     fn verify_server_cert(
@@ -283,10 +295,23 @@ impl ServerCertVerifier for Servers {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.0
-            .current()
-            .servers
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        let verified = self.source.current().servers.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        if let Some(expected) = &self.expected {
+            let named = crate::identity_of(end_entity.as_ref(), self.source.trust_domain());
+            if named.as_ref().map(|id| id.name.as_str()) != Some(expected.as_str()) {
+                return Err(rustls::Error::General(format!(
+                    "the server's certificate names {}, not the {expected} service",
+                    named.map_or_else(|| "no service".to_string(), |id| id.to_string())
+                )));
+            }
+        }
+        Ok(verified)
     }
 
     fn verify_tls12_signature(
@@ -295,7 +320,12 @@ impl ServerCertVerifier for Servers {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.0.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.source.0.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -304,10 +334,15 @@ impl ServerCertVerifier for Servers {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.0.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.source.0.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        supported_schemes(&self.0.0.provider)
+        supported_schemes(&self.source.0.provider)
     }
 }

@@ -9,6 +9,7 @@ mod audit_checkpoints;
 mod audit_outbox;
 mod auth;
 mod automatic;
+mod bench;
 mod catalog;
 mod catalog_contract;
 mod catalog_hardening;

@@ -45,6 +45,11 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Drive a running Latch with load over its public API and report throughput and latency
+    ///
+    /// Sets up its own users, groups, integration and flows (needs an admin token), then runs
+    /// the phases. Use --server-pid to report the server's CPU and memory.
+    Bench(crate::commands::bench::BenchArgs),
     /// Verify a token and store it with the server for later commands
     ///
     /// The token comes from --token, LATCH_TOKEN, or one line on stdin.

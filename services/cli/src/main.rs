@@ -36,10 +36,13 @@ fn main() -> ExitCode {
     let mut server = Context::server_hint(&cli.global);
     let result = Context::resolve(&cli.global).and_then(|ctx| {
         server.clone_from(&ctx.server);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| CliError::io("cannot start the async runtime", error))?;
+        // The load generator drives many calls at once: give it every core.
+        let runtime = if matches!(cli.command, crate::args::Command::Bench(_)) {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        };
+        let runtime = runtime.map_err(|error| CliError::io("cannot start the async runtime", error))?;
         runtime.block_on(commands::run(&ctx, cli.command))
     });
     match result {

@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod audit_checkpoint_file;
+pub mod bench;
 pub mod bundles;
 pub mod connectors;
 mod flow_evaluate;
@@ -37,6 +38,7 @@ use crate::output;
 pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
         Command::Login => login::login(ctx).await,
+        Command::Bench(args) => bench::run(ctx, args).await,
         Command::Logout => login::logout(ctx),
         Command::WhoAmI => login::who_am_i(ctx).await,
         Command::Users(command) => users::run(ctx, command).await,

@@ -1,0 +1,402 @@
+//! The phases: each drives calls in a closed loop at `--concurrency` (or an open loop at
+//! `--rate`), bounded by `--count` and `--max-seconds`, and reports what it measured.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use latch_proto::flow::v1 as flow;
+use latch_proto::request::v1 as pb;
+use tokio::sync::Mutex;
+
+use super::BenchArgs;
+use super::report::{PhaseReport, Tally};
+use super::world::World;
+
+/// Requests the phases made, for the phases after them.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Active requests: (id, requester index).
+    pub active: Vec<(String, usize)>,
+    /// Every request made, for reads.
+    pub known: Vec<(String, usize)>,
+}
+
+/// Runs `call(n)` for n in 0..count, closed loop at `concurrency` or open loop at `rate`/s,
+/// until `limit`; returns what succeeded (with n) and the tally.
+async fn drive<T, F, Fut>(args: &BenchArgs, count: u32, limit: Duration, call: F) -> (Vec<(u32, T)>, Tally, Duration)
+where
+    T: Send + 'static,
+    F: Fn(u32) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let call = Arc::new(call);
+    let started = Instant::now();
+    let deadline = started + limit;
+    let done = Arc::new(Mutex::new((Vec::new(), Tally::default())));
+    if args.rate == 0 {
+        let next = Arc::new(AtomicU32::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..args.concurrency.min(count) {
+            let (call, next, done) = (call.clone(), next.clone(), done.clone());
+            workers.push(tokio::spawn(async move {
+                let mut mine = (Vec::new(), Tally::default());
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        mine.1.error("not run: --max-seconds reached".into());
+                        continue;
+                    }
+                    let sent = Instant::now();
+                    match tokio::time::timeout_at(deadline.into(), call(n)).await {
+                        Ok(Ok(value)) => {
+                            mine.1.latencies.push(sent.elapsed());
+                            mine.0.push((n, value));
+                        }
+                        Ok(Err(error)) => mine.1.error(error),
+                        Err(_) => mine.1.error("unanswered at --max-seconds".into()),
+                    }
+                }
+                let mut all = done.lock().await;
+                all.0.extend(mine.0);
+                all.1.merge(mine.1);
+            }));
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+    } else {
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut calls = Vec::new();
+        for n in 0..count {
+            ticks.tick().await;
+            if Instant::now() >= deadline {
+                done.lock().await.1.error("not offered: --max-seconds reached".into());
+                continue;
+            }
+            let (call, done) = (call.clone(), done.clone());
+            calls.push(tokio::spawn(async move {
+                let sent = Instant::now();
+                let outcome = tokio::time::timeout_at(deadline.into(), call(n)).await;
+                let mut all = done.lock().await;
+                match outcome {
+                    Ok(Ok(value)) => {
+                        all.1.latencies.push(sent.elapsed());
+                        all.0.push((n, value));
+                    }
+                    Ok(Err(error)) => all.1.error(error),
+                    Err(_) => all.1.error("unanswered at --max-seconds".into()),
+                }
+            }));
+        }
+        for call in calls {
+            let _ = call.await;
+        }
+    }
+    let elapsed = started.elapsed();
+    let (values, tally) = std::mem::take(&mut *done.lock().await);
+    (values, tally, elapsed)
+}
+
+fn status(error: tonic::Status) -> String {
+    format!("{:?}: {}", error.code(), error.message())
+}
+
+/// Polls the requests until each is `wanted` (or ends otherwise), and reports the time from
+/// each one's submission (`since`) to the state being seen.
+async fn until_state(
+    world: &World,
+    args: &BenchArgs,
+    phase: &str,
+    requests: &[(String, usize, Instant)],
+    wanted: &str,
+    started: Instant,
+    limit: Duration,
+) -> (PhaseReport, Vec<(String, usize)>) {
+    let deadline = started + limit;
+    let mut waiting: Vec<(String, usize, Instant)> = requests.to_vec();
+    let mut tally = Tally::default();
+    let mut reached = Vec::new();
+    let mut last_seen = started;
+    while !waiting.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for chunk in waiting.chunks(args.concurrency as usize) {
+            let answers = futures::future::join_all(chunk.iter().map(|(id, requester, _)| {
+                let mut client = world.requesters[*requester].requests.clone();
+                let id = id.clone();
+                async move { client.get_request(pb::GetRequestRequest { id }).await }
+            }))
+            .await;
+            for ((id, requester, since), answer) in chunk.iter().zip(answers) {
+                match answer.map(tonic::Response::into_inner) {
+                    Ok(request) if request.state == wanted => {
+                        last_seen = Instant::now();
+                        tally.latencies.push(since.elapsed());
+                        reached.push((id.clone(), *requester));
+                    }
+                    Ok(request)
+                        if matches!(
+                            request.state.as_str(),
+                            "failed" | "rejected" | "cancelled" | "revoked" | "expired"
+                        ) =>
+                    {
+                        tally.error(format!("request {id} ended {}", request.state));
+                    }
+                    Ok(_) => still.push((id.clone(), *requester, *since)),
+                    Err(error) => {
+                        tally.error(status(error));
+                        still.push((id.clone(), *requester, *since));
+                    }
+                }
+            }
+        }
+        waiting = still;
+        if !waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for (id, _, _) in &waiting {
+        tally.error(format!("request {id} not {wanted} within --max-seconds"));
+    }
+    (tally.report(phase, last_seen - started), reached)
+}
+
+fn submission(
+    world: &World,
+    args: &BenchArgs,
+    n: u32,
+    permission: &str,
+    tag: &str,
+) -> (usize, pb::SubmitRequestRequest) {
+    let requester = (n % args.requesters) as usize;
+    let request = pb::SubmitRequestRequest {
+        request_id: format!("bench-{}-{tag}-{n}", world.run),
+        items: vec![pb::RequestedItem {
+            integration: world.integration.clone(),
+            resource_id: world.table(n / args.requesters),
+            permission: permission.into(),
+        }],
+        duration: "30m".into(),
+        ..Default::default()
+    };
+    (requester, request)
+}
+
+/// Submits `--count` requests of `permission`; returns (id, requester, submitted at).
+async fn submit_all(
+    world: &World,
+    args: &BenchArgs,
+    limit: Duration,
+    permission: &'static str,
+    tag: &'static str,
+) -> (PhaseReport, Vec<(String, usize, Instant)>, Instant) {
+    let started = Instant::now();
+    let calls: Vec<_> = (0..args.count)
+        .map(|n| {
+            let (requester, request) = submission(world, args, n, permission, tag);
+            (world.requesters[requester].requests.clone(), requester, request)
+        })
+        .collect();
+    let calls = Arc::new(calls);
+    let (values, tally, elapsed) = drive(args, args.count, limit, move |n| {
+        let calls = calls.clone();
+        async move {
+            let (client, requester, request) = &calls[n as usize];
+            let sent = Instant::now();
+            client
+                .clone()
+                .submit_request(request.clone())
+                .await
+                .map(|r| (r.into_inner().id, *requester, sent))
+                .map_err(status)
+        }
+    })
+    .await;
+    let submitted = values.into_iter().map(|(_, v)| v).collect();
+    (tally.report(&format!("submit {tag}"), elapsed), submitted, started)
+}
+
+/// Submit with automatic approval, then every request to ACTIVE.
+pub async fn submit(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
+    let (submitted_report, submitted, started) = submit_all(world, args, limit, "read", "automatic").await;
+    let (active_report, active) =
+        until_state(world, args, "automatic → ACTIVE", &submitted, "active", started, limit).await;
+    state.known.extend(submitted.iter().map(|(id, r, _)| (id.clone(), *r)));
+    state.active.extend(active);
+    vec![submitted_report, active_report]
+}
+
+/// Submit for the manager's approval, the managers approve, every request to ACTIVE.
+pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
+    let (submitted_report, submitted, _) = submit_all(world, args, limit, "write", "pending").await;
+    let (_, pending) = until_state(
+        world,
+        args,
+        "pending",
+        &submitted,
+        "pending_approval",
+        Instant::now(),
+        limit,
+    )
+    .await;
+    let decisions: Arc<Vec<_>> = Arc::new(
+        pending
+            .iter()
+            .map(|(id, requester)| {
+                let manager = world.managers[world.requesters[*requester].manager].clone();
+                (manager, id.clone(), *requester)
+            })
+            .collect(),
+    );
+    let started = Instant::now();
+    let count = decisions.len() as u32;
+    let calls = decisions.clone();
+    let (values, tally, elapsed) = drive(args, count, limit, move |n| {
+        let calls = calls.clone();
+        async move {
+            let (manager, id, requester) = &calls[n as usize];
+            let sent = Instant::now();
+            manager
+                .clone()
+                .approve_request(pb::DecideRequest {
+                    id: id.clone(),
+                    reason: String::new(),
+                })
+                .await
+                .map(|_| (id.clone(), *requester, sent))
+                .map_err(status)
+        }
+    })
+    .await;
+    let approved: Vec<_> = values.into_iter().map(|(_, v)| v).collect();
+    let approve_report = tally.report("approve", elapsed);
+    let (active_report, active) =
+        until_state(world, args, "approved → ACTIVE", &approved, "active", started, limit).await;
+    state.known.extend(submitted.iter().map(|(id, r, _)| (id.clone(), *r)));
+    state.active.extend(active);
+    vec![submitted_report, approve_report, active_report]
+}
+
+/// Extends up to `--count` active requests, each by its requester.
+pub async fn extend(world: &World, args: &BenchArgs, limit: Duration, state: &State) -> Vec<PhaseReport> {
+    let targets: Arc<Vec<_>> = Arc::new(
+        state
+            .active
+            .iter()
+            .take(args.count as usize)
+            .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
+            .collect(),
+    );
+    let count = targets.len() as u32;
+    let (_, tally, elapsed) = drive(args, count, limit, move |n| {
+        let targets = targets.clone();
+        async move {
+            let (client, id) = &targets[n as usize];
+            client
+                .clone()
+                .extend_request(pb::ExtendRequestRequest { id: id.clone() })
+                .await
+                .map(|_| ())
+                .map_err(status)
+        }
+    })
+    .await;
+    vec![tally.report("extend", elapsed)]
+}
+
+/// Revokes up to `--count` active requests, each by its requester.
+pub async fn revoke(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
+    let take = state.active.len().min(args.count as usize);
+    let chosen: Vec<_> = state.active.drain(..take).collect();
+    let targets: Arc<Vec<_>> = Arc::new(
+        chosen
+            .iter()
+            .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
+            .collect(),
+    );
+    let count = targets.len() as u32;
+    let (_, tally, elapsed) = drive(args, count, limit, move |n| {
+        let targets = targets.clone();
+        async move {
+            let (client, id) = &targets[n as usize];
+            client
+                .clone()
+                .revoke_request(pb::EndRequest {
+                    id: id.clone(),
+                    reason: "latch bench".into(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(status)
+        }
+    })
+    .await;
+    vec![tally.report("revoke", elapsed)]
+}
+
+/// `--count` calls of each read: GetRequest (by the requester), ListApprovals (by a manager),
+/// ListRequestable (by a requester).
+pub async fn read(world: &World, args: &BenchArgs, limit: Duration, state: &State) -> Vec<PhaseReport> {
+    let mut reports = Vec::new();
+    if state.known.is_empty() {
+        let mut tally = Tally::default();
+        tally.error("no request to read: run submit or approve first".into());
+        reports.push(tally.report("read GetRequest", Duration::ZERO));
+    } else {
+        let known: Arc<Vec<_>> = Arc::new(
+            state
+                .known
+                .iter()
+                .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
+                .collect(),
+        );
+        let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
+            let known = known.clone();
+            async move {
+                let (client, id) = &known[n as usize % known.len()];
+                client
+                    .clone()
+                    .get_request(pb::GetRequestRequest { id: id.clone() })
+                    .await
+                    .map(|_| ())
+                    .map_err(status)
+            }
+        })
+        .await;
+        reports.push(tally.report("read GetRequest", elapsed));
+    }
+    let managers = Arc::new(world.managers.clone());
+    let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
+        let managers = managers.clone();
+        async move {
+            managers[n as usize % managers.len()]
+                .clone()
+                .list_approvals(pb::ListApprovalsRequest {})
+                .await
+                .map(|_| ())
+                .map_err(status)
+        }
+    })
+    .await;
+    reports.push(tally.report("read ListApprovals", elapsed));
+    let flows: Arc<Vec<_>> = Arc::new(world.requesters.iter().map(|r| r.flows.clone()).collect());
+    let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
+        let flows = flows.clone();
+        async move {
+            flows[n as usize % flows.len()]
+                .clone()
+                .list_requestable(flow::ListRequestableRequest { at: None })
+                .await
+                .map(|_| ())
+                .map_err(status)
+        }
+    })
+    .await;
+    reports.push(tally.report("read ListRequestable", elapsed));
+    reports
+}

@@ -32,7 +32,8 @@ pub(crate) const TABLES: [&str; 3] = [
 ];
 const ENCRYPTION_KEY: &str = "bGF0Y2gtZTJlLXRlc3Qta2V5LTAxMjM0NTY3ODkwMTI=";
 /// The whole test, kills included, stays within this.
-const BUDGET: Duration = Duration::from_secs(150);
+/// Generous: under a loaded test run grants retried with backoff after the kills take longer.
+const BUDGET: Duration = Duration::from_secs(240);
 
 /// The target system: the demo connector behind a real gRPC server in this process (it outlives
 /// every kill), recording what is held and whether one access was ever held twice at once.

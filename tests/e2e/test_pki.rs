@@ -58,11 +58,7 @@ pub fn source(name: &str) -> TlsSource {
 
 /// A channel to `addr` over TLS with the certificate of `name` (a test client is "tests").
 pub fn channel_as(name: &str, addr: std::net::SocketAddr) -> Channel {
-    let endpoint = Channel::from_shared(format!("https://localhost:{}", addr.port()))
-        .unwrap()
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(10));
-    TlsConnector::new(Some(&source(name))).channel(endpoint)
+    channel_with(Some(&files(name)), addr)
 }
 
 /// Serves `connector` over mutual TLS on loopback, admitting the catalog's certificate;

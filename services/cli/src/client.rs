@@ -86,10 +86,12 @@ pub fn trust(ca_file: Option<std::path::PathBuf>) {
 fn dialer(server: &str) -> Result<latch_tls::client::TlsConnector, CliError> {
     if !server.trim().to_ascii_lowercase().starts_with("https://") {
         // The token travels with every call: in plain text only to this machine.
-        let local = url::Url::parse(server.trim())
+        let local = server
+            .trim()
+            .parse::<http::Uri>()
             .ok()
-            .and_then(|url| url.host().map(|host| host.to_owned()))
-            .is_some_and(|host| is_loopback(&host));
+            .and_then(|uri| uri.host().map(latch_tls::client::is_loopback_host))
+            .unwrap_or(false);
         if !local {
             return Err(CliError::Usage(format!(
                 "{server:?}: plain http:// only to this machine (127.0.0.1, [::1], localhost); use https:// (with --ca-file for a private authority)"
@@ -106,15 +108,6 @@ fn dialer(server: &str) -> Result<latch_tls::client::TlsConnector, CliError> {
     };
     latch_tls::client::TlsConnector::for_users(authorities.as_deref())
         .map_err(|error| CliError::Usage(format!("--ca-file: {error}")))
-}
-
-/// 127.0.0.0/8, `::1`, or exactly `localhost`.
-fn is_loopback(host: &url::Host<String>) -> bool {
-    match host {
-        url::Host::Ipv4(address) => address.is_loopback(),
-        url::Host::Ipv6(address) => address.is_loopback(),
-        url::Host::Domain(name) => name == "localhost",
-    }
 }
 
 /// The token is checked before the network is touched, so a malformed one never costs a

@@ -23,7 +23,10 @@ impl Gateway {
         config.check().map_err(|rule| anyhow::anyhow!(rule))?;
         let tls = config.tls.load()?;
         if let Some(tls) = &tls {
-            crate::check_own_identity(tls, &[latch_runtime::service_identity::ServiceName::Gateway])?;
+            latch_runtime::tls_config::check_own_identity(
+                tls,
+                &[latch_runtime::service_identity::ServiceName::Gateway],
+            )?;
         }
         let backends =
             latch_gateway::Backends::from_peers(&config.peers, &latch_tls::client::TlsConnector::new(tls.as_ref()))?;

@@ -94,26 +94,6 @@ pub fn contexts(requested: &[String]) -> anyhow::Result<Vec<ServiceName>> {
     Ok(contexts)
 }
 
-/// A process's certificate names one of the services it runs: it is who the process is to its
-/// peers and connectors, and a certificate mounted on the wrong process would lend it another
-/// service's rights. (A process running several contexts calls its peers as the one named.)
-pub(crate) fn check_own_identity(tls: &latch_tls::TlsSource, runs: &[ServiceName]) -> anyhow::Result<()> {
-    let own = tls.own_identity();
-    let named = own.as_ref().and_then(|id| id.name.parse::<ServiceName>().ok());
-    if named.is_some_and(|name| runs.contains(&name)) {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "tls.cert_file: this process runs {} but its certificate names {}; give it a certificate with the URI SAN spiffe://{}/<one of those>",
-        runs.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-        own.map_or_else(
-            || "no service (no spiffe:// URI in its trust domain)".to_string(),
-            |id| id.to_string()
-        ),
-        tls.trust_domain()
-    )
-}
-
 /// The contexts each one calls.
 fn needs(context: ServiceName) -> &'static [ServiceName] {
     match context {
@@ -215,11 +195,11 @@ impl App {
         // One certificate for every listener and every client of this process, followed as it
         // rotates.
         if split {
-            keys::refuse_foreign_rings(&config, &contexts)?;
+            latch_runtime::key_rings::refuse_foreign_rings(&config, &contexts)?;
         }
         let tls = config.tls.load()?;
         if let Some(tls) = &tls {
-            check_own_identity(tls, &contexts)?;
+            latch_runtime::tls_config::check_own_identity(tls, &contexts)?;
         }
         let dialer = latch_tls::client::TlsConnector::new(tls.as_ref());
         let mut links = links::Links::new(service_key.clone(), config.peers.clone(), dialer.clone());
@@ -247,7 +227,7 @@ impl App {
         // A process without identity neither opens its database nor bootstraps it, and asks
         // the identity service who each caller is.
         let (identity, bootstrap, authenticator) = if contexts.contains(&ServiceName::Identity) {
-            let sealing = keys::context_secrets(&config, &secrets, ServiceName::Identity, split)?;
+            let sealing = latch_runtime::key_rings::context_secrets(&config, &secrets, ServiceName::Identity, split)?;
             let server = latch_identity::server::IdentityServer::open(&config, clock.clone(), sealing).await?;
             if options.demo {
                 let document = parse_import_document(DEMO_DIRECTORY)?;
@@ -277,7 +257,7 @@ impl App {
                 &config,
                 builtin_connectors(&options.connectors).with_dialer(dialer.clone()),
                 clock.clone(),
-                keys::context_secrets(&config, &secrets, ServiceName::Catalog, split)?,
+                latch_runtime::key_rings::context_secrets(&config, &secrets, ServiceName::Catalog, split)?,
                 links.peer(ServiceName::Identity, ServiceName::Catalog)?,
             )
             .await?;
@@ -323,7 +303,7 @@ impl App {
             let server = latch_request::server::RequestServer::open(
                 &config,
                 clock.clone(),
-                keys::context_secrets(&config, &secrets, ServiceName::Request, split)?,
+                latch_runtime::key_rings::context_secrets(&config, &secrets, ServiceName::Request, split)?,
                 latch_request::server::RequestPeers {
                     people: replica(&people)?,
                     identity: links.peer(ServiceName::Identity, ServiceName::Request)?,

@@ -38,6 +38,21 @@ impl ConformanceCase {
     }
 }
 
+impl ConformanceCase {
+    /// A grant of the case's resource and permission for an hour, under a fresh grant id.
+    fn grant_request(&self, prefix: &str) -> GrantRequest {
+        GrantRequest {
+            grant_id: format!("{prefix}-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+            grantee: self.grantee.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            permission: self.permission.clone(),
+            expires_at: Some(Utc::now() + TimeDelta::hours(1)),
+            context: Default::default(),
+        }
+    }
+}
+
 fn fail(what: impl Into<String>) -> Result<(), String> {
     Err(what.into())
 }
@@ -108,16 +123,8 @@ pub async fn check<C: Connector + ?Sized>(connector: &C, case: &ConformanceCase)
         ));
     }
 
-    let grant_id = format!("conformance-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    let request = GrantRequest {
-        grant_id: grant_id.clone(),
-        grantee: case.grantee.clone(),
-        resource_type: case.resource_type.clone(),
-        resource_id: case.resource_id.clone(),
-        permission: case.permission.clone(),
-        expires_at: Some(Utc::now() + TimeDelta::hours(1)),
-        context: Default::default(),
-    };
+    let request = case.grant_request("conformance");
+    let grant_id = request.grant_id.clone();
     let first = connector
         .grant(&case.config, &request)
         .await
@@ -229,19 +236,8 @@ pub async fn check_caller_authentication(
 ) -> Result<(), String> {
     use latch_proto::connector::v1::connector_service_client::ConnectorServiceClient;
 
-    let grant_id = format!(
-        "conformance-stranger-{}",
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
-    let request = GrantRequest {
-        grant_id: grant_id.clone(),
-        grantee: case.grantee.clone(),
-        resource_type: case.resource_type.clone(),
-        resource_id: case.resource_id.clone(),
-        permission: case.permission.clone(),
-        expires_at: Some(Utc::now() + TimeDelta::hours(1)),
-        context: Default::default(),
-    };
+    let request = case.grant_request("conformance-stranger");
+    let grant_id = request.grant_id.clone();
     let plain = endpoint.replacen("https://", "http://", 1);
     let attempts = [
         ("plain text", plain.as_str(), latch_tls::client::TlsConnector::plain()),

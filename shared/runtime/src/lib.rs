@@ -12,6 +12,7 @@ pub mod document;
 pub mod endpoint;
 pub mod error;
 pub mod input_guard;
+pub mod key_rings;
 pub mod pagination;
 pub mod peer;
 pub mod readiness;

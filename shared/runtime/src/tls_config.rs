@@ -9,6 +9,8 @@ use latch_tls::server::{ClientAuth, Security};
 use latch_tls::{TlsFiles, TlsSource};
 use serde::{Deserialize, Serialize};
 
+use crate::service_identity::ServiceName;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
@@ -144,6 +146,26 @@ pub fn http_security(source: &Option<TlsSource>) -> Security {
         },
         None => Security::Plain,
     }
+}
+
+/// A process's certificate names one of the services it runs: it is who the process is to its
+/// peers and connectors, and a certificate mounted on the wrong process would lend it another
+/// service's rights. (A process running several contexts calls its peers as the one named.)
+pub fn check_own_identity(tls: &TlsSource, runs: &[ServiceName]) -> anyhow::Result<()> {
+    let own = tls.own_identity();
+    let named = own.as_ref().and_then(|id| id.name.parse::<ServiceName>().ok());
+    if named.is_some_and(|name| runs.contains(&name)) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "tls.cert_file: this process runs {} but its certificate names {}; give it a certificate with the URI SAN spiffe://{}/<one of those>",
+        runs.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        own.map_or_else(
+            || "no service (no spiffe:// URI in its trust domain)".to_string(),
+            |id| id.to_string()
+        ),
+        tls.trust_domain()
+    )
 }
 
 #[cfg(test)]

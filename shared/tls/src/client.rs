@@ -125,14 +125,13 @@ impl TlsConnector {
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        let mut config = ClientConfig::builder_with_provider(crate::provider())
+        let config = ClientConfig::builder_with_provider(crate::provider())
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default TLS versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(Self {
-            tls: Some(Arc::new(config)),
+            tls: Some(crate::reload::h2(config)),
             source: None,
         })
     }
@@ -150,6 +149,16 @@ impl TlsConnector {
     /// A channel to `endpoint`, connected now.
     pub async fn connect(&self, endpoint: Endpoint) -> Result<Channel, tonic::transport::Error> {
         endpoint.connect_with_connector(self.clone()).await
+    }
+}
+
+/// Whether `host` (as in a URL, IPv6 in brackets or not) is this machine: an IP literal in
+/// 127.0.0.0/8, `::1`, or exactly `localhost`. Plain text goes nowhere else.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(address) => address.is_loopback(),
+        Err(_) => host == "localhost",
     }
 }
 
@@ -180,6 +189,11 @@ impl tower::Service<Uri> for TlsConnector {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string();
+            if !secure && !is_loopback_host(&host) {
+                return Err(refused(format!(
+                    "{uri}: plain http:// only to loopback (127.0.0.0/8, [::1] or localhost); use https://"
+                )));
+            }
             let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
             tcp.set_nodelay(true)?;
@@ -196,5 +210,38 @@ impl tower::Service<Uri> for TlsConnector {
             let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
             Ok(TokioIo::new(ClientStream::Tls(Box::new(stream))))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_an_ip_literal_of_this_machine_or_localhost() {
+        for host in ["127.0.0.1", "127.1.2.3", "[::1]", "::1", "localhost"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "localhost.example.org",
+            "127.0.0.1.example.org",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_text_is_dialled_only_to_loopback() {
+        use tower::Service as _;
+        let dialled = TlsConnector::plain().call(Uri::from_static("http://192.0.2.1:7070"));
+        let error = tokio::time::timeout(std::time::Duration::from_secs(2), dialled)
+            .await
+            .expect("refused before any connection is tried")
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("only to loopback"), "{error}");
     }
 }

@@ -79,40 +79,73 @@ fn certificates(setting: &'static str, path: &Path, bytes: &[u8]) -> Result<Vec<
     Ok(certificates)
 }
 
+/// The three files' bytes as read, and their digest.
+pub(crate) struct Read<'a> {
+    files: &'a TlsFiles,
+    cert_bytes: Vec<u8>,
+    key_bytes: Vec<u8>,
+    ca_bytes: Vec<u8>,
+    pub digest: u64,
+}
+
 impl TlsFiles {
     /// Reads and checks the three files: the key must match the certificate, and every
     /// authority must parse.
     pub(crate) fn load(&self) -> Result<Material, TlsError> {
+        self.read()?.parse()
+    }
+
+    /// Reads the three files, without parsing them (a reload parses only what changed).
+    pub(crate) fn read(&self) -> Result<Read<'_>, TlsError> {
         let cert_bytes = read("tls.cert_file", &self.cert_file)?;
         let key_bytes = read("tls.key_file", &self.key_file)?;
         let ca_bytes = read("tls.ca_file", &self.ca_file)?;
-        let chain = certificates("tls.cert_file", &self.cert_file, &cert_bytes)?;
+        let mut hasher = DefaultHasher::new();
+        (&cert_bytes, &key_bytes, &ca_bytes).hash(&mut hasher);
+        Ok(Read {
+            files: self,
+            cert_bytes,
+            key_bytes,
+            ca_bytes,
+            digest: hasher.finish(),
+        })
+    }
+}
+
+impl Read<'_> {
+    pub(crate) fn parse(self) -> Result<Material, TlsError> {
+        let Read {
+            files,
+            cert_bytes,
+            key_bytes,
+            ca_bytes,
+            digest,
+        } = self;
+        let chain = certificates("tls.cert_file", &files.cert_file, &cert_bytes)?;
         let key = PrivateKeyDer::from_pem_slice(&key_bytes)
-            .map_err(|e| TlsError::file("tls.key_file", &self.key_file, format!("not a PEM private key: {e}")))?;
+            .map_err(|e| TlsError::file("tls.key_file", &files.key_file, format!("not a PEM private key: {e}")))?;
         let signing = crate::provider()
             .key_provider
             .load_private_key(key)
-            .map_err(|e| TlsError::file("tls.key_file", &self.key_file, format!("unusable private key: {e}")))?;
+            .map_err(|e| TlsError::file("tls.key_file", &files.key_file, format!("unusable private key: {e}")))?;
         let certified = CertifiedKey::new(chain, signing);
         certified.keys_match().map_err(|e| {
             TlsError::file(
                 "tls.key_file",
-                &self.key_file,
+                &files.key_file,
                 format!("does not belong to the certificate in tls.cert_file: {e}"),
             )
         })?;
         let mut roots = RootCertStore::empty();
-        for authority in certificates("tls.ca_file", &self.ca_file, &ca_bytes)? {
+        for authority in certificates("tls.ca_file", &files.ca_file, &ca_bytes)? {
             roots
                 .add(authority)
-                .map_err(|e| TlsError::file("tls.ca_file", &self.ca_file, format!("not a usable authority: {e}")))?;
+                .map_err(|e| TlsError::file("tls.ca_file", &files.ca_file, format!("not a usable authority: {e}")))?;
         }
-        let mut hasher = DefaultHasher::new();
-        (&cert_bytes, &key_bytes, &ca_bytes).hash(&mut hasher);
         Ok(Material {
             key: Arc::new(certified),
             roots: Arc::new(roots),
-            digest: hasher.finish(),
+            digest,
         })
     }
 }

@@ -96,11 +96,11 @@ impl TlsSource {
 
     /// Reads the files again; `Ok(true)` when they changed and new handshakes now use them.
     pub fn reload(&self) -> Result<bool, TlsError> {
-        let material = self.0.files.load()?;
-        if material.digest == self.current().material.digest {
+        let read = self.0.files.read()?;
+        if read.digest == self.current().material.digest {
             return Ok(false);
         }
-        let current = current_of(material, &self.0.provider)?;
+        let current = current_of(read.parse()?, &self.0.provider)?;
         *self.0.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(current);
         Ok(true)
     }
@@ -156,7 +156,23 @@ impl TlsSource {
     /// certificate must also name that service (a peer is who it should be, not merely a
     /// holder of some certificate from the authority).
     pub fn client_config(&self, expected: Option<&str>) -> Arc<ClientConfig> {
-        let mut config = ClientConfig::builder_with_provider(self.0.provider.clone())
+        h2(self
+            .client_builder(expected)
+            .with_client_cert_resolver(Arc::new(Certificate(self.clone()))))
+    }
+
+    /// A client that trusts the configured authorities but shows no certificate (a user's
+    /// client, or a test of what a server does with one).
+    pub fn anonymous_client_config(&self) -> Arc<ClientConfig> {
+        h2(self.client_builder(None).with_no_client_auth())
+    }
+
+    /// A client configuration checking servers against these authorities (and `expected`).
+    fn client_builder(
+        &self,
+        expected: Option<&str>,
+    ) -> rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert> {
+        ClientConfig::builder_with_provider(self.0.provider.clone())
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default TLS versions")
             .dangerous()
@@ -164,28 +180,33 @@ impl TlsSource {
                 source: self.clone(),
                 expected: expected.map(str::to_string),
             }))
-            .with_client_cert_resolver(Arc::new(Certificate(self.clone())));
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        Arc::new(config)
+    }
+
+    /// A peer's handshake signature, checked with this source's provider.
+    fn verify_signature(
+        &self,
+        tls13: bool,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.provider.signature_verification_algorithms;
+        if tls13 {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+        } else {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+        }
+    }
+
+    fn supported_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
-impl TlsSource {
-    /// A client that trusts the configured authorities but shows no certificate (a user's
-    /// client, or a test of what a server does with one).
-    pub fn anonymous_client_config(&self) -> Arc<ClientConfig> {
-        let mut config = ClientConfig::builder_with_provider(self.0.provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default TLS versions")
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Servers {
-                source: self.clone(),
-                expected: None,
-            }))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        Arc::new(config)
-    }
+/// A client configuration offering HTTP/2 (gRPC).
+pub(crate) fn h2(mut config: ClientConfig) -> Arc<ClientConfig> {
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Arc::new(config)
 }
 
 /// This process's certificate, as a server and as a client.
@@ -206,10 +227,6 @@ impl ResolvesClientCert for Certificate {
     fn has_certs(&self) -> bool {
         true
     }
-}
-
-fn supported_schemes(provider: &CryptoProvider) -> Vec<SignatureScheme> {
-    provider.signature_verification_algorithms.supported_schemes()
 }
 
 /// Client certificates, checked against the authorities last read.
@@ -251,12 +268,7 @@ impl ClientCertVerifier for Clients {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.source.0.provider.signature_verification_algorithms,
-        )
+        self.source.verify_signature(false, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -265,16 +277,11 @@ impl ClientCertVerifier for Clients {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.source.0.provider.signature_verification_algorithms,
-        )
+        self.source.verify_signature(true, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        supported_schemes(&self.source.0.provider)
+        self.source.supported_schemes()
     }
 }
 
@@ -320,12 +327,7 @@ impl ServerCertVerifier for Servers {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.source.0.provider.signature_verification_algorithms,
-        )
+        self.source.verify_signature(false, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -334,15 +336,10 @@ impl ServerCertVerifier for Servers {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.source.0.provider.signature_verification_algorithms,
-        )
+        self.source.verify_signature(true, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        supported_schemes(&self.source.0.provider)
+        self.source.supported_schemes()
     }
 }

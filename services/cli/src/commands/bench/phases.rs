@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use super::BenchArgs;
 use super::report::{PhaseReport, Tally};
 use super::world::World;
+use crate::client::RequestClient;
 
 /// Requests the phases made, for the phases after them.
 #[derive(Debug, Default)]
@@ -282,29 +283,49 @@ pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &m
     vec![submitted_report, approve_report, active_report]
 }
 
-/// Extends up to `--count` active requests, each by its requester.
-pub async fn extend(world: &World, args: &BenchArgs, limit: Duration, state: &State) -> Vec<PhaseReport> {
+/// One call per request in `requests` (cycling through them for `count` calls), made with the
+/// client of the request's requester.
+async fn on_each<F, Fut>(
+    world: &World,
+    args: &BenchArgs,
+    limit: Duration,
+    requests: &[(String, usize)],
+    count: u32,
+    call: F,
+) -> (Tally, Duration)
+where
+    F: Fn(RequestClient, String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
     let targets: Arc<Vec<_>> = Arc::new(
-        state
-            .active
+        requests
             .iter()
-            .take(args.count as usize)
             .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
             .collect(),
     );
-    let count = targets.len() as u32;
+    let call = Arc::new(call);
     let (_, tally, elapsed) = drive(args, count, limit, move |n| {
-        let targets = targets.clone();
+        let (targets, call) = (targets.clone(), call.clone());
         async move {
-            let (client, id) = &targets[n as usize];
-            client
-                .clone()
-                .extend_request(pb::ExtendRequestRequest { id: id.clone() })
-                .await
-                .map(|_| ())
-                .map_err(status)
+            let (client, id) = &targets[n as usize % targets.len()];
+            call(client.clone(), id.clone()).await.map_err(status)
         }
     })
+    .await;
+    (tally, elapsed)
+}
+
+/// Extends up to `--count` active requests, each by its requester.
+pub async fn extend(world: &World, args: &BenchArgs, limit: Duration, state: &State) -> Vec<PhaseReport> {
+    let chosen = &state.active[..state.active.len().min(args.count as usize)];
+    let (tally, elapsed) = on_each(
+        world,
+        args,
+        limit,
+        chosen,
+        chosen.len() as u32,
+        |mut client, id| async move { client.extend_request(pb::ExtendRequestRequest { id }).await.map(|_| ()) },
+    )
     .await;
     vec![tally.report("extend", elapsed)]
 }
@@ -313,28 +334,17 @@ pub async fn extend(world: &World, args: &BenchArgs, limit: Duration, state: &St
 pub async fn revoke(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
     let take = state.active.len().min(args.count as usize);
     let chosen: Vec<_> = state.active.drain(..take).collect();
-    let targets: Arc<Vec<_>> = Arc::new(
-        chosen
-            .iter()
-            .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
-            .collect(),
-    );
-    let count = targets.len() as u32;
-    let (_, tally, elapsed) = drive(args, count, limit, move |n| {
-        let targets = targets.clone();
-        async move {
-            let (client, id) = &targets[n as usize];
-            client
-                .clone()
-                .revoke_request(pb::EndRequest {
-                    id: id.clone(),
-                    reason: "latch bench".into(),
-                })
-                .await
-                .map(|_| ())
-                .map_err(status)
-        }
-    })
+    let (tally, elapsed) = on_each(
+        world,
+        args,
+        limit,
+        &chosen,
+        chosen.len() as u32,
+        |mut client, id| async move {
+            let reason = "latch bench".to_string();
+            client.revoke_request(pb::EndRequest { id, reason }).await.map(|_| ())
+        },
+    )
     .await;
     vec![tally.report("revoke", elapsed)]
 }
@@ -348,25 +358,14 @@ pub async fn read(world: &World, args: &BenchArgs, limit: Duration, state: &Stat
         tally.error("no request to read: run submit or approve first".into());
         reports.push(tally.report("read GetRequest", Duration::ZERO));
     } else {
-        let known: Arc<Vec<_>> = Arc::new(
-            state
-                .known
-                .iter()
-                .map(|(id, r)| (world.requesters[*r].requests.clone(), id.clone()))
-                .collect(),
-        );
-        let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
-            let known = known.clone();
-            async move {
-                let (client, id) = &known[n as usize % known.len()];
-                client
-                    .clone()
-                    .get_request(pb::GetRequestRequest { id: id.clone() })
-                    .await
-                    .map(|_| ())
-                    .map_err(status)
-            }
-        })
+        let (tally, elapsed) = on_each(
+            world,
+            args,
+            limit,
+            &state.known,
+            args.count,
+            |mut client, id| async move { client.get_request(pb::GetRequestRequest { id }).await.map(|_| ()) },
+        )
         .await;
         reports.push(tally.report("read GetRequest", elapsed));
     }

@@ -101,6 +101,47 @@ async fn two_replicas_share_one_ordered_feed_and_converge() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::AlreadyExists);
+
+    // A token both replicas have answered (each keeps it in its token cache), revoked on the
+    // first, stops on the second within a second: the revocation travels in the feed.
+    let (_, secret) = first.user_secret("token-owner").await;
+    let mut as_owner_first = first.client_with(Some(&secret)).await;
+    let mut as_owner_second = second.client_with(Some(&secret)).await;
+    for client in [&mut as_owner_first, &mut as_owner_second] {
+        client.who_am_i(pb::WhoAmIRequest {}).await.expect("the token works");
+    }
+    let token_id = as_owner_first
+        .list_tokens(pb::ListTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .into_iter()
+        .next()
+        .expect("the owner's token")
+        .id;
+    on_first
+        .revoke_token(pb::RevokeTokenRequest { id: token_id })
+        .await
+        .unwrap();
+    let refused = as_owner_first.who_am_i(pb::WhoAmIRequest {}).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::Unauthenticated,
+        "at once on the replica that revoked"
+    );
+    let revoked_at = std::time::Instant::now();
+    loop {
+        match as_owner_second.who_am_i(pb::WhoAmIRequest {}).await {
+            Err(status) if status.code() == tonic::Code::Unauthenticated => break,
+            _ => {}
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "the other replica still answers a revoked token"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn second_on_the_same_data_directory(first: &TestServer) -> Result<TestServer, String> {

@@ -96,12 +96,19 @@ async fn a_permanent_failure_fails_the_request_and_rolls_back_what_was_granted()
     )
     .await;
     // The connector's revoke returns before the item is written released: wait for both.
-    drive(&server, &mut client, std::slice::from_ref(&id), TimeDelta::zero(), 250, |all| {
-        all[0]
-            .items
-            .iter()
-            .all(|i| matches!(i.state.as_str(), "released" | "skipped"))
-    })
+    drive(
+        &server,
+        &mut client,
+        std::slice::from_ref(&id),
+        TimeDelta::zero(),
+        250,
+        |all| {
+            all[0]
+                .items
+                .iter()
+                .all(|i| matches!(i.state.as_str(), "released" | "skipped"))
+        },
+    )
     .await;
     // A connector that grants and then reports a permanent error: the half-made grant is
     // revoked all the same.

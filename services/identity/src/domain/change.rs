@@ -21,6 +21,8 @@ pub enum ChangeKind {
     ScheduleDeleted,
     RoleGranted,
     RoleRevoked,
+    /// An API token was revoked: every replica forgets it at once (it holds no user state).
+    TokenRevoked,
 }
 
 impl ChangeKind {
@@ -36,6 +38,7 @@ impl ChangeKind {
             ChangeKind::ScheduleDeleted => "schedule_deleted",
             ChangeKind::RoleGranted => "role_granted",
             ChangeKind::RoleRevoked => "role_revoked",
+            ChangeKind::TokenRevoked => "token_revoked",
         }
     }
 
@@ -88,7 +91,10 @@ impl Change {
                 }
             }
             ChangeKind::ScheduleUpserted => ChangePayload::Schedule(serde_json::from_value(value).ok()?),
-            ChangeKind::UserDeleted | ChangeKind::GroupDeleted | ChangeKind::ScheduleDeleted => {
+            ChangeKind::UserDeleted
+            | ChangeKind::GroupDeleted
+            | ChangeKind::ScheduleDeleted
+            | ChangeKind::TokenRevoked => {
                 let id = value.get("id")?.as_str()?.to_string();
                 ChangePayload::Deleted { id }
             }
@@ -191,6 +197,15 @@ impl NewChange {
             kind: ChangeKind::ScheduleDeleted,
             resource: format!("schedules/{}", schedule.id),
             payload: to_json(schedule),
+        }
+    }
+
+    /// Carries the token's id only: never its secret or hash.
+    pub fn token_revoked(token_id: &str, user_id: &str) -> Self {
+        Self {
+            kind: ChangeKind::TokenRevoked,
+            resource: format!("tokens/{token_id}"),
+            payload: serde_json::json!({ "id": token_id, "user_id": user_id }),
         }
     }
 }

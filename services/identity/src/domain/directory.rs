@@ -308,6 +308,8 @@ impl Directory {
             (ChangeKind::ScheduleUpserted, ChangePayload::Schedule(record)) => self.upsert_schedule(record),
             (ChangeKind::ScheduleDeleted, ChangePayload::Schedule(record)) => self.remove_schedule(&record.id),
             (ChangeKind::ScheduleDeleted, ChangePayload::Deleted { id }) => self.remove_schedule(&id),
+            // Tokens are not part of the directory; the token cache reads these.
+            (ChangeKind::TokenRevoked, ChangePayload::Deleted { .. }) => {}
             (kind, _) => {
                 tracing::warn!(
                     sequence = change.sequence,

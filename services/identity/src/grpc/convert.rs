@@ -212,6 +212,7 @@ pub fn change(change: &Change) -> pb::Change {
         ChangeKind::ScheduleDeleted => Kind::ScheduleDeleted,
         ChangeKind::RoleGranted => Kind::RoleGranted,
         ChangeKind::RoleRevoked => Kind::RoleRevoked,
+        ChangeKind::TokenRevoked => Kind::TokenRevoked,
     };
     let reach = change.reach();
     pb::Change {

@@ -43,14 +43,22 @@ impl IdentityService {
     /// deactivated users, are all UNAUTHENTICATED with a message that does not help guessing.
     pub async fn authenticate_token(&self, secret: &str) -> ServiceResult<Caller> {
         let invalid = || ServiceError::Unauthenticated("invalid, expired or revoked token".into());
-        let record = self
-            .store()
-            .token_by_hash(&token::hash_secret(secret))
-            .await?
-            .ok_or_else(invalid)?;
+        let hash = token::hash_secret(secret);
+        let record = match self.inner.tokens.lookup(&hash) {
+            Ok(record) => record,
+            Err(ticket) => {
+                let record = self.store().token_by_hash(&hash).await?.ok_or_else(invalid)?;
+                self.inner.tokens.remember(ticket, &hash, &record);
+                record
+            }
+        };
         let now = self.now();
         if record.revoked_at.is_some() || record.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid());
+        }
+        if self.directory().user(&record.user_id).is_none() {
+            // A user made on another replica moments ago: follow the feed before refusing.
+            self.catch_up().await?;
         }
         let directory = self.directory();
         let user = directory

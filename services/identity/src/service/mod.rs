@@ -8,6 +8,7 @@ mod import;
 mod mfa;
 mod schedules;
 mod subjects;
+mod token_cache;
 mod tokens;
 mod users;
 
@@ -18,7 +19,7 @@ use latch_runtime::crypto::SecretBox;
 use latch_runtime::{ServiceError, ServiceResult, SharedClock};
 use tokio::sync::watch;
 
-use crate::domain::change::Change;
+use crate::domain::change::{Change, ChangeKind};
 use crate::domain::directory::Directory;
 use crate::store::{IdentityStore, WriteTx};
 
@@ -49,6 +50,8 @@ struct Inner {
     catch_up: tokio::sync::Mutex<()>,
     /// Set when the server shuts down, so open change streams end and the drain can finish.
     closing: watch::Sender<bool>,
+    /// Tokens seen valid lately; revocations in the feed drop them.
+    tokens: token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -77,6 +80,7 @@ impl IdentityService {
                 applied,
                 catch_up: tokio::sync::Mutex::new(()),
                 closing: watch::channel(false).0,
+                tokens: token_cache::TokenCache::default(),
             }),
         })
     }
@@ -108,6 +112,11 @@ impl IdentityService {
         }
         let sequence = directory.sequence();
         drop(directory);
+        for change in changes.iter().filter(|c| c.kind == ChangeKind::TokenRevoked) {
+            if let Some(id) = change.payload.get("id").and_then(|id| id.as_str()) {
+                self.inner.tokens.forget(id);
+            }
+        }
         self.inner.applied.send_if_modified(|current| {
             let advanced = sequence > *current;
             *current = sequence.max(*current);

@@ -131,11 +131,13 @@ impl IdentityService {
             revoked_at: Some(now),
             ..record
         };
-        if self
-            .store()
-            .revoke_token(id, now, &token_audit(caller, "token.revoked", &revoked))
-            .await?
-        {
+        let mut tx = self.begin_write(&caller.actor()).await?;
+        let done = tx
+            .revoke_token(id, &revoked.user_id, &token_audit(caller, "token.revoked", &revoked))
+            .await?;
+        // Applying the change at commit drops the token from this replica's cache.
+        self.commit(tx).await?;
+        if done {
             tracing::info!(token_id = %id, "api token revoked");
         }
         self.store()

@@ -1,7 +1,6 @@
 //! Token writes an admin or a user makes: each with its audit record in one transaction, so
 //! the audit log gets exactly the changes that committed.
 
-use chrono::{DateTime, Utc};
 use latch_runtime::audit::AuditRecord;
 use latch_runtime::audit::outbox::{self, OutboxEntry};
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
@@ -38,27 +37,6 @@ impl IdentityStore {
             outbox::append(&txn, record.created_at, std::slice::from_ref(audit)).await?;
         }
         txn.commit().await
-    }
-
-    /// Revokes a token at `now` unless it is revoked already; `audit` is written only when this
-    /// call revoked it. Returns whether it did.
-    pub async fn revoke_token(&self, id: &str, now: DateTime<Utc>, audit: &AuditRecord) -> Result<bool, DbErr> {
-        let _turn = self.write_lock.lock().await;
-        let txn = self.db.begin().await?;
-        let revoked = txn
-            .execute_raw(statement(
-                txn.get_database_backend(),
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                vec![format_time(now).into(), id.into()],
-            ))
-            .await?
-            .rows_affected()
-            > 0;
-        if revoked {
-            outbox::append(&txn, now, std::slice::from_ref(audit)).await?;
-        }
-        txn.commit().await?;
-        Ok(revoked)
     }
 
     /// Deletes the audit outbox up to `upto` (the audit log holds it) and returns what follows.

@@ -6,6 +6,8 @@
 //! the order of their numbers and a feed reader never jumps past a gap that fills later.
 
 use chrono::{DateTime, Utc};
+use latch_runtime::audit::AuditRecord;
+use latch_runtime::audit::outbox;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, TransactionTrait, Value};
 
 use super::{IdentityStore, format_time, get, statement};
@@ -194,6 +196,23 @@ impl WriteTx<'_> {
             .await?;
         self.record(NewChange::schedule_deleted(schedule));
         Ok(())
+    }
+
+    /// Revokes a token unless it is revoked already, with its audit record and a change that
+    /// makes every replica forget the token. Returns whether this call revoked it.
+    pub async fn revoke_token(&mut self, token_id: &str, user_id: &str, audit: &AuditRecord) -> Result<bool, DbErr> {
+        let revoked = self
+            .exec(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                vec![format_time(self.now).into(), token_id.into()],
+            )
+            .await?
+            > 0;
+        if revoked {
+            outbox::append(&self.txn, self.now, std::slice::from_ref(audit)).await?;
+            self.record(NewChange::token_revoked(token_id, user_id));
+        }
+        Ok(revoked)
     }
 
     /// Remembers that `request_id` created `resource`, so a retry returns it.

@@ -192,6 +192,8 @@ impl RequestService {
             changes
                 .iter()
                 .filter(|c| c.sequence > done)
+                // Identity's own audit record ("token.revoked") already tells the revocation.
+                .filter(|c| c.kind != "token_revoked")
                 .map(directory_event)
                 .collect()
         })

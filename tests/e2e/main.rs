@@ -4,6 +4,7 @@ mod harness;
 mod split_harness;
 mod test_pki;
 
+mod approver_index;
 mod audit;
 mod audit_checkpoints;
 mod audit_outbox;

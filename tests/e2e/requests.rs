@@ -97,7 +97,7 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
     );
     assert!(
         as_ada
-            .list_approvals(pb::ListApprovalsRequest {})
+            .list_approvals(pb::ListApprovalsRequest::default())
             .await
             .unwrap()
             .into_inner()
@@ -105,7 +105,7 @@ async fn manager_approval_with_mfa_credentials_extension_and_expiry() {
             .is_empty()
     );
     let mine = as_boss
-        .list_approvals(pb::ListApprovalsRequest {})
+        .list_approvals(pb::ListApprovalsRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -602,7 +602,7 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
         .into_inner()
         .id;
     let listed = olga
-        .list_approvals(pb::ListApprovalsRequest {})
+        .list_approvals(pb::ListApprovalsRequest::default())
         .await
         .unwrap()
         .into_inner()

@@ -243,10 +243,19 @@ impl RequestApi for RequestGrpc {
         request: Request<pb::ListApprovalsRequest>,
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
         let caller = caller(&request)?;
-        let views = self.service.approvals_for(&caller).await?;
+        let request = request.into_inner();
+        let size = page_size_or(request.page_size, 50, 500)? as u32;
+        let scope = PageScope::new("request.approvals", &caller.user_id, ());
+        let after = match scope.open(&request.page_token)? {
+            None => None,
+            Some(position) => Some(keyset_position(&position)?),
+        };
+        let (views, next) = self.service.approvals_for(&caller, size, after).await?;
         Ok(Response::new(pb::ListRequestsResponse {
             requests: views.iter().map(detail).collect(),
-            next_page_token: String::new(),
+            next_page_token: next
+                .map(|(at, id)| scope.seal(&format!("{}|{id}", at.to_rfc3339())))
+                .unwrap_or_default(),
         }))
     }
 

@@ -75,6 +75,8 @@ pub trait People: Send + Sync {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>>;
     /// Active users, for naming who may approve.
     async fn everyone(&self) -> ServiceResult<Vec<Facts>>;
+    /// The active users `manager_id` manages directly.
+    async fn reports_of(&self, manager_id: &str) -> ServiceResult<Vec<String>>;
     /// Who is on call for a schedule (id or name) at `at`.
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>>;
     /// Checks a TOTP code of `user_id` (counts failures, refuses replays).

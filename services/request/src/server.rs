@@ -82,10 +82,16 @@ impl RequestServer {
             checkpoint_every: chrono::TimeDelta::minutes(config.audit.checkpoint_every_minutes as i64),
             ..crate::RequestConfig::default()
         };
-        Ok(Self {
-            service: RequestService::open(db, ports, clock, secrets, settings),
-            people,
-        })
+        let service = RequestService::open(db, ports, clock, secrets, settings);
+        // Requests that began waiting for approval before the approver index existed.
+        let indexed = service
+            .index_unindexed_pending()
+            .await
+            .map_err(|e| anyhow::anyhow!("request database: indexing pending approvals: {e}"))?;
+        if indexed > 0 {
+            tracing::info!(requests = indexed, "pending requests added to the approver index");
+        }
+        Ok(Self { service, people })
     }
 
     /// The request and audit APIs: UNAVAILABLE until the directory replica has loaded (who

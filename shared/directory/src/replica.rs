@@ -109,6 +109,11 @@ impl DirectoryReplica {
         Ok(self.facts(user))
     }
 
+    /// The active users `manager_id` manages directly, from memory.
+    pub fn reports_of(&self, manager_id: &str) -> Vec<String> {
+        self.people().reports_of(manager_id)
+    }
+
     /// Every active user's facts, ordered by user name.
     pub fn everyone(&self) -> Vec<Facts> {
         self.people().everyone()

@@ -1,6 +1,6 @@
 //! The replica's people: facts by user id, and user names (case-insensitive) to ids.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use latch_policy::conditions::Facts;
@@ -13,6 +13,8 @@ fn name_key(user_name: &str) -> String {
 pub(crate) struct People {
     by_id: HashMap<String, Arc<Facts>>,
     ids_by_name: HashMap<String, String>,
+    /// Manager id → the ids of their direct reports.
+    reports: HashMap<String, BTreeSet<String>>,
 }
 
 impl People {
@@ -28,6 +30,12 @@ impl People {
         self.remove(&facts.user_id.clone());
         self.ids_by_name
             .insert(name_key(&facts.user_name), facts.user_id.clone());
+        if let Some(manager) = &facts.manager_id {
+            self.reports
+                .entry(manager.clone())
+                .or_default()
+                .insert(facts.user_id.clone());
+        }
         self.by_id.insert(facts.user_id.clone(), Arc::new(facts));
     }
 
@@ -37,7 +45,23 @@ impl People {
             if self.ids_by_name.get(&key).is_some_and(|id| id == user_id) {
                 self.ids_by_name.remove(&key);
             }
+            if let Some(manager) = &old.manager_id
+                && let Some(reports) = self.reports.get_mut(manager)
+            {
+                reports.remove(user_id);
+                if reports.is_empty() {
+                    self.reports.remove(manager);
+                }
+            }
         }
+    }
+
+    /// The active users whose manager is `manager_id`.
+    pub(crate) fn reports_of(&self, manager_id: &str) -> Vec<String> {
+        self.reports
+            .get(manager_id)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// By id, or else by user name.
@@ -90,5 +114,20 @@ mod tests {
         people.remove("u2");
         assert!(people.find("bob").is_none());
         assert_eq!(people.everyone().len(), 1);
+    }
+
+    #[test]
+    fn reports_follow_manager_changes_and_removals() {
+        let managed = |id: &str, manager: &str| Facts {
+            manager_id: Some(manager.into()),
+            ..facts(id, id)
+        };
+        let mut people = People::from_facts([managed("u1", "m1"), managed("u2", "m1"), facts("m1", "boss")]);
+        assert_eq!(people.reports_of("m1"), ["u1", "u2"]);
+        people.upsert(managed("u1", "m2"));
+        assert_eq!(people.reports_of("m1"), ["u2"]);
+        assert_eq!(people.reports_of("m2"), ["u1"]);
+        people.remove("u2");
+        assert!(people.reports_of("m1").is_empty());
     }
 }

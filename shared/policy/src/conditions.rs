@@ -121,7 +121,7 @@ pub struct Facts {
 
 impl Facts {
     /// The subject's values for an attribute, lowercased.
-    fn values(&self, attribute: &Attribute) -> Vec<String> {
+    pub fn values(&self, attribute: &Attribute) -> Vec<String> {
         let lower = |s: &String| s.to_lowercase();
         match attribute {
             Attribute::User => [&self.user_id, &self.user_name, &self.email]

@@ -176,11 +176,23 @@ pub async fn ask(ctx: &Context, args: AskArgs) -> Result<(), CliError> {
 
 pub async fn approvals(ctx: &Context) -> Result<(), CliError> {
     let mut client = ctx.request_client().await?;
-    let waiting = client
-        .list_approvals(pb::ListApprovalsRequest {})
-        .await?
-        .into_inner()
-        .requests;
+    // Every page: an approver sees everything that waits for them.
+    let mut waiting = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_approvals(pb::ListApprovalsRequest {
+                page_size: 500,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        waiting.extend(page.requests);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     let views: Vec<RequestView> = waiting.iter().map(RequestView::from).collect();
     output::emit(ctx.output, &views, || {
         requests_details(&waiting, "nothing waits for your approval")

@@ -1,6 +1,7 @@
 //! Pure types and rules of the request context: no I/O.
 
 pub mod approval;
+pub mod approver_keys;
 pub mod audit;
 pub mod backoff;
 pub mod checkpoint;

@@ -68,6 +68,11 @@ impl People for IdentityPeople {
         Ok(self.replica.everyone())
     }
 
+    async fn reports_of(&self, manager_id: &str) -> ServiceResult<Vec<String>> {
+        self.replica.wait_loaded().await?;
+        Ok(self.replica.reports_of(manager_id))
+    }
+
     async fn on_call(&self, schedule: &str, at: DateTime<Utc>) -> ServiceResult<Vec<String>> {
         let answer = self
             .client()

@@ -6,6 +6,7 @@
 //! serialised: by a transaction-scoped advisory lock on PostgreSQL (so replicas can run side by
 //! side), by one writer lock on SQLite (which has one writer per file anyway).
 
+mod approver_index;
 mod audit_checkpoints;
 pub mod audit_key;
 mod audit_log;
@@ -309,6 +310,9 @@ impl RequestService {
         let mut event = self.note(request, kind, actor, detail);
         event.from_state = state_name(from).to_string();
         requests::update_request(&**tx, request).await?;
+        if from == State::PendingApproval && to != State::PendingApproval {
+            crate::store::approval_keys::clear(&**tx, &request.id).await?;
+        }
         self.publish(tx, request, &[event]).await
     }
 

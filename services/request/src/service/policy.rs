@@ -26,6 +26,17 @@ impl Policy {
     }
 }
 
+/// The owners (user and group ids) of a request's resources, as the catalog named them when
+/// the request was made.
+pub(crate) fn owners_of(items: &[ItemRow]) -> BTreeSet<String> {
+    items
+        .iter()
+        .flat_map(|i| i.owners.split(','))
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 impl RequestService {
     /// What approver eligibility depends on for this request, at this moment (on-call changes).
     pub(crate) async fn approval_context(
@@ -44,12 +55,7 @@ impl RequestService {
         for schedule in policy.schedules() {
             on_call.insert(schedule.to_string(), people.on_call(schedule, now).await?);
         }
-        let resource_owners = items
-            .iter()
-            .flat_map(|i| i.owners.split(','))
-            .filter(|o| !o.is_empty())
-            .map(str::to_string)
-            .collect();
+        let resource_owners = owners_of(items);
         let context = ApprovalContext {
             requester_id: request.requester_id.clone(),
             grantee: grantee.clone(),

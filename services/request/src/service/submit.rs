@@ -224,6 +224,9 @@ impl RequestService {
             return Err(error.into());
         }
         requests::insert_items(&*tx, &items).await?;
+        if request.state == State::PendingApproval {
+            self.index_approvers(&tx, &request, &items).await?;
+        }
         self.publish(&tx, &request, &events).await?;
         if granting && items.iter().all(|i| i.state == ItemState::Granted) {
             // Every item is already held by the grantee's other requests.
@@ -266,6 +269,8 @@ impl RequestService {
             request.approval_deadline = Some(self.now() + self.config().approval_timeout);
             self.transition(tx, request, Event::ApprovalRequired, "latch", "waiting for approval")
                 .await?;
+            let items = requests::items(&**tx, &request.id).await?;
+            self.index_approvers(tx, request, &items).await?;
             let deadline = request.approval_deadline.unwrap_or_else(|| self.now());
             self.enqueue(
                 tx,

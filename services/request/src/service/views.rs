@@ -58,7 +58,7 @@ pub struct CredentialView {
 
 impl RequestService {
     /// Whether the caller is an eligible approver of a pending request who has not decided yet.
-    async fn may_decide(
+    pub(super) async fn may_decide(
         &self,
         caller: &Caller,
         request: &RequestRow,
@@ -245,34 +245,6 @@ impl RequestService {
                 request,
             })
             .collect())
-    }
-
-    /// Pending requests the caller may approve now and has not decided on.
-    pub async fn approvals_for(&self, caller: &Caller) -> ServiceResult<Vec<RequestView>> {
-        let mut out = Vec::new();
-        let mut before = None;
-        loop {
-            let filter = RequestFilter {
-                involving: String::new(),
-                states: vec![State::PendingApproval],
-                before: before.clone(),
-                limit: 500,
-            };
-            let page = requests::list_requests(self.db(), &filter).await?;
-            let done = page.len() < 500;
-            before = page.last().map(|r| (r.created_at, r.id.clone()));
-            for request in page {
-                let items = requests::items(self.db(), &request.id).await?;
-                let decided = requests::approvals(self.db(), &request.id).await?;
-                if self.may_decide(caller, &request, &items, &decided).await? {
-                    out.push(self.get(caller, &request.id).await?);
-                }
-            }
-            if done {
-                break;
-            }
-        }
-        Ok(out)
     }
 
     /// The account and credentials of active access: the grantee only, while it lasts.

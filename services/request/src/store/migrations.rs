@@ -264,6 +264,17 @@ const SCHEMA_V8_SQLITE: &str = r#"
     END
 "#;
 
+/// The approver index: the keys a pending request waits under (see
+/// `domain::approver_keys`), so `ListApprovals` reads only the caller's candidates.
+const SCHEMA_V9: &str = r#"
+    CREATE TABLE approval_keys (
+        approver_key TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        PRIMARY KEY (approver_key, request_id)
+    );
+    CREATE INDEX approval_keys_request ON approval_keys (request_id)
+"#;
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -312,5 +323,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "signed audit checkpoints; audit tables append-only",
         sqlite: SCHEMA_V8_SQLITE,
         postgres: SCHEMA_V8_POSTGRES,
+    },
+    Migration {
+        version: 9,
+        name: "approver index of pending requests",
+        sqlite: SCHEMA_V9,
+        postgres: SCHEMA_V9,
     },
 ];

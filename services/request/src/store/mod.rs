@@ -1,5 +1,6 @@
 //! Storage of the request context.
 
+pub mod approval_keys;
 pub mod audit;
 pub mod automatic;
 pub mod checkpoints;

@@ -159,11 +159,11 @@ pub fn parse_state(text: &str) -> Option<State> {
     })
 }
 
-const REQUEST_COLUMNS: &str = "id, requester_id, grantee_id, client_request_id, flow_id, flow_name, state, \
+pub(crate) const REQUEST_COLUMNS: &str = "id, requester_id, grantee_id, client_request_id, flow_id, flow_name, state, \
     justification, duration_secs, starts_at, approval_deadline, granted_at, ends_at, extensions_used, ends_by, \
     outcome, policy, created_at, updated_at, version";
 
-fn request(row: &QueryResult) -> Result<RequestRow, DbErr> {
+pub(crate) fn request(row: &QueryResult) -> Result<RequestRow, DbErr> {
     let state: String = row.try_get("", "state")?;
     Ok(RequestRow {
         id: row.try_get("", "id")?,

@@ -375,7 +375,7 @@ pub async fn read(world: &World, args: &BenchArgs, limit: Duration, state: &Stat
         async move {
             managers[n as usize % managers.len()]
                 .clone()
-                .list_approvals(pb::ListApprovalsRequest {})
+                .list_approvals(pb::ListApprovalsRequest::default())
                 .await
                 .map(|_| ())
                 .map_err(status)

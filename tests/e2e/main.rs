@@ -52,3 +52,4 @@ mod split_story;
 mod split_tls;
 mod tokens;
 mod users;
+mod watch;

@@ -416,6 +416,7 @@ impl App {
             .into_future();
         let identity = self.identity.clone();
         let catalog = self.catalog.clone();
+        let request = self.request.clone();
         let signal = async move {
             shutdown.await;
             // Long-lived streams would hold the graceful drain open forever.
@@ -424,6 +425,9 @@ impl App {
             }
             if let Some(catalog) = catalog {
                 catalog.close_streams();
+            }
+            if let Some(request) = request {
+                request.close_streams();
             }
             let _ = stop.send(true);
         };

@@ -198,6 +198,21 @@ impl RequestApi for RequestGrpc {
         Ok(Response::new(detail(&view)))
     }
 
+    type WatchRequestStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::AccessRequest, Status>> + Send>>;
+
+    async fn watch_request(
+        &self,
+        request: Request<pb::WatchRequestRequest>,
+    ) -> Result<Response<Self::WatchRequestStream>, Status> {
+        use futures::StreamExt;
+        let caller = caller(&request)?;
+        let id = required_id(&request.get_ref().id)?.to_string();
+        let views = self.service.watch(caller, id).await?;
+        Ok(Response::new(Box::pin(
+            views.map(|view| view.map(|view| detail(&view)).map_err(Status::from)),
+        )))
+    }
+
     async fn list_requests(
         &self,
         request: Request<pb::ListRequestsRequest>,

@@ -75,6 +75,8 @@ pub trait People: Send + Sync {
     async fn facts(&self, user: &str) -> ServiceResult<Option<Facts>>;
     /// Active users, for naming who may approve.
     async fn everyone(&self) -> ServiceResult<Vec<Facts>>;
+    /// Visits active users ordered by user name until `visit` returns false (no copies).
+    async fn scan(&self, visit: &mut (dyn for<'f> FnMut(&'f Facts) -> bool + Send)) -> ServiceResult<()>;
     /// The active users `manager_id` manages directly.
     async fn reports_of(&self, manager_id: &str) -> ServiceResult<Vec<String>>;
     /// Who is on call for a schedule (id or name) at `at`.

@@ -109,6 +109,12 @@ impl DirectoryReplica {
         Ok(self.facts(user))
     }
 
+    /// Visits every active user, ordered by user name, until `visit` returns false; nothing is
+    /// copied. `visit` runs under the replica's read lock: keep it short.
+    pub fn scan(&self, visit: impl FnMut(&Facts) -> bool) {
+        self.people().scan(visit);
+    }
+
     /// The active users `manager_id` manages directly, from memory.
     pub fn reports_of(&self, manager_id: &str) -> Vec<String> {
         self.people().reports_of(manager_id)

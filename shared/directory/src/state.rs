@@ -1,6 +1,6 @@
 //! The replica's people: facts by user id, and user names (case-insensitive) to ids.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use latch_policy::conditions::Facts;
@@ -15,6 +15,8 @@ pub(crate) struct People {
     ids_by_name: HashMap<String, String>,
     /// Manager id → the ids of their direct reports.
     reports: HashMap<String, BTreeSet<String>>,
+    /// Everyone by (user name key, id): the order listings and "who may approve" use.
+    ordered: BTreeMap<(String, String), Arc<Facts>>,
 }
 
 impl People {
@@ -36,12 +38,16 @@ impl People {
                 .or_default()
                 .insert(facts.user_id.clone());
         }
-        self.by_id.insert(facts.user_id.clone(), Arc::new(facts));
+        let facts = Arc::new(facts);
+        self.ordered
+            .insert((name_key(&facts.user_name), facts.user_id.clone()), facts.clone());
+        self.by_id.insert(facts.user_id.clone(), facts);
     }
 
     pub(crate) fn remove(&mut self, user_id: &str) {
         if let Some(old) = self.by_id.remove(user_id) {
             let key = name_key(&old.user_name);
+            self.ordered.remove(&(key.clone(), user_id.to_string()));
             if self.ids_by_name.get(&key).is_some_and(|id| id == user_id) {
                 self.ids_by_name.remove(&key);
             }
@@ -75,13 +81,17 @@ impl People {
 
     /// Everyone, ordered by user name (then id), as identity lists users.
     pub(crate) fn everyone(&self) -> Vec<Facts> {
-        let mut all: Vec<Facts> = self.by_id.values().map(|f| Facts::clone(f)).collect();
-        all.sort_by(|a, b| {
-            name_key(&a.user_name)
-                .cmp(&name_key(&b.user_name))
-                .then_with(|| a.user_id.cmp(&b.user_id))
-        });
-        all
+        self.ordered.values().map(|f| Facts::clone(f)).collect()
+    }
+
+    /// Visits everyone in the order of [`Self::everyone`] without copying, until `visit`
+    /// returns false.
+    pub(crate) fn scan(&self, mut visit: impl FnMut(&Facts) -> bool) {
+        for facts in self.ordered.values() {
+            if !visit(facts) {
+                return;
+            }
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -68,6 +68,12 @@ impl People for IdentityPeople {
         Ok(self.replica.everyone())
     }
 
+    async fn scan(&self, visit: &mut (dyn for<'f> FnMut(&'f Facts) -> bool + Send)) -> ServiceResult<()> {
+        self.replica.wait_loaded().await?;
+        self.replica.scan(visit);
+        Ok(())
+    }
+
     async fn reports_of(&self, manager_id: &str) -> ServiceResult<Vec<String>> {
         self.replica.wait_loaded().await?;
         Ok(self.replica.reports_of(manager_id))

@@ -155,7 +155,7 @@ impl RequestService {
             ))
             .await?;
         }
-        Ok(Tx { tx, _guard: guard })
+        Ok(Tx::unannounced(tx, guard))
     }
 
     /// Chains every appended event, one sealer at a time, and in the same transaction signs a

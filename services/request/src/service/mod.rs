@@ -25,6 +25,7 @@ mod reconcile;
 mod review;
 mod submit;
 mod views;
+mod watch;
 mod work;
 
 use std::sync::Arc;
@@ -130,6 +131,12 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Posts webhook notifications.
     http: reqwest::Client,
+    /// The requests someone watches, told when a commit of this process changes them.
+    watching: Arc<watch::Watching>,
+    /// Set when the server shuts down: open watch streams end.
+    closing: tokio::sync::watch::Sender<bool>,
+    /// Bounds the open watch streams.
+    watchers: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -144,6 +151,10 @@ impl std::fmt::Debug for RequestService {
 pub(crate) struct Tx {
     pub tx: DatabaseTransaction,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Requests this transaction (and its savepoints) wrote events for.
+    touched: Arc<std::sync::Mutex<Vec<Arc<str>>>>,
+    /// Where a top-level transaction announces them once committed (none for savepoints).
+    announce: Option<Arc<watch::Watching>>,
 }
 
 impl std::ops::Deref for Tx {
@@ -154,9 +165,31 @@ impl std::ops::Deref for Tx {
 }
 
 impl Tx {
+    /// A transaction that changes no request (nothing to announce to watchers).
+    pub(crate) fn unannounced(tx: DatabaseTransaction, guard: Option<tokio::sync::OwnedMutexGuard<()>>) -> Self {
+        Tx {
+            tx,
+            _guard: guard,
+            touched: Default::default(),
+            announce: None,
+        }
+    }
+
     pub async fn commit(self) -> ServiceResult<()> {
         self.tx.commit().await?;
+        if let Some(announce) = &self.announce {
+            let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+            announce.changed(&touched);
+        }
         Ok(())
+    }
+
+    /// Notes that `request_id` changes in this transaction (announced when it commits).
+    pub fn touch(&self, request_id: &str) {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if !touched.iter().any(|id| &**id == request_id) {
+            touched.push(request_id.into());
+        }
     }
 
     /// A savepoint in this transaction: committed, it joins the outer transaction's fate;
@@ -165,6 +198,8 @@ impl Tx {
         Ok(Tx {
             tx: self.tx.begin().await?,
             _guard: None,
+            touched: self.touched.clone(),
+            announce: None,
         })
     }
 
@@ -202,6 +237,9 @@ impl RequestService {
                 writer,
                 worker,
                 wake: tokio::sync::Notify::new(),
+                watching: Default::default(),
+                closing: tokio::sync::watch::channel(false).0,
+                watchers: Arc::new(tokio::sync::Semaphore::new(watch::MAX_WATCHERS)),
                 http: reqwest::Client::builder()
                     .timeout(notify::WEBHOOK_TIMEOUT)
                     .build()
@@ -263,7 +301,12 @@ impl RequestService {
             ))
             .await?;
         }
-        Ok(Tx { tx, _guard: guard })
+        Ok(Tx {
+            tx,
+            _guard: guard,
+            touched: Default::default(),
+            announce: Some(self.inner.watching.clone()),
+        })
     }
 
     /// The request as stored now.
@@ -332,6 +375,7 @@ impl RequestService {
 
     /// Writes history events of `request` (whose row the caller writes), with what they set off.
     pub(crate) async fn publish(&self, tx: &Tx, request: &RequestRow, events: &[EventRow]) -> ServiceResult<()> {
+        tx.touch(&request.id);
         requests::insert_events(&**tx, events).await?;
         audit::insert(&**tx, &self.audit_rows(request, events)).await?;
         self.notify(tx, request, events).await

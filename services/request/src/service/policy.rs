@@ -76,17 +76,21 @@ impl RequestService {
         limit: usize,
     ) -> ServiceResult<Vec<Vec<String>>> {
         let groups = policy.groups();
-        let mut names = vec![Vec::new(); groups.len()];
-        for person in self.ports().people.everyone().await? {
-            if decided.contains(person.user_id.as_str()) {
-                continue;
-            }
-            for index in eligible_groups(groups, &person, context) {
-                if names[index].len() < limit {
-                    names[index].push(person.user_name.clone());
+        let mut names: Vec<Vec<String>> = vec![Vec::new(); groups.len()];
+        self.ports()
+            .people
+            .scan(&mut |person| {
+                if !decided.contains(person.user_id.as_str()) {
+                    for index in eligible_groups(groups, person, context) {
+                        if names[index].len() < limit {
+                            names[index].push(person.user_name.clone());
+                        }
+                    }
                 }
-            }
-        }
+                // Stop once every group has its names.
+                names.iter().any(|n| n.len() < limit)
+            })
+            .await?;
         Ok(names)
     }
 }

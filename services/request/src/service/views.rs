@@ -92,12 +92,11 @@ impl RequestService {
             return Err(ServiceError::NotFound(format!("request {id:?}")));
         }
         let history = requests::events(self.db(), id).await?;
+        let hold_ids: Vec<&str> = items.iter().filter_map(|i| i.hold_id.as_deref()).collect();
+        let mut held = holds::get_many(self.db(), &hold_ids).await?;
         let mut views = Vec::with_capacity(items.len());
         for item in items {
-            let hold = match &item.hold_id {
-                Some(hold_id) => holds::get(self.db(), hold_id).await?,
-                None => None,
-            };
+            let hold = item.hold_id.as_ref().and_then(|id| held.remove(id));
             views.push(ItemView {
                 grant_state: hold.as_ref().map_or("", |h| h.state.as_str()).to_string(),
                 error: hold.as_ref().map(|h| h.error.clone()).unwrap_or_default(),

@@ -164,6 +164,25 @@ pub async fn get(connection: &impl ConnectionTrait, id: &str) -> Result<Option<H
         .transpose()
 }
 
+/// The holds with these ids (one query), by id.
+pub async fn get_many(
+    connection: &impl ConnectionTrait,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, HoldRow>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM holds WHERE id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let values = ids.iter().map(|id| sea_orm::Value::from(id.to_string())).collect();
+    let rows = connection
+        .query_all_raw(statement(connection.get_database_backend(), &sql, values))
+        .await?;
+    rows.iter().map(|row| hold(row).map(|h| (h.id.clone(), h))).collect()
+}
+
 /// The open (granting or granted) hold for this access, if any.
 pub async fn open_for(
     connection: &impl ConnectionTrait,

@@ -34,6 +34,7 @@ mod notifications;
 mod postgres_catalog;
 mod remote_auth;
 mod replicas;
+mod request_filters;
 mod request_postgres;
 mod request_reliability;
 mod request_support;

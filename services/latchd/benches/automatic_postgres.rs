@@ -226,7 +226,7 @@ async fn prove_login(requests: &RequestService, user_id: &str, user_name: &str) 
     // The request turns active just after its last grant lands.
     let request = loop {
         let active = requests
-            .list(&caller, false, vec![State::Active], 10, None)
+            .list(&caller, false, vec![State::Active], Default::default(), 10, None)
             .await
             .expect("list the user's requests");
         if let Some(request) = active.into_iter().next() {

@@ -226,14 +226,23 @@ impl RequestApi for RequestGrpc {
                     .ok_or_else(|| ServiceError::invalid(format!("states[{i}]"), format!("unknown state {text:?}")))?,
             );
         }
+        let only = crate::domain::list_filter::parse(&request.filter, |s| parse_state(s))
+            .map_err(|rule| ServiceError::invalid("filter", rule))?;
         let size = page_size_or(request.page_size, 50, 500)? as u32;
         // The token carries the last row's (created, id), bound to this caller and these filters.
-        let scope = PageScope::new("request.requests", &caller.user_id, (request.all, &states));
+        let scope = PageScope::new(
+            "request.requests",
+            &caller.user_id,
+            (request.all, &states, &request.filter),
+        );
         let after = match scope.open(&request.page_token)? {
             None => None,
             Some(position) => Some(keyset_position(&position)?),
         };
-        let rows = self.service.list(&caller, request.all, states, size, after).await?;
+        let rows = self
+            .service
+            .list(&caller, request.all, states, only, size, after)
+            .await?;
         let next_page_token = match rows.last() {
             Some(last) if rows.len() as u32 == size => {
                 scope.seal(&format!("{}|{}", last.request.created_at.to_rfc3339(), last.request.id))

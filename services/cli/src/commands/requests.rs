@@ -97,6 +97,10 @@ pub enum RequestsCommand {
         /// At most this many
         #[arg(long, default_value_t = 50)]
         limit: i32,
+        /// Only requests matching, e.g. 'flow = "db access" AND create_time >= "2026-12-01T00:00:00Z"'
+        /// (fields: state, flow, requester, grantee, create_time; terms joined by AND)
+        #[arg(long, default_value = "")]
+        filter: String,
     },
     /// One request in full: why it waits and on whom, items, decisions, history
     Show { id: String },
@@ -202,13 +206,19 @@ pub async fn approvals(ctx: &Context) -> Result<(), CliError> {
 pub async fn run(ctx: &Context, command: RequestsCommand) -> Result<(), CliError> {
     let mut client = ctx.request_client().await?;
     match command {
-        RequestsCommand::List { state, everyone, limit } => {
+        RequestsCommand::List {
+            state,
+            everyone,
+            limit,
+            filter,
+        } => {
             let listed = client
                 .list_requests(pb::ListRequestsRequest {
                     all: everyone,
                     states: state,
                     page_size: limit,
                     page_token: String::new(),
+                    filter,
                 })
                 .await?
                 .into_inner()

@@ -11,5 +11,6 @@ pub mod flows;
 pub mod holders;
 pub mod insights;
 pub mod lifecycle;
+pub mod list_filter;
 pub mod notice;
 pub mod policy;

@@ -94,6 +94,7 @@ impl RequestService {
                     states: vec![State::PendingApproval],
                     before: before.clone(),
                     limit: CANDIDATES,
+                    ..Default::default()
                 };
                 requests::list_requests(self.db(), &filter).await?
             };

@@ -10,6 +10,7 @@ use latch_runtime::{Caller, ServiceError, ServiceResult};
 use super::{Policy, RequestService};
 use crate::domain::approval::{Progress, eligible_groups};
 use crate::domain::lifecycle::State;
+use crate::domain::list_filter::ListFilter;
 use crate::store::holds::{self, HoldState};
 use crate::store::requests::{self, ApprovalRow, EventRow, ItemRow, RequestFilter, RequestRow, state_name};
 
@@ -206,7 +207,8 @@ impl RequestService {
         &self,
         caller: &Caller,
         all: bool,
-        states: Vec<State>,
+        mut states: Vec<State>,
+        only: ListFilter,
         page_size: u32,
         after: Option<(DateTime<Utc>, String)>,
     ) -> ServiceResult<Vec<ListedRequest>> {
@@ -215,11 +217,40 @@ impl RequestService {
                 "only admins and auditors list everyone's requests".into(),
             ));
         }
+        if let Some(state) = only.state {
+            if !states.is_empty() {
+                return Err(ServiceError::invalid(
+                    "filter",
+                    "state is given in both states and filter; use one",
+                ));
+            }
+            states.push(state);
+        }
+        // A user named by user name is looked up; an id (of a user who may be gone) is kept.
+        let person = async |named: Option<String>| -> ServiceResult<Option<String>> {
+            Ok(match named {
+                None => None,
+                Some(named) => Some(
+                    self.ports()
+                        .people
+                        .facts(&named)
+                        .await?
+                        .map_or(named, |facts| facts.user_id),
+                ),
+            })
+        };
+        let requester_id = person(only.requester).await?;
+        let grantee_id = person(only.grantee).await?;
         let filter = RequestFilter {
             involving: if all { String::new() } else { caller.user_id.clone() },
             states,
             before: after,
             limit: page_size.clamp(1, 500),
+            flow: only.flow,
+            requester_id,
+            grantee_id,
+            created_from: only.created_from,
+            created_until: only.created_until,
         };
         let rows = requests::list_requests(self.db(), &filter).await?;
         // Each person named once per page, however many of its requests they are in.

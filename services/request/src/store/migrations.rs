@@ -272,7 +272,9 @@ const SCHEMA_V9: &str = r#"
         request_id TEXT NOT NULL,
         PRIMARY KEY (approver_key, request_id)
     );
-    CREATE INDEX approval_keys_request ON approval_keys (request_id)
+    CREATE INDEX approval_keys_request ON approval_keys (request_id);
+    CREATE INDEX requests_flow_id ON requests (flow_id, created_at);
+    CREATE INDEX requests_flow_name ON requests (flow_name, created_at)
 "#;
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -326,7 +328,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "approver index of pending requests",
+        name: "approver index of pending requests; requests by flow",
         sqlite: SCHEMA_V9,
         postgres: SCHEMA_V9,
     },

@@ -284,6 +284,14 @@ pub struct RequestFilter {
     /// Requests created before this (id, time) position, newest first.
     pub before: Option<(DateTime<Utc>, String)>,
     pub limit: u32,
+    /// Made under this flow (its id or its name then).
+    pub flow: Option<String>,
+    pub requester_id: Option<String>,
+    pub grantee_id: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_until: Option<DateTime<Utc>>,
 }
 
 pub async fn list_requests(
@@ -302,6 +310,28 @@ pub async fn list_requests(
         sql.push_str(&vec!["?"; filter.states.len()].join(", "));
         sql.push(')');
         values.extend(filter.states.iter().map(|s| Value::from(state_name(*s))));
+    }
+    if let Some(flow) = &filter.flow {
+        sql.push_str(" AND (flow_id = ? OR flow_name = ?)");
+        values.push(flow.clone().into());
+        values.push(flow.clone().into());
+    }
+    for (column, value) in [
+        ("requester_id", &filter.requester_id),
+        ("grantee_id", &filter.grantee_id),
+    ] {
+        if let Some(value) = value {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(value.clone().into());
+        }
+    }
+    if let Some(from) = filter.created_from {
+        sql.push_str(" AND created_at >= ?");
+        values.push(format_time(from).into());
+    }
+    if let Some(until) = filter.created_until {
+        sql.push_str(" AND created_at < ?");
+        values.push(format_time(until).into());
     }
     if let Some((at, id)) = &filter.before {
         sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");

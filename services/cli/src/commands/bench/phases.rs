@@ -108,61 +108,60 @@ fn status(error: tonic::Status) -> String {
     format!("{:?}: {}", error.code(), error.message())
 }
 
-/// Polls the requests until each is `wanted` (or ends otherwise), and reports the time from
-/// each one's submission (`since`) to the state being seen.
-async fn until_state(
-    world: &World,
-    args: &BenchArgs,
+/// Follows one request with `WatchRequest` until it is `wanted`; returns the time from `since`.
+async fn watch_until(
+    mut client: RequestClient,
+    id: String,
+    wanted: &'static str,
+    since: Instant,
+) -> Result<Duration, String> {
+    use futures::StreamExt;
+    let mut updates = client
+        .watch_request(pb::WatchRequestRequest { id: id.clone() })
+        .await
+        .map_err(status)?
+        .into_inner();
+    while let Some(update) = updates.next().await {
+        let request = update.map_err(status)?;
+        if request.state == wanted {
+            return Ok(since.elapsed());
+        }
+        if matches!(
+            request.state.as_str(),
+            "failed" | "rejected" | "cancelled" | "revoked" | "expired"
+        ) {
+            return Err(format!("request {id} ended {}", request.state));
+        }
+    }
+    Err(format!("request {id}: the watch ended before {wanted}"))
+}
+
+/// Requests followed to a state: (id, requester, the watch).
+type Watched = Vec<(String, usize, tokio::task::JoinHandle<Result<Duration, String>>)>;
+
+/// Waits for every watch (until `started + limit`) and reports the time from each request's
+/// call to its state; returns the requests that reached it.
+async fn reached(
     phase: &str,
-    requests: &[(String, usize, Instant)],
-    wanted: &str,
+    watched: Watched,
     started: Instant,
     limit: Duration,
 ) -> (PhaseReport, Vec<(String, usize)>) {
     let deadline = started + limit;
-    let mut waiting: Vec<(String, usize, Instant)> = requests.to_vec();
     let mut tally = Tally::default();
     let mut reached = Vec::new();
     let mut last_seen = started;
-    while !waiting.is_empty() && Instant::now() < deadline {
-        let mut still = Vec::new();
-        for chunk in waiting.chunks(args.concurrency as usize) {
-            let answers = futures::future::join_all(chunk.iter().map(|(id, requester, _)| {
-                let mut client = world.requesters[*requester].requests.clone();
-                let id = id.clone();
-                async move { client.get_request(pb::GetRequestRequest { id }).await }
-            }))
-            .await;
-            for ((id, requester, since), answer) in chunk.iter().zip(answers) {
-                match answer.map(tonic::Response::into_inner) {
-                    Ok(request) if request.state == wanted => {
-                        last_seen = Instant::now();
-                        tally.latencies.push(since.elapsed());
-                        reached.push((id.clone(), *requester));
-                    }
-                    Ok(request)
-                        if matches!(
-                            request.state.as_str(),
-                            "failed" | "rejected" | "cancelled" | "revoked" | "expired"
-                        ) =>
-                    {
-                        tally.error(format!("request {id} ended {}", request.state));
-                    }
-                    Ok(_) => still.push((id.clone(), *requester, *since)),
-                    Err(error) => {
-                        tally.error(status(error));
-                        still.push((id.clone(), *requester, *since));
-                    }
-                }
+    for (id, requester, watch) in watched {
+        match tokio::time::timeout_at(deadline.into(), watch).await {
+            Ok(Ok(Ok(latency))) => {
+                last_seen = last_seen.max(Instant::now());
+                tally.latencies.push(latency);
+                reached.push((id, requester));
             }
+            Ok(Ok(Err(error))) => tally.error(error),
+            Ok(Err(join)) => tally.error(format!("request {id}: {join}")),
+            Err(_) => tally.error(format!("request {id} not there within --max-seconds")),
         }
-        waiting = still;
-        if !waiting.is_empty() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    for (id, _, _) in &waiting {
-        tally.error(format!("request {id} not {wanted} within --max-seconds"));
     }
     (tally.report(phase, last_seen - started), reached)
 }
@@ -188,14 +187,16 @@ fn submission(
     (requester, request)
 }
 
-/// Submits `--count` requests of `permission`; returns (id, requester, submitted at).
+/// Submits `--count` requests of `permission`; returns (id, requester, state answered) and,
+/// with `watch_for`, a watch opened on each request as soon as it is submitted.
 async fn submit_all(
     world: &World,
     args: &BenchArgs,
     limit: Duration,
     permission: &'static str,
     tag: &'static str,
-) -> (PhaseReport, Vec<(String, usize, Instant)>, Instant) {
+    watch_for: Option<&'static str>,
+) -> (PhaseReport, Vec<(String, usize, String)>, Watched, Instant) {
     let started = Instant::now();
     let calls: Vec<_> = (0..args.count)
         .map(|n| {
@@ -204,29 +205,45 @@ async fn submit_all(
         })
         .collect();
     let calls = Arc::new(calls);
+    let watched = Arc::new(std::sync::Mutex::new(Watched::new()));
+    let watches = watched.clone();
     let (values, tally, elapsed) = drive(args, args.count, limit, move |n| {
-        let calls = calls.clone();
+        let (calls, watches) = (calls.clone(), watches.clone());
         async move {
             let (client, requester, request) = &calls[n as usize];
             let sent = Instant::now();
-            client
+            let answer = client
                 .clone()
                 .submit_request(request.clone())
                 .await
-                .map(|r| (r.into_inner().id, *requester, sent))
-                .map_err(status)
+                .map_err(status)?
+                .into_inner();
+            if let Some(wanted) = watch_for {
+                let watch = tokio::spawn(watch_until(client.clone(), answer.id.clone(), wanted, sent));
+                watches
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((answer.id.clone(), *requester, watch));
+            }
+            Ok((answer.id, *requester, answer.state))
         }
     })
     .await;
     let submitted = values.into_iter().map(|(_, v)| v).collect();
-    (tally.report(&format!("submit {tag}"), elapsed), submitted, started)
+    let watched = std::mem::take(&mut *watched.lock().unwrap_or_else(|p| p.into_inner()));
+    (
+        tally.report(&format!("submit {tag}"), elapsed),
+        submitted,
+        watched,
+        started,
+    )
 }
 
 /// Submit with automatic approval, then every request to ACTIVE.
 pub async fn submit(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
-    let (submitted_report, submitted, started) = submit_all(world, args, limit, "read", "automatic").await;
-    let (active_report, active) =
-        until_state(world, args, "automatic → ACTIVE", &submitted, "active", started, limit).await;
+    let (submitted_report, submitted, watched, started) =
+        submit_all(world, args, limit, "read", "automatic", Some("active")).await;
+    let (active_report, active) = reached("automatic → ACTIVE", watched, started, limit).await;
     state.known.extend(submitted.iter().map(|(id, r, _)| (id.clone(), *r)));
     state.active.extend(active);
     vec![submitted_report, active_report]
@@ -234,17 +251,12 @@ pub async fn submit(world: &World, args: &BenchArgs, limit: Duration, state: &mu
 
 /// Submit for the manager's approval, the managers approve, every request to ACTIVE.
 pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &mut State) -> Vec<PhaseReport> {
-    let (submitted_report, submitted, _) = submit_all(world, args, limit, "write", "pending").await;
-    let (_, pending) = until_state(
-        world,
-        args,
-        "pending",
-        &submitted,
-        "pending_approval",
-        Instant::now(),
-        limit,
-    )
-    .await;
+    let (submitted_report, submitted, _, _) = submit_all(world, args, limit, "write", "pending", None).await;
+    let pending: Vec<(String, usize)> = submitted
+        .iter()
+        .filter(|(_, _, state)| state == "pending_approval")
+        .map(|(id, requester, _)| (id.clone(), *requester))
+        .collect();
     let decisions: Arc<Vec<_>> = Arc::new(
         pending
             .iter()
@@ -257,8 +269,9 @@ pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &m
     let started = Instant::now();
     let count = decisions.len() as u32;
     let calls = decisions.clone();
+    let requesters: Arc<Vec<RequestClient>> = Arc::new(world.requesters.iter().map(|r| r.requests.clone()).collect());
     let (values, tally, elapsed) = drive(args, count, limit, move |n| {
-        let calls = calls.clone();
+        let (calls, world_requesters) = (calls.clone(), requesters.clone());
         async move {
             let (manager, id, requester) = &calls[n as usize];
             let sent = Instant::now();
@@ -269,15 +282,16 @@ pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &m
                     reason: String::new(),
                 })
                 .await
-                .map(|_| (id.clone(), *requester, sent))
-                .map_err(status)
+                .map_err(status)?;
+            let grantee = world_requesters[*requester].clone();
+            let watch = tokio::spawn(watch_until(grantee, id.clone(), "active", sent));
+            Ok((id.clone(), *requester, watch))
         }
     })
     .await;
-    let approved: Vec<_> = values.into_iter().map(|(_, v)| v).collect();
+    let watched: Watched = values.into_iter().map(|(_, v)| v).collect();
     let approve_report = tally.report("approve", elapsed);
-    let (active_report, active) =
-        until_state(world, args, "approved → ACTIVE", &approved, "active", started, limit).await;
+    let (active_report, active) = reached("approved → ACTIVE", watched, started, limit).await;
     state.known.extend(submitted.iter().map(|(id, r, _)| (id.clone(), *r)));
     state.active.extend(active);
     vec![submitted_report, approve_report, active_report]

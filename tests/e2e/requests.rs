@@ -572,6 +572,23 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     };
     // pat is not on call now; quinn is. An owner of another table is no owner here.
     let mut pat = server.requests_with(Some(&pat_token)).await;
+    let approvable = async |client: &mut crate::harness::RequestClient| -> Vec<String> {
+        client
+            .list_approvals(pb::ListApprovalsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .requests
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    assert!(approvable(&mut pat).await.is_empty(), "pat is off call");
+    assert_eq!(
+        approvable(&mut server.requests_with(Some(&quinn_token)).await).await,
+        [first.clone()],
+        "whoever is on call sees it"
+    );
     assert_eq!(
         pat.approve_request(decide(&first)).await.unwrap_err().code(),
         Code::PermissionDenied
@@ -585,6 +602,8 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     // approval deadline) pat may approve and quinn may not.
     server.clock.advance(TimeDelta::hours(23));
     let mut quinn = server.requests_with(Some(&quinn_token)).await;
+    assert!(approvable(&mut quinn).await.is_empty(), "quinn handed off");
+    assert_eq!(approvable(&mut pat).await, [first.clone()], "pat took over");
     assert_eq!(
         quinn.approve_request(decide(&first)).await.unwrap_err().code(),
         Code::PermissionDenied

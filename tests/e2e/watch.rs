@@ -99,6 +99,11 @@ async fn a_requester_watches_their_request_to_active_and_to_its_end() {
         scripted.live().await.is_empty(),
         "the grant is gone when the stream ends"
     );
+    // The CLI follows the same way; on a request that has ended it shows it once and exits.
+    let cli = crate::cli::Cli::new(&server);
+    let watched = cli.run(Some(&ada_token), &["requests", "watch", &id]).await;
+    assert!(watched.status.success(), "{}", crate::cli::stderr(&watched));
+    assert!(crate::cli::stdout(&watched).to_lowercase().contains("revoked"));
 
     // A stream open at shutdown ends, and the server stops.
     let pending = as_ada

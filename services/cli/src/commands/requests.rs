@@ -104,6 +104,8 @@ pub enum RequestsCommand {
     },
     /// One request in full: why it waits and on whom, items, decisions, history
     Show { id: String },
+    /// Follow a request: shown now, then again each time it changes, until it ends
+    Watch { id: String },
     /// Approve as an eligible approver
     Approve {
         id: String,
@@ -227,6 +229,13 @@ pub async fn run(ctx: &Context, command: RequestsCommand) -> Result<(), CliError
             output::emit(ctx.output, &views, || requests_table(&listed))
         }
         RequestsCommand::Show { id } => show_after(ctx, &mut client, &id).await,
+        RequestsCommand::Watch { id } => {
+            let mut updates = client.watch_request(pb::WatchRequestRequest { id }).await?.into_inner();
+            while let Some(update) = updates.message().await? {
+                print_request(ctx, &update)?;
+            }
+            Ok(())
+        }
         RequestsCommand::Approve { id, reason } => {
             let decide = pb::DecideRequest {
                 id: id.clone(),

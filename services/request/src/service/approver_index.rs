@@ -18,8 +18,8 @@ use crate::store::requests::{self, ItemRow, RequestFilter, RequestRow};
 const NOBODY: &str = "nobody";
 /// Candidates read per query.
 const CANDIDATES: u32 = 200;
-/// A person holding more keys than one query takes is checked against every pending request.
-const MAX_PERSON_KEYS: usize = 2_000;
+/// A person holding more keys than this is checked against every pending request instead.
+const MAX_PERSON_KEYS: usize = 20_000;
 
 /// A position in a newest-first listing: (created, id) of the last request looked at.
 pub type Position = (DateTime<Utc>, String);
@@ -34,7 +34,7 @@ impl RequestService {
         if keys.is_empty() {
             keys.push(NOBODY.to_string());
         }
-        approval_keys::put(&**tx, &request.id, &keys).await?;
+        approval_keys::put(&**tx, &request.id, &keys, ON_CALL).await?;
         Ok(())
     }
 
@@ -77,10 +77,9 @@ impl RequestService {
         let reports = people.reports_of(&me.user_id).await?;
         let now = self.now();
         let mut on_call = Vec::new();
-        for key in approval_keys::keys_with_prefix(self.db(), ON_CALL).await? {
-            let schedule = &key[ON_CALL.len()..];
-            if people.on_call(schedule, now).await?.contains(&me.user_id) {
-                on_call.push(schedule.to_string());
+        for schedule in approval_keys::schedules(self.db()).await? {
+            if people.on_call(&schedule, now).await?.contains(&me.user_id) {
+                on_call.push(schedule);
             }
         }
         let keys: Vec<String> = person_keys(&me, &reports, &on_call).into_iter().collect();

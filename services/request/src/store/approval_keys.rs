@@ -2,23 +2,36 @@
 //! key. Written with the request's move into pending approval, deleted with its move out.
 
 use latch_runtime::database::{format_time, statement};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 
 use super::requests::{REQUEST_COLUMNS, RequestRow, request};
 
-/// Most keys sent in one query (a person's keys are few; this bounds a pathological directory).
-const KEYS_PER_QUERY: usize = 500;
+/// Most keys written in one statement.
+const KEYS_PER_STATEMENT: usize = 300;
 
-/// Stores `request_id` under `keys` (idempotent).
-pub async fn put(connection: &impl ConnectionTrait, request_id: &str, keys: &[String]) -> Result<(), DbErr> {
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
+/// Stores `request_id` under `keys` (idempotent); keys starting with `on_call_prefix` also
+/// record their schedule.
+pub async fn put(
+    connection: &impl ConnectionTrait,
+    request_id: &str,
+    keys: &[String],
+    on_call_prefix: &str,
+) -> Result<(), DbErr> {
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO approval_keys (approver_key, request_id) VALUES {} ON CONFLICT DO NOTHING",
-            vec!["(?, ?)"; chunk.len()].join(", ")
+            "INSERT INTO approval_keys (approver_key, request_id, schedule) VALUES {} ON CONFLICT DO NOTHING",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
         );
         let values = chunk
             .iter()
-            .flat_map(|key| [Value::from(key.clone()), Value::from(request_id.to_string())])
+            .flat_map(|key| {
+                let schedule = key.strip_prefix(on_call_prefix).unwrap_or_default();
+                [
+                    Value::from(key.clone()),
+                    Value::from(request_id.to_string()),
+                    Value::from(schedule.to_string()),
+                ]
+            })
             .collect();
         connection
             .execute_raw(statement(connection.get_database_backend(), &sql, values))
@@ -47,16 +60,21 @@ pub async fn pending_under(
     before: Option<(chrono::DateTime<chrono::Utc>, String)>,
     limit: u32,
 ) -> Result<Vec<RequestRow>, DbErr> {
-    let keys = &keys[..keys.len().min(KEYS_PER_QUERY)];
     if keys.is_empty() {
         return Ok(Vec::new());
     }
+    // The keys travel as one JSON array: one statement text (prepared once) however many keys
+    // a person holds (a manager of hundreds holds hundreds).
+    let keys_from_json = match connection.get_database_backend() {
+        DbBackend::Postgres => "SELECT json_array_elements_text(CAST(? AS json))",
+        _ => "SELECT value FROM json_each(?)",
+    };
     let mut sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'pending_approval' AND id IN (
-             SELECT request_id FROM approval_keys WHERE approver_key IN ({}))",
-        vec!["?"; keys.len()].join(", ")
+             SELECT request_id FROM approval_keys WHERE approver_key IN ({keys_from_json}))"
     );
-    let mut values: Vec<Value> = keys.iter().map(|k| Value::from(k.clone())).collect();
+    let keys = serde_json::to_string(keys).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut values: Vec<Value> = vec![keys.into()];
     if let Some((at, id)) = before {
         sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
         values.push(format_time(at).into());
@@ -71,26 +89,16 @@ pub async fn pending_under(
     rows.iter().map(request).collect()
 }
 
-/// The distinct keys with `prefix` that pending requests wait under (e.g. every schedule whose
-/// on-call person may approve something now).
-pub async fn keys_with_prefix(connection: &impl ConnectionTrait, prefix: &str) -> Result<Vec<String>, DbErr> {
+/// The schedules whose on-call person may approve a pending request.
+pub async fn schedules(connection: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     let rows = connection
         .query_all_raw(statement(
             connection.get_database_backend(),
-            "SELECT DISTINCT approver_key FROM approval_keys WHERE approver_key LIKE ? ESCAPE '\\'
-             ORDER BY approver_key LIMIT 1000",
-            vec![
-                format!(
-                    "{}%",
-                    prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-                )
-                .into(),
-            ],
+            "SELECT DISTINCT schedule FROM approval_keys WHERE schedule <> '' ORDER BY schedule LIMIT 1000",
+            vec![],
         ))
         .await?;
-    rows.iter()
-        .map(|row| row.try_get::<String>("", "approver_key"))
-        .collect()
+    rows.iter().map(|row| row.try_get::<String>("", "schedule")).collect()
 }
 
 /// Pending requests not in the index (written before it existed), at most `limit`.

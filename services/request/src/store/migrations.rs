@@ -270,9 +270,12 @@ const SCHEMA_V9: &str = r#"
     CREATE TABLE approval_keys (
         approver_key TEXT NOT NULL,
         request_id TEXT NOT NULL,
+        -- The schedule of an on-call key, empty otherwise: who is on call is asked per schedule.
+        schedule TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (approver_key, request_id)
     );
     CREATE INDEX approval_keys_request ON approval_keys (request_id);
+    CREATE INDEX approval_keys_schedule ON approval_keys (schedule) WHERE schedule <> '';
     CREATE INDEX requests_flow_id ON requests (flow_id, created_at);
     CREATE INDEX requests_flow_name ON requests (flow_name, created_at)
 "#;

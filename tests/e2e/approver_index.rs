@@ -80,10 +80,10 @@ async fn managers_see_their_reports_pending_requests_in_pages_and_follow_changes
         ids
     };
     let mut as_boss1 = server.requests_with(Some(&boss1_token)).await;
-    let mut asboss2 = server.requests_with(Some(&boss2_token)).await;
+    let mut as_boss2 = server.requests_with(Some(&boss2_token)).await;
     assert_eq!(approvable(&mut as_boss1, 2).await, sorted(submitted[..3].to_vec()));
     assert_eq!(approvable(&mut as_boss1, 500).await, sorted(submitted[..3].to_vec()));
-    assert_eq!(approvable(&mut asboss2, 1).await, vec![submitted[3].clone()]);
+    assert_eq!(approvable(&mut as_boss2, 1).await, vec![submitted[3].clone()]);
     let status = as_boss1
         .list_approvals(pb::ListApprovalsRequest {
             page_size: 1,
@@ -110,11 +110,14 @@ async fn managers_see_their_reports_pending_requests_in_pages_and_follow_changes
         })
         .await
         .unwrap();
+    // The request service's directory replica follows identity's feed: moments, not a poll.
+    let moved = sorted(vec![submitted[2].clone(), submitted[3].clone()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while approvable(&mut as_boss2, 50).await != moved {
+        assert!(std::time::Instant::now() < deadline, "boss2 never saw cat's request");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(approvable(&mut as_boss1, 50).await, sorted(submitted[..2].to_vec()));
-    assert_eq!(
-        approvable(&mut asboss2, 50).await,
-        sorted(vec![submitted[2].clone(), submitted[3].clone()])
-    );
 
     // A decided request leaves the index.
     as_boss1
@@ -151,10 +154,10 @@ async fn managers_see_their_reports_pending_requests_in_pages_and_follow_changes
     let (data_dir, database_url, clock) = server.stop().await;
     let server = TestServer::start_with(data_dir, database_url, clock, vec![scripted.clone()]).await;
     let mut as_boss1 = server.requests_with(Some(&boss1_token)).await;
-    let mut asboss2 = server.requests_with(Some(&boss2_token)).await;
+    let mut as_boss2 = server.requests_with(Some(&boss2_token)).await;
     assert_eq!(approvable(&mut as_boss1, 50).await, vec![submitted[1].clone()]);
     assert_eq!(
-        approvable(&mut asboss2, 50).await,
+        approvable(&mut as_boss2, 50).await,
         sorted(vec![submitted[2].clone(), submitted[3].clone()])
     );
 }

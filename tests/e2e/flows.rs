@@ -272,11 +272,73 @@ async fn evaluation_allows_or_says_why_not() {
     let requestable = ada
         .list_requestable(pb::ListRequestableRequest {
             at: Some(timestamp(monday)),
+            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(requestable.flows.len(), 2);
+    // One flow's items, page by page, each item once and in order.
+    let flow = &requestable.flows[0];
+    assert!(flow.item_count > 2, "enough items for several pages");
+    let (mut seen, mut page_token) = (Vec::new(), String::new());
+    loop {
+        let page = ada
+            .list_requestable(pb::ListRequestableRequest {
+                at: Some(timestamp(monday)),
+                flow: flow.flow_name.clone(),
+                page_size: 2,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.flows.len(), 1);
+        assert!(page.flows[0].items.len() <= 2);
+        assert_eq!(page.flows[0].item_count, flow.item_count);
+        seen.extend(
+            page.flows[0]
+                .items
+                .iter()
+                .map(|i| (i.resource_id.clone(), i.permission.clone())),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let all: Vec<_> = flow
+        .items
+        .iter()
+        .map(|i| (i.resource_id.clone(), i.permission.clone()))
+        .collect();
+    assert_eq!(seen, all, "the pages add up to the flow's items");
+    assert_eq!(seen.len() as i64, flow.item_count);
+    let first = ada
+        .list_requestable(pb::ListRequestableRequest {
+            at: Some(timestamp(monday)),
+            flow: flow.flow_id.clone(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (other_flow, field) in [
+        (requestable.flows[1].flow_id.clone(), "page_token"),
+        (String::new(), "page_token"),
+    ] {
+        let status = ada
+            .list_requestable(pb::ListRequestableRequest {
+                at: Some(timestamp(monday)),
+                flow: other_flow,
+                page_size: 1,
+                page_token: first.next_page_token.clone(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(crate::harness::violated_fields(&status), [field]);
+    }
     let explained = admin_flows
         .explain(pb::ExplainRequest {
             item: Some(item("table:orders-prod/orders")),

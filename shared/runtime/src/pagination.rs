@@ -18,7 +18,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// well inside a client's 4 MiB default, whatever the items hold.
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// The longest position a token may carry (keyset cursors are a time and an id).
-const MAX_POSITION_BYTES: usize = 512;
+const MAX_POSITION_BYTES: usize = 1024;
 const TAG_BYTES: usize = 16;
 
 static TOKEN_KEY: OnceLock<[u8; 32]> = OnceLock::new();

@@ -206,7 +206,10 @@ pub async fn run(ctx: &Context, command: FlowsCommand) -> Result<(), CliError> {
         FlowsCommand::Evaluate(args) => flow_evaluate::evaluate(ctx, &mut client, &args).await,
         FlowsCommand::Requestable { at } => {
             let flows = client
-                .list_requestable(pb::ListRequestableRequest { at })
+                .list_requestable(pb::ListRequestableRequest {
+                    at,
+                    ..Default::default()
+                })
                 .await?
                 .into_inner()
                 .flows;

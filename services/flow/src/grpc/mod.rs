@@ -14,6 +14,7 @@ use crate::domain::duration::Span;
 use crate::domain::evaluate::{Allowance, Item};
 use crate::domain::model::FlowKind;
 use crate::domain::templates::TEMPLATES;
+use crate::service::RequestablePage;
 use crate::service::queries_public::Asked;
 use crate::service::{FlowService, to_yaml};
 use crate::store::StoredFlow;
@@ -215,20 +216,47 @@ impl FlowApi for FlowGrpc {
         request: Request<pb::ListRequestableRequest>,
     ) -> GrpcResult<pb::ListRequestableResponse> {
         let caller = caller(&request)?;
-        let at = instant("at", request.get_ref().at.as_ref())?;
-        let flows = self
-            .service
-            .requestable(&caller.user_id, at)
-            .await?
+        let body = request.get_ref();
+        let at = instant("at", body.at.as_ref())?;
+        let size = latch_runtime::pagination::page_size_or(body.page_size, 100, 1000)?;
+        let flow = body.flow.trim();
+        if flow.chars().count() > 256 {
+            return Err(ServiceError::invalid("flow", "must be at most 256 characters").into());
+        }
+        if flow.is_empty() && !body.page_token.is_empty() {
+            return Err(ServiceError::invalid("page_token", "pages go through one flow: set flow").into());
+        }
+        // The token carries the last item shown, bound to this caller, flow and time.
+        let scope = latch_runtime::pagination::PageScope::new(
+            "flow.requestable",
+            &caller.user_id,
+            (flow, body.at.as_ref().map(|t| (t.seconds, t.nanos))),
+        );
+        let after = scope.open(&body.page_token)?.map(|p| item_position(&p)).transpose()?;
+        let page = RequestablePage {
+            flow: (!flow.is_empty()).then(|| flow.to_string()),
+            size,
+            after,
+        };
+        let flows = self.service.requestable(&caller.user_id, at, &page).await?;
+        let next_page_token = match flows.as_slice() {
+            [only] if page.flow.is_some() && only.items.len() == size => only
+                .items
+                .last()
+                .map(|i| scope.seal(&serde_json::json!([i.integration_id, i.resource_id, i.permission]).to_string()))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let flows = flows
             .into_iter()
             .map(|f| pb::RequestableFlow {
                 flow_id: f.flow_id,
                 flow_name: f.flow_name,
-                item_count: f.items.len() as i64,
-                items: f.items.iter().take(1000).map(item).collect(),
+                item_count: f.item_count as i64,
+                items: f.items.iter().map(item).collect(),
             })
             .collect();
-        Ok(Response::new(pb::ListRequestableResponse { flows }))
+        Ok(Response::new(pb::ListRequestableResponse { flows, next_page_token }))
     }
 
     async fn explain(&self, request: Request<pb::ExplainRequest>) -> GrpcResult<pb::ExplainResponse> {
@@ -327,4 +355,20 @@ impl FlowApi for FlowGrpc {
             applied: report.applied,
         }))
     }
+}
+
+/// A page position: the last item shown, as `[integration, resource, permission]`.
+fn item_position(position: &str) -> Result<Item, ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            "page_token",
+            "is not a token returned by a previous call of this listing",
+        )
+    };
+    let [integration_id, resource_id, permission]: [String; 3] = serde_json::from_str(position).map_err(|_| bad())?;
+    Ok(Item {
+        integration_id,
+        resource_id,
+        permission,
+    })
 }

@@ -21,7 +21,7 @@ use crate::ports::{Catalog, People};
 use crate::store::{FlowStore, StoredFlow, name_key};
 
 pub use code::ApplyReport;
-pub use queries::{AutomaticFlow, EvaluationAnswer, ExplainedFlow, RequestableFlow};
+pub use queries::{AutomaticFlow, EvaluationAnswer, ExplainedFlow, RequestableFlow, RequestablePage};
 
 /// Types of the read queries the adapters build.
 pub mod queries_public {

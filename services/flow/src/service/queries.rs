@@ -27,7 +27,21 @@ pub struct EvaluationAnswer {
 pub struct RequestableFlow {
     pub flow_id: String,
     pub flow_name: String,
+    /// A page of the flow's items, in item order.
     pub items: Vec<Item>,
+    /// All of the flow's items.
+    pub item_count: usize,
+}
+
+/// Which of the requestable items to show.
+#[derive(Debug, Clone, Default)]
+pub struct RequestablePage {
+    /// Only this flow (id or name).
+    pub flow: Option<String>,
+    /// Items per flow.
+    pub size: usize,
+    /// Only items after this one.
+    pub after: Option<Item>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,7 +197,12 @@ impl FlowService {
     }
 
     /// Self-serve flows whose requestor conditions and window hold for `user` now.
-    pub async fn requestable(&self, user_id: &str, at: Option<DateTime<Utc>>) -> ServiceResult<Vec<RequestableFlow>> {
+    pub async fn requestable(
+        &self,
+        user_id: &str,
+        at: Option<DateTime<Utc>>,
+        page: &RequestablePage,
+    ) -> ServiceResult<Vec<RequestableFlow>> {
         let facts = self.facts_of("user", user_id).await?;
         let prepared = PreparedFacts::new(&facts);
         let at = at.unwrap_or_else(|| self.now());
@@ -191,14 +210,28 @@ impl FlowService {
         Ok(state
             .index
             .flows()
+            .filter(|f| page.flow.as_ref().is_none_or(|w| *w == f.id || *w == f.spec.name))
             .filter(|f| {
                 f.spec.active && f.spec.kind == FlowKind::SelfServe && f.spec.for_whom.themselves && f.when.contains(at)
             })
             .filter(|f| crate::domain::compiled::CompiledConditions::new(&f.spec.requestors).holds(&prepared))
-            .map(|f| RequestableFlow {
-                flow_id: f.id.clone(),
-                flow_name: f.spec.name.clone(),
-                items: f.items.iter().cloned().collect(),
+            .map(|f| {
+                // Only the page is copied, however many items the flow covers.
+                let items: Vec<Item> = match &page.after {
+                    None => f.items.iter().take(page.size).cloned().collect(),
+                    Some(last) => f
+                        .items
+                        .range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+                        .take(page.size)
+                        .cloned()
+                        .collect(),
+                };
+                RequestableFlow {
+                    flow_id: f.id.clone(),
+                    flow_name: f.spec.name.clone(),
+                    items,
+                    item_count: f.items.len(),
+                }
             })
             .collect())
     }

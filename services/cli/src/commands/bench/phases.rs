@@ -403,7 +403,7 @@ pub async fn read(world: &World, args: &BenchArgs, limit: Duration, state: &Stat
         async move {
             flows[n as usize % flows.len()]
                 .clone()
-                .list_requestable(flow::ListRequestableRequest { at: None })
+                .list_requestable(flow::ListRequestableRequest::default())
                 .await
                 .map(|_| ())
                 .map_err(status)

@@ -586,7 +586,7 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     assert!(approvable(&mut pat).await.is_empty(), "pat is off call");
     assert_eq!(
         approvable(&mut server.requests_with(Some(&quinn_token)).await).await,
-        [first.clone()],
+        std::slice::from_ref(&first),
         "whoever is on call sees it"
     );
     assert_eq!(
@@ -603,7 +603,11 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     server.clock.advance(TimeDelta::hours(23));
     let mut quinn = server.requests_with(Some(&quinn_token)).await;
     assert!(approvable(&mut quinn).await.is_empty(), "quinn handed off");
-    assert_eq!(approvable(&mut pat).await, [first.clone()], "pat took over");
+    assert_eq!(
+        approvable(&mut pat).await,
+        std::slice::from_ref(&first),
+        "pat took over"
+    );
     assert_eq!(
         quinn.approve_request(decide(&first)).await.unwrap_err().code(),
         Code::PermissionDenied

@@ -226,7 +226,7 @@ impl RequestApi for RequestGrpc {
                     .ok_or_else(|| ServiceError::invalid(format!("states[{i}]"), format!("unknown state {text:?}")))?,
             );
         }
-        let only = crate::domain::list_filter::parse(&request.filter, |s| parse_state(s))
+        let only = crate::domain::list_filter::parse(&request.filter, parse_state)
             .map_err(|rule| ServiceError::invalid("filter", rule))?;
         let size = page_size_or(request.page_size, 50, 500)? as u32;
         // The token carries the last row's (created, id), bound to this caller and these filters.

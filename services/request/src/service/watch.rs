@@ -20,14 +20,17 @@ pub const MAX_WATCHERS: usize = 10_000;
 /// The longest a watcher goes without reading its request.
 const RECHECK: Duration = Duration::from_secs(1);
 
-/// The watched requests: id → (a change counter, how many watch it).
+/// A watched request's change counter and how many watch it.
+type Watched = (tokio::sync::watch::Sender<u64>, usize);
+
+/// The watched requests by id.
 #[derive(Default)]
 pub(crate) struct Watching {
-    requests: Mutex<HashMap<Arc<str>, (tokio::sync::watch::Sender<u64>, usize)>>,
+    requests: Mutex<HashMap<Arc<str>, Watched>>,
 }
 
 impl Watching {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, (tokio::sync::watch::Sender<u64>, usize)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Watched>> {
         self.requests.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -123,6 +123,7 @@ impl RequestServer {
         let mut tasks = Vec::new();
         if workers {
             tasks.push(self.service.spawn_workers());
+            tasks.push(self.service.spawn_indexer());
             tasks.push(
                 self.service
                     .spawn_reconciler(Duration::from_secs(config.request.reconcile_interval_secs.max(10))),

@@ -210,7 +210,11 @@ impl FlowService {
         Ok(state
             .index
             .flows()
-            .filter(|f| page.flow.as_ref().is_none_or(|w| *w == f.id || *w == f.spec.name))
+            .filter(|f| {
+                page.flow
+                    .as_ref()
+                    .is_none_or(|w| *w == f.id || w.to_lowercase() == f.spec.name.to_lowercase())
+            })
             .filter(|f| {
                 f.spec.active && f.spec.kind == FlowKind::SelfServe && f.spec.for_whom.themselves && f.when.contains(at)
             })

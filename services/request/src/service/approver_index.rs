@@ -8,7 +8,7 @@ use latch_runtime::{Caller, ServiceResult};
 use super::policy::owners_of;
 use super::views::RequestView;
 use super::{Policy, RequestService, Tx};
-use crate::domain::approver_keys::{ON_CALL, person_keys, request_keys};
+use crate::domain::approver_keys::{ANY, ON_CALL, person_keys, request_keys};
 use crate::domain::lifecycle::State;
 use crate::store::approval_keys;
 use crate::store::requests::{self, ItemRow, RequestFilter, RequestRow};
@@ -27,15 +27,37 @@ pub type Position = (DateTime<Utc>, String);
 impl RequestService {
     /// Stores a request that now waits for approval under its approvers' keys.
     pub(crate) async fn index_approvers(&self, tx: &Tx, request: &RequestRow, items: &[ItemRow]) -> ServiceResult<()> {
-        let policy = Policy::parse(&request.policy)?;
-        let mut keys: Vec<String> = request_keys(policy.groups(), &request.grantee_id, &owners_of(items))
-            .into_iter()
-            .collect();
+        let mut keys: Vec<String> = match Policy::parse(&request.policy) {
+            Ok(policy) => request_keys(policy.groups(), &request.grantee_id, &owners_of(items))
+                .into_iter()
+                .collect(),
+            // Listed for everyone's exact check (which refuses it) rather than lost.
+            Err(error) => {
+                tracing::warn!(request = %request.id, %error, "stored policy unreadable; indexed for everyone");
+                vec![ANY.to_string()]
+            }
+        };
         if keys.is_empty() {
             keys.push(NOBODY.to_string());
         }
         approval_keys::put(&**tx, &request.id, &keys, ON_CALL).await?;
         Ok(())
+    }
+
+    /// Every minute, indexes pending requests no index entry covers (written by a replica of
+    /// a version before the index, during a rolling upgrade).
+    pub fn spawn_indexer(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                match service.index_unindexed_pending().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(requests = n, "pending requests added to the approver index"),
+                    Err(error) => tracing::warn!(%error, "indexing pending approvals failed; will retry"),
+                }
+            }
+        })
     }
 
     /// Indexes the pending requests written before the index existed; returns how many.
@@ -76,10 +98,17 @@ impl RequestService {
         };
         let reports = people.reports_of(&me.user_id).await?;
         let now = self.now();
+        // Who is on call, per schedule some pending request names, asked together. A schedule
+        // identity no longer has (deleted since) makes nobody on call for it; it must not
+        // break the listing for everyone.
+        let schedules = approval_keys::schedules(self.db()).await?;
+        let answers = futures::future::join_all(schedules.iter().map(|s| people.on_call(s, now))).await;
         let mut on_call = Vec::new();
-        for schedule in approval_keys::schedules(self.db()).await? {
-            if people.on_call(&schedule, now).await?.contains(&me.user_id) {
-                on_call.push(schedule);
+        for (schedule, answer) in schedules.into_iter().zip(answers) {
+            match answer {
+                Ok(users) if users.contains(&me.user_id) => on_call.push(schedule),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%schedule, %error, "on-call lookup failed; nobody counts as on call"),
             }
         }
         let keys: Vec<String> = person_keys(&me, &reports, &on_call).into_iter().collect();

@@ -94,7 +94,7 @@ pub async fn schedules(connection: &impl ConnectionTrait) -> Result<Vec<String>,
     let rows = connection
         .query_all_raw(statement(
             connection.get_database_backend(),
-            "SELECT DISTINCT schedule FROM approval_keys WHERE schedule <> '' ORDER BY schedule LIMIT 1000",
+            "SELECT DISTINCT schedule FROM approval_keys WHERE schedule <> '' ORDER BY schedule",
             vec![],
         ))
         .await?;

@@ -85,6 +85,7 @@ async fn the_load_generator_runs_every_phase_against_a_separate_latchd() {
             "submit automatic",
             "automatic → ACTIVE",
             "submit pending",
+            "ListApprovals, 30 pending",
             "approve",
             "approved → ACTIVE",
             "extend",

@@ -257,6 +257,8 @@ pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &m
         .filter(|(_, _, state)| state == "pending_approval")
         .map(|(id, requester, _)| (id.clone(), *requester))
         .collect();
+    // What an approver meets while the requests wait.
+    let listing = list_approvals(world, args, limit, &format!("ListApprovals, {} pending", pending.len())).await;
     let decisions: Arc<Vec<_>> = Arc::new(
         pending
             .iter()
@@ -294,7 +296,25 @@ pub async fn approve(world: &World, args: &BenchArgs, limit: Duration, state: &m
     let (active_report, active) = reached("approved → ACTIVE", watched, started, limit).await;
     state.known.extend(submitted.iter().map(|(id, r, _)| (id.clone(), *r)));
     state.active.extend(active);
-    vec![submitted_report, approve_report, active_report]
+    vec![submitted_report, listing, approve_report, active_report]
+}
+
+/// `ListApprovals` by the managers in turn (the first page, up to 50 requests each).
+async fn list_approvals(world: &World, args: &BenchArgs, limit: Duration, phase: &str) -> PhaseReport {
+    let managers = Arc::new(world.managers.clone());
+    let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
+        let managers = managers.clone();
+        async move {
+            managers[n as usize % managers.len()]
+                .clone()
+                .list_approvals(pb::ListApprovalsRequest::default())
+                .await
+                .map(|_| ())
+                .map_err(status)
+        }
+    })
+    .await;
+    tally.report(phase, elapsed)
 }
 
 /// One call per request in `requests` (cycling through them for `count` calls), made with the
@@ -383,20 +403,7 @@ pub async fn read(world: &World, args: &BenchArgs, limit: Duration, state: &Stat
         .await;
         reports.push(tally.report("read GetRequest", elapsed));
     }
-    let managers = Arc::new(world.managers.clone());
-    let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
-        let managers = managers.clone();
-        async move {
-            managers[n as usize % managers.len()]
-                .clone()
-                .list_approvals(pb::ListApprovalsRequest::default())
-                .await
-                .map(|_| ())
-                .map_err(status)
-        }
-    })
-    .await;
-    reports.push(tally.report("read ListApprovals", elapsed));
+    reports.push(list_approvals(world, args, limit, "read ListApprovals").await);
     let flows: Arc<Vec<_>> = Arc::new(world.requesters.iter().map(|r| r.flows.clone()).collect());
     let (_, tally, elapsed) = drive(args, args.count, limit, move |n| {
         let flows = flows.clone();

@@ -72,6 +72,36 @@ pub fn eligible_groups(groups: &[ApproverGroup], approver: &Facts, context: &App
         .collect()
 }
 
+/// The people a group can admit, when its rows name them outright (the grantee's manager,
+/// whoever is on call): the only ones worth checking. `None` when a row admits by attribute
+/// or ownership and everyone must be checked.
+pub fn named_candidates(group: &ApproverGroup, context: &ApprovalContext) -> Option<BTreeSet<String>> {
+    let row = |row: &ApproverRow| -> Option<BTreeSet<String>> {
+        match row {
+            ApproverRow::Manager => Some(context.grantee.manager_id.iter().cloned().collect()),
+            ApproverRow::OnCall { schedules } => Some(
+                schedules
+                    .iter()
+                    .flat_map(|s| context.on_call.get(s).into_iter().flatten().cloned())
+                    .collect(),
+            ),
+            ApproverRow::Condition { .. } | ApproverRow::ResourceOwner => None,
+        }
+    };
+    match group.combine {
+        // Everyone admitted passes every row: one row's people are enough.
+        Combine::And => group
+            .rows
+            .iter()
+            .find_map(row)
+            .or_else(|| group.rows.is_empty().then(BTreeSet::new)),
+        Combine::Or => group.rows.iter().map(row).try_fold(BTreeSet::new(), |mut all, some| {
+            all.extend(some?);
+            Some(all)
+        }),
+    }
+}
+
 /// One approval as recorded: who, and the groups they were eligible for when they acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cast {
@@ -193,6 +223,34 @@ mod tests {
         assert_eq!(eligible_groups(&groups, &person("owner", &[], None), &c), [1]);
         assert_eq!(eligible_groups(&groups, &person("pager", &[], None), &c), [2]);
         assert!(eligible_groups(&groups, &person("stranger", &["sales"], None), &c).is_empty());
+    }
+
+    #[test]
+    fn groups_that_name_their_people_are_checked_for_those_people_only() {
+        let c = context();
+        let on_call = ApproverRow::OnCall {
+            schedules: vec!["payments-primary".into()],
+        };
+        let named = |rows: Vec<ApproverRow>, combine| named_candidates(&group(combine, rows, 1), &c);
+        assert_eq!(
+            named(vec![ApproverRow::Manager, on_call.clone()], Combine::Or),
+            Some(BTreeSet::from(["boss".to_string(), "pager".to_string()]))
+        );
+        assert_eq!(named(vec![ApproverRow::Manager, security()], Combine::Or), None);
+        assert_eq!(
+            named(vec![security(), ApproverRow::Manager], Combine::And),
+            Some(BTreeSet::from(["boss".to_string()])),
+            "AND: the manager row is enough"
+        );
+        assert_eq!(named(vec![ApproverRow::ResourceOwner], Combine::Or), None);
+        // Whoever the named people are, eligibility still decides: the candidates include
+        // everyone eligible_groups admits.
+        for approver in ["boss", "pager", "owner", "stranger"] {
+            let groups = vec![group(Combine::Or, vec![ApproverRow::Manager, on_call.clone()], 1)];
+            let eligible = !eligible_groups(&groups, &person(approver, &[], None), &c).is_empty();
+            let candidates = named_candidates(&groups[0], &c).unwrap();
+            assert_eq!(eligible, candidates.contains(approver), "{approver}");
+        }
     }
 
     #[test]

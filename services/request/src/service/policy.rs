@@ -7,7 +7,7 @@ use latch_policy::conditions::Facts;
 use latch_runtime::{ServiceError, ServiceResult};
 
 use super::RequestService;
-use crate::domain::approval::{ApprovalContext, Cast, Progress, eligible_groups, progress};
+use crate::domain::approval::{ApprovalContext, Cast, Progress, eligible_groups, named_candidates, progress};
 pub use crate::domain::policy::Policy;
 use crate::store::requests::{ApprovalRow, ItemRow, RequestRow};
 
@@ -77,6 +77,31 @@ impl RequestService {
     ) -> ServiceResult<Vec<Vec<String>>> {
         let groups = policy.groups();
         let mut names: Vec<Vec<String>> = vec![Vec::new(); groups.len()];
+        // When every group names its people (the grantee's manager, whoever is on call), those
+        // few are checked instead of the whole directory.
+        let named: Option<BTreeSet<String>> = groups.iter().try_fold(BTreeSet::new(), |mut all, group| {
+            all.extend(named_candidates(group, context)?);
+            Some(all)
+        });
+        if let Some(named) = named {
+            let mut people = Vec::new();
+            for id in &named {
+                if let Some(person) = self.ports().people.facts(id).await? {
+                    people.push(person);
+                }
+            }
+            people.sort_by(|a, b| {
+                (a.user_name.to_lowercase(), &a.user_id).cmp(&(b.user_name.to_lowercase(), &b.user_id))
+            });
+            for person in people.iter().filter(|p| !decided.contains(p.user_id.as_str())) {
+                for index in eligible_groups(groups, person, context) {
+                    if names[index].len() < limit {
+                        names[index].push(person.user_name.clone());
+                    }
+                }
+            }
+            return Ok(names);
+        }
         self.ports()
             .people
             .scan(&mut |person| {

@@ -92,7 +92,19 @@ impl RequestService {
         if !(party || overseer || can_approve || was_approver) {
             return Err(ServiceError::NotFound(format!("request {id:?}")));
         }
-        let history = requests::events(self.db(), id).await?;
+        self.view(request, items, approvals, can_approve).await
+    }
+
+    /// A request in full from what the caller's access check already read (the caller may
+    /// read it).
+    pub(super) async fn view(
+        &self,
+        request: RequestRow,
+        items: Vec<ItemRow>,
+        approvals: Vec<ApprovalRow>,
+        can_approve: bool,
+    ) -> ServiceResult<RequestView> {
+        let history = requests::events(self.db(), &request.id).await?;
         let hold_ids: Vec<&str> = items.iter().filter_map(|i| i.hold_id.as_deref()).collect();
         let mut held = holds::get_many(self.db(), &hold_ids).await?;
         let mut views = Vec::with_capacity(items.len());

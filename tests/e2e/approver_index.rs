@@ -6,54 +6,15 @@ use latch_proto::identity::v1 as identity;
 use latch_proto::request::v1 as pb;
 use sea_orm::ConnectionTrait;
 
-use crate::harness::{RequestClient, TestServer};
-use crate::request_support::{Scripted, ask, create_flow, integration, item, person};
-
-const BY_MANAGER: &str = r#"
-name: orders by the manager
-kind: self_serve
-requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
-targets:
-  - integration: { integration: shop, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
-grant_for: { custom: 2h }
-approval:
-  approval_of:
-    groups:
-      - rows: [ manager ]
-settings:
-  require_justification: false
-"#;
-
-/// Every request id the caller may approve, page by page (`size` per page).
-async fn approvable(client: &mut RequestClient, size: i32) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut page_token = String::new();
-    for _ in 0..50 {
-        let page = client
-            .list_approvals(pb::ListApprovalsRequest {
-                page_size: size,
-                page_token,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(page.requests.len() <= size as usize, "a page holds at most page_size");
-        ids.extend(page.requests.into_iter().map(|r| r.id));
-        if page.next_page_token.is_empty() {
-            ids.sort();
-            return ids;
-        }
-        page_token = page.next_page_token;
-    }
-    panic!("paging did not end");
-}
+use crate::harness::TestServer;
+use crate::request_support::{MANAGER_FLOW, Scripted, approvable, ask, create_flow, integration, item, person};
 
 #[tokio::test]
 async fn managers_see_their_reports_pending_requests_in_pages_and_follow_changes_and_restarts() {
     let scripted = Scripted::new();
     let server = TestServer::start_with_connectors(vec![scripted.clone()]).await;
     integration(&server, "shop", "scripted", &[]).await;
-    create_flow(&server, BY_MANAGER).await;
+    create_flow(&server, MANAGER_FLOW).await;
     let (boss1, boss1_token) = person(&server, "boss1", "Engineering", "").await;
     let (boss2, boss2_token) = person(&server, "boss2", "Engineering", "").await;
     let mut submitted = Vec::new();

@@ -340,6 +340,46 @@ pub async fn make_auditor(server: &TestServer, user_id: &str) {
         .expect("grant auditor");
 }
 
+/// A self-serve flow over `shop`'s prod tables (read) that the grantee's manager approves.
+pub const MANAGER_FLOW: &str = r#"
+name: orders by the manager
+kind: self_serve
+requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
+targets:
+  - integration: { integration: shop, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
+grant_for: { custom: 2h }
+approval:
+  approval_of:
+    groups:
+      - rows: [ manager ]
+settings:
+  require_justification: false
+"#;
+
+/// Every request id the caller may approve, sorted, read page by page (`size` per page).
+pub async fn approvable(client: &mut RequestClient, size: i32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..50 {
+        let page = client
+            .list_approvals(pb::ListApprovalsRequest {
+                page_size: size,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.requests.len() <= size as usize, "a page holds at most page_size");
+        ids.extend(page.requests.into_iter().map(|r| r.id));
+        if page.next_page_token.is_empty() {
+            ids.sort();
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+    panic!("paging did not end");
+}
+
 /// A self-serve flow over every table of `integration` tagged env=prod, automatic approval.
 pub fn automatic_flow(name: &str, integration: &str) -> String {
     format!(

@@ -11,7 +11,7 @@ use tonic::Code;
 
 use crate::harness::{TestServer, violated_fields};
 use crate::request_support::{
-    Scripted, ask, automatic_flow, create_flow, drive, get, integration, item, person, wait_states,
+    Scripted, approvable, ask, automatic_flow, create_flow, drive, get, integration, item, person, wait_states,
 };
 
 const WITH_APPROVAL: &str = r#"
@@ -572,20 +572,9 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     };
     // pat is not on call now; quinn is. An owner of another table is no owner here.
     let mut pat = server.requests_with(Some(&pat_token)).await;
-    let approvable = async |client: &mut crate::harness::RequestClient| -> Vec<String> {
-        client
-            .list_approvals(pb::ListApprovalsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .requests
-            .into_iter()
-            .map(|r| r.id)
-            .collect()
-    };
-    assert!(approvable(&mut pat).await.is_empty(), "pat is off call");
+    assert!(approvable(&mut pat, 50).await.is_empty(), "pat is off call");
     assert_eq!(
-        approvable(&mut server.requests_with(Some(&quinn_token)).await).await,
+        approvable(&mut server.requests_with(Some(&quinn_token)).await, 50).await,
         std::slice::from_ref(&first),
         "whoever is on call sees it"
     );
@@ -602,9 +591,9 @@ async fn whoever_is_on_call_when_acting_or_an_owner_group_member_may_approve() {
     // approval deadline) pat may approve and quinn may not.
     server.clock.advance(TimeDelta::hours(23));
     let mut quinn = server.requests_with(Some(&quinn_token)).await;
-    assert!(approvable(&mut quinn).await.is_empty(), "quinn handed off");
+    assert!(approvable(&mut quinn, 50).await.is_empty(), "quinn handed off");
     assert_eq!(
-        approvable(&mut pat).await,
+        approvable(&mut pat, 50).await,
         std::slice::from_ref(&first),
         "pat took over"
     );

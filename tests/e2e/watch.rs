@@ -7,22 +7,7 @@ use futures::StreamExt;
 use latch_proto::request::v1 as pb;
 
 use crate::harness::TestServer;
-use crate::request_support::{Scripted, ask, create_flow, integration, item, person};
-
-const BY_MANAGER: &str = r#"
-name: orders by the manager
-kind: self_serve
-requestors: { rows: [ { attribute: department, operator: is, values: [Engineering] } ] }
-targets:
-  - integration: { integration: shop, resource_type: table, permissions: [read], mode: include, tags: [{ key: env, values: [prod] }] }
-grant_for: { custom: 2h }
-approval:
-  approval_of:
-    groups:
-      - rows: [ manager ]
-settings:
-  require_justification: false
-"#;
+use crate::request_support::{MANAGER_FLOW, Scripted, ask, create_flow, integration, item, person};
 
 /// The next state the stream shows (waiting at most 10 s), or None when it ended.
 async fn next_state(stream: &mut tonic::Streaming<pb::AccessRequest>) -> Option<String> {
@@ -37,7 +22,7 @@ async fn a_requester_watches_their_request_to_active_and_to_its_end() {
     let scripted = Scripted::new();
     let server = TestServer::start_with_connectors(vec![scripted.clone()]).await;
     integration(&server, "shop", "scripted", &[]).await;
-    create_flow(&server, BY_MANAGER).await;
+    create_flow(&server, MANAGER_FLOW).await;
     let (boss, boss_token) = person(&server, "boss", "Engineering", "").await;
     let (_ada, ada_token) = person(&server, "ada", "Engineering", &boss.id).await;
     let (_eve, eve_token) = person(&server, "eve", "Engineering", "").await;

@@ -77,45 +77,42 @@ impl RequestService {
     ) -> ServiceResult<Vec<Vec<String>>> {
         let groups = policy.groups();
         let mut names: Vec<Vec<String>> = vec![Vec::new(); groups.len()];
-        // When every group names its people (the grantee's manager, whoever is on call), those
-        // few are checked instead of the whole directory.
-        let named: Option<BTreeSet<String>> = groups.iter().try_fold(BTreeSet::new(), |mut all, group| {
-            all.extend(named_candidates(group, context)?);
-            Some(all)
-        });
-        if let Some(named) = named {
-            let mut people = Vec::new();
-            for id in &named {
-                if let Some(person) = self.ports().people.facts(id).await? {
-                    people.push(person);
-                }
-            }
-            people.sort_by(|a, b| {
-                (a.user_name.to_lowercase(), &a.user_id).cmp(&(b.user_name.to_lowercase(), &b.user_id))
-            });
-            for person in people.iter().filter(|p| !decided.contains(p.user_id.as_str())) {
+        // Names `person` under each group they may approve for; false once every group is full.
+        let mut note = |person: &Facts| {
+            if !decided.contains(person.user_id.as_str()) {
                 for index in eligible_groups(groups, person, context) {
                     if names[index].len() < limit {
                         names[index].push(person.user_name.clone());
                     }
                 }
             }
-            return Ok(names);
-        }
-        self.ports()
-            .people
-            .scan(&mut |person| {
-                if !decided.contains(person.user_id.as_str()) {
-                    for index in eligible_groups(groups, person, context) {
-                        if names[index].len() < limit {
-                            names[index].push(person.user_name.clone());
-                        }
+            names.iter().any(|n| n.len() < limit)
+        };
+        // When every group names its people (the grantee's manager, whoever is on call), those
+        // few are checked instead of the whole directory.
+        let named: Option<BTreeSet<String>> = groups.iter().try_fold(BTreeSet::new(), |mut all, group| {
+            all.extend(named_candidates(group, context)?);
+            Some(all)
+        });
+        match named {
+            Some(named) => {
+                let mut people = Vec::new();
+                for id in &named {
+                    if let Some(person) = self.ports().people.facts(id).await? {
+                        people.push(person);
                     }
                 }
-                // Stop once every group has its names.
-                names.iter().any(|n| n.len() < limit)
-            })
-            .await?;
+                people.sort_by(|a, b| {
+                    (a.user_name.to_lowercase(), &a.user_id).cmp(&(b.user_name.to_lowercase(), &b.user_id))
+                });
+                for person in &people {
+                    if !note(person) {
+                        break;
+                    }
+                }
+            }
+            None => self.ports().people.scan(&mut note).await?,
+        }
         Ok(names)
     }
 }
